@@ -1,0 +1,53 @@
+-- Helpers shared by the commands: failing with an exit code, checking
+-- binding results, and writing results.
+local core = require "venueless.core"
+
+local cli = { exit = core.exit }
+
+-- Raise a command failure; main prints "venueless: CMD: message".
+function cli.fail(msg, exit, code)
+  core.error(exit or core.exit.failure, msg, code)
+end
+
+-- Raise a usage error (exit 2; main prints the command's usage).
+function cli.usage(msg)
+  core.error(core.exit.usage, msg)
+end
+
+-- The exit code for a binding failure's code: SQLSTATE class 08 (and
+-- our own "connection") mean the server could not be reached.
+function cli.exit_for(code, server)
+  if code == "interrupted" then return core.exit.interrupted end
+  if server == "redis" and code == "connection" then return core.exit.noredis end
+  if server ~= "redis" and type(code) == "string"
+      and (code:sub(1, 2) == "08" or code == "28P01" or code == "28000") then
+    return core.exit.nopg
+  end
+  return core.exit.failure
+end
+
+-- Pass results through, or fail on a binding's nil, message, code.
+-- server is "db" (default) or "redis".
+function cli.check(server, ok, msg, code, ...)
+  if ok == nil then
+    core.error(cli.exit_for(code, server), tostring(msg), code)
+  end
+  return ok, msg, code, ...
+end
+
+-- Write a line to stdout.
+function cli.say(fmt, ...)
+  io.stdout:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
+end
+
+-- Write a line to stderr.
+function cli.note(fmt, ...)
+  io.stderr:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
+end
+
+-- Refuse extra positional arguments beyond max.
+function cli.max_args(args, max)
+  if #args > max then cli.usage("unexpected argument " .. args[max + 1]) end
+end
+
+return cli

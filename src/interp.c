@@ -1,0 +1,415 @@
+/* The Lua state: module loading, error objects, interrupts, reporting. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lualib.h>
+
+#include "venueless.h"
+
+/* Set by SIGINT/SIGTERM; polled by the bindings around blocking I/O. */
+volatile sig_atomic_t vl_interrupted;
+
+/* The state a signal handler may hook; lua.c keeps the same global. */
+static lua_State *sig_state;
+
+static const luaL_Reg preload_c[] = {
+	{ "venueless.config", luaopen_venueless_config },
+	{ "venueless.db", luaopen_venueless_db },
+	{ "venueless.redis", luaopen_venueless_redis },
+	{ "venueless.json", luaopen_venueless_json },
+	{ "venueless.msgpack", luaopen_venueless_msgpack },
+	{ "venueless.crypto", luaopen_venueless_crypto },
+	{ "venueless.core", luaopen_venueless_core },
+	{ "venueless.edit", luaopen_venueless_edit },
+	{ NULL, NULL }
+};
+
+/* Operator globals, required on first use so start-up stays cheap. */
+static const char *const lazy_globals[][2] = {
+	{ "db", "venueless.db" },
+	{ "redis", "venueless.redis" },
+	{ "json", "venueless.json" },
+	{ "msgpack", "venueless.msgpack" },
+	{ "crypto", "venueless.crypto" },
+	{ "config", "venueless.config" },
+	{ "migrations", "venueless.migrations" },
+	{ "worlds", "venueless.worlds" },
+	{ "rooms", "venueless.rooms" },
+	{ "connections", "venueless.connections" },
+	{ NULL, NULL }
+};
+
+/* Hook installed from the signal handler: raise at the next Lua step. */
+static void
+aux_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	lua_sethook(L, NULL, 0, 0);
+	vl_check_interrupt(L);
+}
+
+/* SIGINT/SIGTERM: flag it, and stop running Lua code at the next step. */
+static void
+aux_signal(int sig)
+{
+	(void)sig;
+	vl_interrupted = 1;
+	if (sig_state != NULL)
+		lua_sethook(sig_state, aux_hook,
+		    LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* Install the handlers; no SA_RESTART, so blocking waits see EINTR. */
+void
+vl_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = aux_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Push a new error object {message=, exit=, code=}. */
+static void
+aux_pusherror(lua_State *L, int exitcode, const char *msg, const char *code)
+{
+	lua_createtable(L, 0, 3);
+	lua_pushstring(L, msg);
+	lua_setfield(L, -2, "message");
+	lua_pushinteger(L, exitcode);
+	lua_setfield(L, -2, "exit");
+	if (code != NULL) {
+		lua_pushstring(L, code);
+		lua_setfield(L, -2, "code");
+	}
+	luaL_setmetatable(L, VL_ERROR);
+}
+
+/* Raise a venueless error with an exit code and a formatted message. */
+int
+vl_error(lua_State *L, int exitcode, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 buf[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	aux_pusherror(L, exitcode, buf, NULL);
+	return lua_error(L);
+}
+
+/* Raise "interrupted" if a signal arrived since the last check. */
+void
+vl_check_interrupt(lua_State *L)
+{
+	if (!vl_interrupted)
+		return;
+	vl_interrupted = 0;
+	aux_pusherror(L, VL_EXIT_INTERRUPTED, "interrupted", "interrupted");
+	lua_error(L);
+}
+
+/* Push the null sentinel shared by json, msgpack and db. */
+void
+vl_pushnull(lua_State *L)
+{
+	lua_getfield(L, LUA_REGISTRYINDEX, VL_NULL);
+}
+
+int
+vl_isnull(lua_State *L, int idx)
+{
+	int	 r;
+
+	idx = lua_absindex(L, idx);
+	vl_pushnull(L);
+	r = lua_rawequal(L, idx, -1);
+	lua_pop(L, 1);
+	return r;
+}
+
+/* error object __tostring */
+static int
+err_tostring(lua_State *L)
+{
+	lua_getfield(L, 1, "message");
+	return 1;
+}
+
+/* null __tostring */
+static int
+null_tostring(lua_State *L)
+{
+	lua_pushliteral(L, "null");
+	return 1;
+}
+
+/* Create the error metatable and the null sentinel in the registry. */
+static void
+aux_registry(lua_State *L)
+{
+	luaL_newmetatable(L, VL_ERROR);
+	lua_pushcfunction(L, err_tostring);
+	lua_setfield(L, -2, "__tostring");
+	lua_pushliteral(L, "venueless.error");
+	lua_setfield(L, -2, "__name");
+	lua_pop(L, 1);
+	lua_newuserdatauv(L, 0, 0);
+	luaL_newmetatable(L, VL_NULL);
+	lua_pushcfunction(L, null_tostring);
+	lua_setfield(L, -2, "__tostring");
+	lua_setmetatable(L, -2);
+	lua_setfield(L, LUA_REGISTRYINDEX, VL_NULL);
+}
+
+/* Load an embedded module, or its file from LUA_PATH when one is set. */
+static int
+aux_loadembedded(lua_State *L)
+{
+	const struct vl_embedded *e;
+	const char	*path;
+
+	e = lua_touserdata(L, lua_upvalueindex(1));
+	if (getenv("LUA_PATH") != NULL || getenv("LUA_PATH_5_4") != NULL) {
+		lua_getglobal(L, "package");
+		lua_getfield(L, -1, "searchpath");
+		lua_pushstring(L, e->module);
+		lua_getfield(L, -3, "path");
+		lua_call(L, 2, 1);
+		if ((path = lua_tostring(L, -1)) != NULL) {
+			if (luaL_loadfilex(L, path, "t") != LUA_OK)
+				return lua_error(L);
+			lua_pushstring(L, e->module);
+			lua_pushstring(L, path);
+			lua_call(L, 2, 1);
+			return 1;
+		}
+		lua_pop(L, 2);
+	}
+	if (luaL_loadbufferx(L, (const char *)e->source, e->len,
+	    e->chunkname, "t") != LUA_OK)
+		return lua_error(L);
+	lua_pushstring(L, e->module);
+	lua_pushliteral(L, ":embedded:");
+	lua_call(L, 2, 1);
+	return 1;
+}
+
+/* Fill package.preload with the C bindings and the embedded Lua. */
+static void
+aux_preload(lua_State *L)
+{
+	const struct vl_embedded *e;
+	const luaL_Reg	*r;
+
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+	for (r = preload_c; r->name != NULL; r++) {
+		lua_pushcfunction(L, r->func);
+		lua_setfield(L, -2, r->name);
+	}
+	for (e = vl_embedded; e->module != NULL; e++) {
+		lua_pushlightuserdata(L, (void *)e);
+		lua_pushcclosure(L, aux_loadembedded, 1);
+		lua_setfield(L, -2, e->module);
+	}
+	lua_pop(L, 1);
+}
+
+/* _G.__index: require an operator global the first time it is named. */
+static int
+aux_lazyglobal(lua_State *L)
+{
+	const char	*name;
+	int		 i;
+
+	if ((name = lua_tostring(L, 2)) == NULL)
+		return 0;
+	for (i = 0; lazy_globals[i][0] != NULL; i++) {
+		if (strcmp(name, lazy_globals[i][0]) != 0)
+			continue;
+		luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+		if (lua_getfield(L, -1, lazy_globals[i][1]) == LUA_TNIL)
+			return 0;
+		lua_getglobal(L, "require");
+		lua_pushstring(L, lazy_globals[i][1]);
+		lua_call(L, 1, 1);
+		lua_pushvalue(L, -1);
+		lua_setfield(L, 1, name);	/* cache it in _G */
+		return 1;
+	}
+	return 0;
+}
+
+/* Make operator globals resolve lazily through _G's metatable. */
+static void
+aux_globals(lua_State *L)
+{
+	lua_pushglobaltable(L);
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, aux_lazyglobal);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
+	lua_pop(L, 1);
+}
+
+/* A new state with the standard libraries and our modules preloaded. */
+lua_State *
+vl_newstate(int verbose)
+{
+	lua_State	*L;
+
+	if ((L = luaL_newstate()) == NULL)
+		return NULL;
+	luaL_openlibs(L);
+	aux_registry(L);
+	aux_preload(L);
+	aux_globals(L);
+	lua_pushboolean(L, verbose);
+	lua_setfield(L, LUA_REGISTRYINDEX, "venueless.verbose");
+	sig_state = L;
+	return L;
+}
+
+/*
+ * Print an error value as "venueless: CMD: message" and return its exit
+ * code; a Lua error gets its traceback only when verbose.
+ */
+int
+vl_report(lua_State *L, const char *cmd, int verbose)
+{
+	const char	*msg, *tb = NULL;
+	int		 code = VL_EXIT_FAILURE;
+
+	if (lua_type(L, -1) == LUA_TTABLE) {
+		if (lua_getfield(L, -1, "exit") == LUA_TNUMBER)
+			code = (int)lua_tointeger(L, -1);
+		lua_pop(L, 1);
+		if (lua_getfield(L, -1, "traceback") == LUA_TSTRING && verbose)
+			tb = lua_tostring(L, -1);
+		lua_pop(L, 1);
+		if (lua_getfield(L, -1, "reported") == LUA_TBOOLEAN &&
+		    lua_toboolean(L, -1)) {
+			lua_pop(L, 1);
+			return code;
+		}
+		lua_pop(L, 1);
+	}
+	msg = luaL_tolstring(L, -1, NULL);
+	fprintf(stderr, "venueless: %s%s%s\n", cmd != NULL ? cmd : "",
+	    cmd != NULL ? ": " : "", msg);
+	if (tb != NULL)
+		fprintf(stderr, "%s\n", tb);
+	lua_pop(L, 1);
+	return code;
+}
+
+/* core.error(exit, message [, code]): raise a venueless error object. */
+static int
+core_error(lua_State *L)
+{
+	int		 exitcode;
+	const char	*msg;
+
+	exitcode = (int)luaL_checkinteger(L, 1);
+	msg = luaL_checkstring(L, 2);
+	aux_pusherror(L, exitcode, msg, luaL_optstring(L, 3, NULL));
+	return lua_error(L);
+}
+
+/* core.is_error(v): true for a venueless error object. */
+static int
+core_is_error(lua_State *L)
+{
+	lua_pushboolean(L, lua_getmetatable(L, 1) &&
+	    (luaL_getmetatable(L, VL_ERROR), lua_rawequal(L, -1, -2)));
+	return 1;
+}
+
+/* core.check_interrupt(): raise "interrupted" if a signal arrived. */
+static int
+core_check_interrupt(lua_State *L)
+{
+	vl_check_interrupt(L);
+	return 0;
+}
+
+/* core.clear_interrupt(): forget a pending signal (the shell prompt). */
+static int
+core_clear_interrupt(lua_State *L)
+{
+	vl_interrupted = 0;
+	lua_sethook(L, NULL, 0, 0);
+	return 0;
+}
+
+/* core.isatty(fd) */
+static int
+core_isatty(lua_State *L)
+{
+	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+	return 1;
+}
+
+/* core.getpid() */
+static int
+core_getpid(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)getpid());
+	return 1;
+}
+
+/* core.exit_codes: the enum, for Lua code and the man page test. */
+static void
+aux_exitcodes(lua_State *L)
+{
+	static const struct { const char *name; int code; } codes[] = {
+		{ "ok", VL_EXIT_OK }, { "failure", VL_EXIT_FAILURE },
+		{ "usage", VL_EXIT_USAGE }, { "pending", VL_EXIT_PENDING },
+		{ "lock", VL_EXIT_LOCK },
+		{ "inconsistent", VL_EXIT_INCONSISTENT },
+		{ "nopg", VL_EXIT_NOPG }, { "noredis", VL_EXIT_NOREDIS },
+		{ "interrupted", VL_EXIT_INTERRUPTED }, { NULL, 0 }
+	};
+	int	 i;
+
+	lua_createtable(L, 0, 9);
+	for (i = 0; codes[i].name != NULL; i++) {
+		lua_pushinteger(L, codes[i].code);
+		lua_setfield(L, -2, codes[i].name);
+	}
+}
+
+static const luaL_Reg core_funcs[] = {
+	{ "error", core_error },
+	{ "is_error", core_is_error },
+	{ "check_interrupt", core_check_interrupt },
+	{ "clear_interrupt", core_clear_interrupt },
+	{ "isatty", core_isatty },
+	{ "getpid", core_getpid },
+	{ NULL, NULL }
+};
+
+/* venueless.core: error objects, exit codes, signals, the null sentinel. */
+int
+luaopen_venueless_core(lua_State *L)
+{
+	luaL_newlib(L, core_funcs);
+	aux_exitcodes(L);
+	lua_setfield(L, -2, "exit");
+	vl_pushnull(L);
+	lua_setfield(L, -2, "null");
+	lua_getfield(L, LUA_REGISTRYINDEX, "venueless.verbose");
+	lua_setfield(L, -2, "verbose");
+	return 1;
+}

@@ -1,0 +1,9 @@
+/* venueless.redis: placeholder until the binding lands. */
+#include "venueless.h"
+
+int
+luaopen_venueless_redis(lua_State *L)
+{
+	lua_newtable(L);
+	return 1;
+}

@@ -1,0 +1,90 @@
+/* venueless: the operator's command-line tool for venueless deployments. */
+#ifndef VENUELESS_H
+#define VENUELESS_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+
+/* Exit codes; documented under EXIT STATUS in man/venueless.1. */
+enum vl_exit {
+	VL_EXIT_OK = 0,
+	VL_EXIT_FAILURE = 1,	/* the command failed */
+	VL_EXIT_USAGE = 2,	/* bad command line */
+	VL_EXIT_PENDING = 3,	/* migrate --check: migrations pending */
+	VL_EXIT_LOCK = 4,	/* migrate: --lock-timeout expired */
+	VL_EXIT_INCONSISTENT = 5, /* migrate: history part-way through a squash */
+	VL_EXIT_NOPG = 10,	/* cannot reach PostgreSQL */
+	VL_EXIT_NOREDIS = 11,	/* cannot reach Redis */
+	VL_EXIT_INTERRUPTED = 130 /* SIGINT or SIGTERM */
+};
+
+/* Metatable names. */
+#define VL_ERROR	"venueless.error"
+#define VL_NULL		"venueless.null"
+#define VL_JSON_ARRAY	"venueless.json.array"
+#define VL_JSON_OBJECT	"venueless.json.object"
+
+/* xmalloc.c */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+
+/* interp.c */
+extern volatile sig_atomic_t vl_interrupted;
+lua_State *vl_newstate(int verbose);
+void	 vl_signals(void);
+int	 vl_error(lua_State *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	 vl_check_interrupt(lua_State *);
+void	 vl_pushnull(lua_State *);
+int	 vl_isnull(lua_State *, int);
+int	 vl_report(lua_State *, const char *, int);
+
+/* cmd.c */
+struct vl_option {
+	const char	*name;		/* long name, also the key in opts */
+	int		 shortc;	/* short letter or 0 */
+	const char	*arg;		/* argument name, NULL for a flag */
+	int		 repeat;	/* collect every use in a list */
+	const char	*help;
+};
+struct vl_cmd {
+	const char		*name;
+	const char		*module;	/* Lua module with run(opts, args) */
+	const char		*usage;		/* after "venueless NAME " */
+	const char		*summary;
+	int			 stop_at_arg;	/* options end at the first argument */
+	const struct vl_option	*options;
+};
+extern const struct vl_cmd vl_cmds[];
+const struct vl_cmd *vl_cmd_find(const char *);
+void	 vl_cmd_usage(const struct vl_cmd *, FILE *);
+void	 vl_usage(FILE *);
+int	 vl_cmd_parse(lua_State *, const struct vl_cmd *, int, char **);
+
+/* embed.c (generated) */
+struct vl_embedded {
+	const char		*module;	/* venueless.worlds */
+	const char		*chunkname;	/* @lua/venueless/worlds.lua */
+	const unsigned char	*source;
+	size_t			 len;
+};
+extern const struct vl_embedded vl_embedded[];
+
+/* Lua bindings, one file each. */
+int	luaopen_venueless_config(lua_State *);	/* config.c */
+int	luaopen_venueless_db(lua_State *);	/* pg.c */
+int	luaopen_venueless_redis(lua_State *);	/* redis.c */
+int	luaopen_venueless_json(lua_State *);	/* json.c */
+int	luaopen_venueless_msgpack(lua_State *);	/* msgpack.c */
+int	luaopen_venueless_crypto(lua_State *);	/* crypto.c */
+int	luaopen_venueless_core(lua_State *);	/* interp.c: cli helpers */
+int	luaopen_venueless_edit(lua_State *);	/* edit.c: libedit */
+
+#endif
