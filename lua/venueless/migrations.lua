@@ -265,11 +265,18 @@ end
 -- The pending units needed by the targets, in the set's order.
 local function make_plan(set, status, opts)
   local ts, header = targets(set, status, opts)
+  -- A unit brings its dependencies and, for a squash group such as the
+  -- initial Django history, the whole group: it applies all or nothing.
   local need = {}
   local function visit(u)
     if need[u] then return end
     need[u] = true
     for _, d in ipairs(u.deps) do visit(d) end
+    if u.group then
+      for _, g in ipairs(set.units) do
+        if g.group == u.group then visit(g) end
+      end
+    end
   end
   for _, u in ipairs(ts) do visit(u) end
   local plan = {}
@@ -371,8 +378,9 @@ local function take_lock(timeout, progress)
       ("%dms"):format(math.max(1, math.ceil(timeout * 1000)))))[1].old
     local ok, msg, code = db.query("SELECT pg_advisory_xact_lock($1::bigint)", M.lock_key)
     if not ok and code == "55P03" then
+      if holder and holder.seconds then holder.seconds = holder.seconds + timeout end
       fail(("migration lock not obtained within %g s; held by %s")
-        :format(timeout, M.describe_holder(M.lock_holder() or holder)), core.exit.lock, code)
+        :format(timeout, M.describe_holder(holder)), core.exit.lock, code)
     end
     check(ok, msg, code)
     check(db.query("SELECT set_config('lock_timeout', $1, true)", old))
@@ -450,7 +458,7 @@ local function reraise(e, phase)
       :format(msg, phase.unit.key)
   elseif phase.waiting then
     msg = msg .. " while waiting for the migration lock; nothing was changed"
-  elseif e.exit ~= core.exit.inconsistent and e.exit ~= core.exit.lock then
+  elseif phase.changed then
     msg = msg .. "; rolled back, nothing was committed"
   end
   core.error(e.exit or core.exit.failure, msg, e.code)
@@ -484,6 +492,7 @@ function M.apply(opts)
     result.plan, result.header, result.pending = plan, header, #plan > 0
     progress("plan", nil, plan, header)
     if #plan == 0 then return end
+    phase.changed = true
     if not exists then
       local rec = set.recorder
       if type(rec) == "string" and not rec:find("%s") then rec = require(rec) end
