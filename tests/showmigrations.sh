@@ -1,0 +1,104 @@
+# venueless showmigrations: Django's list and plan formats, byte for byte
+# against the reference, before and after migrate.
+. "$(dirname "$0")/lib.sh"
+
+[ -n "$VL_REFERENCE" ] || vl_fail "the reference (../shared/reference) is missing"
+REF=$VL_REFERENCE
+V=$VENUELESS
+
+vl_exit 0 "$V" showmigrations --help
+vl_contains "$VL_OUT" "-p, --plan"
+vl_exit 2 "$V" showmigrations -v x
+vl_exit 2 "$V" showmigrations --plan --list
+
+vl_pg_start
+BINDIR=$(vl_pg_bindir)
+
+VENUELESS_DB_HOST=$VL_TMP/nowhere vl_exit 10 "$V" showmigrations
+
+# out_is FILE: $VL_OUT (plus the final newline) equals FILE.
+out_is() {
+	printf '%s\n' "$VL_OUT" | diff "$1" - || vl_fail "${2:-output} differs from $1"
+}
+
+# Nothing applied yet (not even django_migrations): all [ ].
+sed 's/\[X\]/[ ]/' "$REF/showmigrations.txt" > "$VL_TMP/empty.txt"
+sed 's/\[X\]/[ ]/' "$REF/showmigrations-plan.txt" > "$VL_TMP/empty-plan.txt"
+vl_exit 0 "$V" showmigrations
+out_is "$VL_TMP/empty.txt" "empty database"
+vl_exit 0 "$V" showmigrations --plan
+out_is "$VL_TMP/empty-plan.txt" "empty database, --plan"
+
+vl_exit 0 "$V" migrate -v 0
+vl_exit 0 "$V" showmigrations
+out_is "$REF/showmigrations.txt"
+vl_exit 0 "$V" showmigrations --list
+out_is "$REF/showmigrations.txt"
+vl_exit 0 "$V" showmigrations -v 1
+out_is "$REF/showmigrations.txt"
+vl_exit 0 "$V" showmigrations --plan
+out_is "$REF/showmigrations-plan.txt"
+vl_exit 0 "$V" showmigrations -p
+out_is "$REF/showmigrations-plan.txt"
+
+# APP...: those apps, in the order given.
+vl_exit 0 "$V" showmigrations storage social contenttypes
+vl_eq "storage
+ [X] 0001_initial
+ [X] 0002_storedfile_source_url
+ [X] 0003_auto_20201002_1604
+social
+ (no migrations)
+contenttypes
+ [X] 0001_initial
+ [X] 0002_remove_content_type_name" "$VL_OUT" "showmigrations APP..."
+vl_exit 0 "$V" showmigrations --plan auth
+vl_eq "[X]  contenttypes.0001_initial
+[X]  contenttypes.0002_remove_content_type_name
+$(grep '  auth\.' "$REF/showmigrations-plan.txt")" "$VL_OUT" "--plan auth (with what it depends on)"
+vl_exit 0 "$V" showmigrations --plan social
+vl_eq "(no migrations)" "$VL_OUT" "--plan social"
+vl_exit 1 "$V" showmigrations nosuchapp
+vl_eq "venueless: showmigrations: no installed app with label nosuchapp" "$VL_ERR"
+
+# -v 2: when each was applied, as Django prints it (UTC).
+vl_exit 0 "$V" showmigrations -v 2 sessions
+echo "$VL_OUT" | grep -qxE ' \[X\] 0001_initial \(applied at [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\)' ||
+    vl_fail "-v 2: $VL_OUT"
+want=$(vl_psql -c "select to_char(applied at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') from django_migrations where app = 'sessions'")
+vl_contains "$VL_OUT" "(applied at $want)"
+vl_exit 0 "$V" showmigrations -v 2
+vl_eq "$(sed 's/ \[X\].*/ [X]/' "$REF/showmigrations.txt")" "$(echo "$VL_OUT" | sed 's/ \[X\].*/ [X]/')" "-v 2 shape"
+
+# --json: every migration with its applied flag and time.
+vl_exit 0 "$V" showmigrations --json
+echo "$VL_OUT" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert len(d) == 87, len(d)
+assert all(m["applied"] for m in d), d
+assert list(d[0]) == ["app", "name", "applied", "applied_at"], d[0]
+assert d[0]["app"] == "contenttypes" and d[0]["name"] == "0001_initial", d[0]
+' || vl_fail "showmigrations --json: $VL_OUT"
+
+# | head: no error, exit 0.
+("$V" showmigrations | head -2 > "$VL_TMP/head.out"; echo "${PIPESTATUS[0]}" > "$VL_TMP/head.rc")
+vl_eq "auth
+ [X] 0001_initial" "$(cat "$VL_TMP/head.out")" "| head -2"
+vl_eq 0 "$(cat "$VL_TMP/head.rc")" "exit status under | head"
+
+# A partial history is shown as it is.
+vl_psql -c "delete from django_migrations where app = 'core' and name >= '0066'"
+vl_exit 0 "$V" showmigrations core
+vl_eq " [X] 0065_alter_auditlog_data_alter_chatevent_content_and_more
+ [ ] 0066_digitalsambacall
+ [ ] 0067_world_vapid_private_key_world_vapid_public_key_and_more" "$(echo "$VL_OUT" | tail -3)" "partial"
+vl_exit 0 "$V" showmigrations --json core
+echo "$VL_OUT" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert [m["applied"] for m in d].count(False) == 2, d
+assert d[-1]["applied_at"] is None, d[-1]
+' || vl_fail "showmigrations --json partial: $VL_OUT"
+
+exit 0
