@@ -529,6 +529,7 @@ aux_append(lua_State *L, struct conn *c, int first, int n)
 {
 	int	 i, r;
 
+	first = lua_absindex(L, first);
 	luaL_checkstack(L, n, "too many redis arguments");
 	aux_reserve(c, (size_t)n);
 	for (i = 0; i < n; i++)
