@@ -40,6 +40,7 @@ struct conn {
 	struct url	 url;
 	redisContext	*ctx;		/* NULL while disconnected */
 	redisReply	*pending;	/* being converted; freed if that raises */
+	int		 busy;		/* an exchange is running (or raised) */
 	const char	**argv;		/* scratch for one command */
 	size_t		*argvlen;
 	size_t		 argcap;
@@ -349,6 +350,7 @@ aux_disconnect(struct conn *c)
 		c->ctx = NULL;
 	}
 	aux_dropreply(c);
+	c->busy = 0;
 }
 
 /* Push "redis shard N (URL): msg" and "connection", disconnect; -1. */
@@ -474,6 +476,7 @@ aux_exchange(lua_State *L, struct conn *c, struct xfer *x)
 {
 	int	 ev, done;
 
+	c->busy = 1;
 	while (x->got < x->n) {
 		while (x->sent < x->n && sdslen(c->ctx->obuf) < PIPE_CHUNK) {
 			if (x->append(L, c, x) != REDIS_OK)
@@ -493,6 +496,7 @@ aux_exchange(lua_State *L, struct conn *c, struct xfer *x)
 		    aux_readreplies(L, c, x) == -1)
 			return -1;
 	}
+	c->busy = 0;
 	return 0;
 }
 
@@ -648,7 +652,8 @@ aux_connect(lua_State *L, struct conn *c)
 	socklen_t	 len = sizeof(int);
 	int		 ev, err = 0;
 
-	aux_dropreply(c);
+	if (c->busy)
+		aux_disconnect(c);	/* an exchange raised half-way */
 	if (c->ctx != NULL)
 		return 0;
 	if (c->url.is_unix)

@@ -112,6 +112,18 @@ test("bad argument types raise", function()
   eq("PONG", redis.call("PING"))
 end)
 
+test("a pipeline raising half-way leaves no stale replies behind", function()
+  redis.call("SET", "stale", "x")
+  local cmds = {}
+  for i = 1, 20000 do cmds[i] = { "GET", "stale" } end
+  local huge = { "DEL" }
+  for i = 2, 1100000 do huge[i] = "k" end
+  cmds[#cmds + 1] = huge
+  raises(function() redis.pipeline(cmds) end, "too many redis arguments")
+  eq("PONG", redis.call("PING"))
+  eq(2, redis.call("INCRBY", "fresh", 2))
+end)
+
 test("large values (10 MB) round trip", function()
   local big = string.rep("0123456789abcdef\0\255", 10 * 1024 * 1024 // 18 + 1)
   ok(#big >= 10 * 1024 * 1024)
