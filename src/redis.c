@@ -39,7 +39,7 @@ struct conn {
 	int		 closed;
 	struct url	 url;
 	redisContext	*ctx;		/* NULL while disconnected */
-	redisReply	*pending;	/* being converted; freed if that raises */
+	redisReply	*pending;	/* freed if converting it raised */
 	int		 busy;		/* an exchange is running (or raised) */
 	const char	**argv;		/* scratch for one command */
 	size_t		*argvlen;
@@ -233,8 +233,8 @@ url_hostport(struct url *u, const char *p, const char *end,
 		colon = hend + 1 < slash && hend[1] == ':' ? hend + 1 : NULL;
 	else
 		colon = memchr(p, ':', (size_t)((hend = slash) - p));
-	if (colon != NULL &&
-	    aux_digits(colon + 1, (size_t)(slash - colon - 1), 65535, &v) == -1) {
+	if (colon != NULL && aux_digits(colon + 1,
+	    (size_t)(slash - colon - 1), 65535, &v) == -1) {
 		*cause = "bad port number";
 		return -1;
 	}
@@ -285,6 +285,22 @@ url_query(struct url *u, const char *q, const char **at, size_t *len,
 	return 0;
 }
 
+/* Check the scheme; the text after it, or NULL with *cause. */
+static const char *
+url_scheme(const char *s, struct url *u, const char **cause)
+{
+	if (strncmp(s, "rediss://", 9) == 0) {
+		*cause = "rediss:// (TLS) URLs are not supported";
+		return NULL;
+	}
+	if ((u->is_unix = strncmp(s, "unix://", 7) == 0))
+		return s + 7;
+	if (strncmp(s, "redis://", 8) == 0)
+		return s + 8;
+	*cause = "expected a redis:// or unix:// URL";
+	return NULL;
+}
+
 /* Parse a shard URL; -1 with *cause (a constant) if it is not usable. */
 static int
 url_parse(const char *s, struct url *u, const char **cause)
@@ -293,18 +309,8 @@ url_parse(const char *s, struct url *u, const char **cause)
 	size_t		 pwlen[2] = { 0, 0 };
 
 	memset(u, 0, sizeof *u);
-	if (strncmp(s, "rediss://", 9) == 0) {
-		*cause = "rediss:// (TLS) URLs are not supported";
+	if ((p = url_scheme(s, u, cause)) == NULL)
 		return -1;
-	}
-	if ((u->is_unix = strncmp(s, "unix://", 7) == 0))
-		p = s + 7;
-	else if (strncmp(s, "redis://", 8) == 0)
-		p = s + 8;
-	else {
-		*cause = "expected a redis:// or unix:// URL";
-		return -1;
-	}
 	end = p + strcspn(p, "?#");
 	if ((slash = memchr(p, '/', (size_t)(end - p))) == NULL)
 		slash = end;
@@ -322,7 +328,8 @@ url_parse(const char *s, struct url *u, const char **cause)
 		u->host = xstrndup(p, (size_t)(end - p));
 	else if (url_hostport(u, p, end, cause) == -1)
 		goto fail;
-	if (*end == '?' && url_query(u, end + 1, &pw[1], &pwlen[1], cause) == -1)
+	if (*end == '?' &&
+	    url_query(u, end + 1, &pw[1], &pwlen[1], cause) == -1)
 		goto fail;
 	u->masked = url_mask(s, pw, pwlen);
 	return 0;
@@ -522,7 +529,8 @@ aux_pusharg(lua_State *L, int idx)
 	else if (lua_isinteger(L, idx))
 		lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, idx));
 	else {
-		snprintf(buf, sizeof buf, "%.17g", (double)lua_tonumber(L, idx));
+		snprintf(buf, sizeof buf, "%.17g",
+		    (double)lua_tonumber(L, idx));
 		lua_pushstring(L, buf);
 	}
 }
@@ -947,7 +955,8 @@ aux_getconn(lua_State *L, lua_Integer i)
 		    (LUAI_UACINT)i + 1);
 	url = lua_tostring(L, -1);
 	if (url_parse(url, &c->url, &cause) == -1)
-		vl_error(L, VL_EXIT_FAILURE, "redis shard %d: %s", (int)i, cause);
+		vl_error(L, VL_EXIT_FAILURE, "redis shard %d: %s", (int)i,
+		    cause);
 	c->closed = 0;
 	lua_pop(L, 1);
 	lua_remove(L, -2);	/* urls */
@@ -982,7 +991,7 @@ lredis_shard_for(lua_State *L)
 	double		 v;
 
 	v = (double)(aux_crc32((const unsigned char *)name, len) & 0xfff);
-	lua_pushinteger(L, n == 1 ? 0 : (lua_Integer)(v / (4096.0 / (double)n)));
+	lua_pushinteger(L, (lua_Integer)(v / (4096.0 / (double)n)));
 	return 1;
 }
 
