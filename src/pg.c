@@ -953,6 +953,7 @@ lpg_rows(lua_State *L)
 	struct conn	*c = aux_conn(L);
 	struct cursor	*cur;
 	struct qopts	 o;
+	int		 idx;
 
 	if (aux_args(L, c, &o, 0) == -1)
 		return aux_raise(L, c);
@@ -978,10 +979,11 @@ lpg_rows(lua_State *L)
 	}
 	cur->active = c->busy = 1;
 	cur->generation = c->generation;
+	idx = lua_gettop(L);
 	lua_pushcfunction(L, cursor_next);
-	lua_pushvalue(L, -2);
+	lua_pushvalue(L, idx);
 	lua_pushnil(L);
-	lua_pushvalue(L, -3);
+	lua_pushvalue(L, idx);	/* the closing value */
 	return 4;
 }
 
