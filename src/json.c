@@ -669,6 +669,30 @@ dec_value(struct jdec *d, const cJSON *item, int depth)
 	return dec_fail(d, start, "unexpected value");
 }
 
+/* Refuse nesting beyond the limit before cJSON recurses into it. */
+static int
+dec_depth(struct jdec *d)
+{
+	size_t	 i;
+	int	 depth = 0, instr = 0;
+
+	for (i = d->pos; i < d->len; i++) {
+		if (instr) {
+			if (d->s[i] == '\\')
+				i++;
+			else if (d->s[i] == '"')
+				instr = 0;
+		} else if (d->s[i] == '"')
+			instr = 1;
+		else if (d->s[i] == '[' || d->s[i] == '{') {
+			if (++depth > JSON_MAXDEPTH)
+				return dec_fail(d, i, "nested too deeply");
+		} else if (d->s[i] == ']' || d->s[i] == '}')
+			depth--;
+	}
+	return 0;
+}
+
 /* Parse the whole text with cJSON; -1 and a positioned error on failure. */
 static int
 dec_parse(struct jdec *d, struct jtree *t)
@@ -683,6 +707,8 @@ dec_parse(struct jdec *d, struct jtree *t)
 	start = d->pos;
 	if (d->pos == d->len)
 		return dec_fail(d, d->pos, "unexpected end of input");
+	if (dec_depth(d) != 0)
+		return -1;
 	t->root = cJSON_ParseWithLengthOpts(d->s, d->len, &end, 0);
 	if (t->root == NULL) {
 		ep = cJSON_GetErrorPtr();
