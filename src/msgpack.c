@@ -10,6 +10,7 @@
 #define MP_BUF		"venueless.msgpack.buffer"
 #define MP_UNPACKED	"venueless.msgpack.unpacked"
 #define MP_MAXDEPTH	200
+#define MP_UNPACKDEPTH	32	/* msgpack-c's MSGPACK_EMBED_STACK_SIZE */
 
 /* Growable output buffer, a userdata so that raising frees it (__gc). */
 struct mpbuf {
@@ -436,6 +437,100 @@ dec_object(lua_State *L, const msgpack_object *o, int depth)
 	}
 }
 
+/* Read a k-byte big-endian length. */
+static uint64_t
+aux_be(const unsigned char *p, int k)
+{
+	uint64_t	 n = 0;
+
+	while (k-- > 0)
+		n = n << 8 | *p++;
+	return n;
+}
+
+/*
+ * Measure the value header at s: header and payload bytes, and the number
+ * of elements that follow (2 per map entry). 0, or -1 if malformed, 1 if
+ * truncated.
+ */
+static int
+aux_head(const unsigned char *s, size_t len, size_t *hdr, uint64_t *body,
+    uint64_t *elems)
+{
+	unsigned char	 b = s[0];
+	int		 k, ext;
+
+	*hdr = 1;
+	*body = *elems = 0;
+	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+		return 0;
+	if (b <= 0x9f) {
+		*elems = b <= 0x8f ? 2 * (b & 15) : (b & 15);
+		return 0;
+	}
+	if (b <= 0xbf || (b >= 0xca && b <= 0xd8)) {
+		if (b <= 0xbf)
+			*body = b & 31;
+		else if (b >= 0xd4) {
+			*hdr = 2;			/* fixext: the type */
+			*body = 1u << (b - 0xd4);
+		} else
+			*body = b == 0xca ? 4 : b == 0xcb ? 8 :
+			    1u << ((b - 0xcc) & 3);	/* ints */
+		return 0;
+	}
+	if (b == 0xc1)
+		return -1;
+	k = (b == 0xdc || b == 0xde) ? 2 : (b == 0xdd || b == 0xdf) ? 4 :
+	    1 << (b >= 0xd9 ? b - 0xd9 : b >= 0xc7 ? b - 0xc7 : b - 0xc4);
+	ext = b >= 0xc7 && b <= 0xc9;
+	*hdr = 1 + (size_t)k + (size_t)ext;
+	if (len < *hdr)
+		return 1;
+	if (b >= 0xdc)
+		*elems = aux_be(s + 1, k) * (b >= 0xde ? 2 : 1);
+	else
+		*body = aux_be(s + 1, k);
+	return 0;
+}
+
+/*
+ * Walk the value at s without building it: msgpack-c allocates what a
+ * header claims before reading it, and stops at 32 levels of nesting.
+ */
+static const char *
+aux_precheck(const unsigned char *s, size_t len)
+{
+	uint64_t	 left[MP_UNPACKDEPTH], body, elems, pending = 0;
+	size_t		 i = 0, hdr;
+	int		 top = 0, r;
+
+	do {
+		if (i >= len)
+			return "truncated input";
+		if ((r = aux_head(s + i, len - i, &hdr, &body, &elems)) != 0)
+			return r < 0 ? "malformed input" : "truncated input";
+		if (len - i - hdr < body)
+			return "truncated input";
+		i += hdr + (size_t)body;
+		if (top > 0) {
+			left[top - 1]--;
+			pending--;
+		}
+		if (elems > 0) {
+			if (pending + elems > len - i)
+				return "truncated input";
+			if (top == MP_UNPACKDEPTH)
+				return "nested too deeply (more than 32)";
+			left[top++] = elems;
+			pending += elems;
+		}
+		while (top > 0 && left[top - 1] == 0)
+			top--;
+	} while (top > 0);
+	return NULL;
+}
+
 /* The message for an unpack failure. */
 static const char *
 aux_unpackerr(msgpack_unpack_return r)
@@ -471,11 +566,15 @@ lmp_decode(lua_State *L)
 	msgpack_unpacked_init(&box->u);
 	box->live = 1;
 	off = (size_t)pos - 1;
-	r = msgpack_unpack_next(&box->u, s, len, &off);
-	if (r == MSGPACK_UNPACK_SUCCESS || r == MSGPACK_UNPACK_EXTRA_BYTES)
-		err = dec_object(L, &box->u.data, 0);
-	else
-		err = aux_unpackerr(r);
+	if ((err = aux_precheck((const unsigned char *)s + off, len - off)) ==
+	    NULL) {
+		r = msgpack_unpack_next(&box->u, s, len, &off);
+		if (r == MSGPACK_UNPACK_SUCCESS ||
+		    r == MSGPACK_UNPACK_EXTRA_BYTES)
+			err = dec_object(L, &box->u.data, 0);
+		else
+			err = aux_unpackerr(r);
+	}
 	msgpack_unpacked_destroy(&box->u);
 	box->live = 0;
 	if (err != NULL) {

@@ -203,10 +203,21 @@ test("malformed and truncated input", function()
   fails("^value at byte 1: truncated", mp.decode("\x92\x01"))
   fails("truncated", mp.decode("\xa5abc"))
   fails("truncated", mp.decode("\xcd\x01"))
-  fails(nil, mp.decode("\xdd\xff\xff\xff\xff"))  -- msgpack-c allocates first
+  -- Headers claiming more than the input holds fail before msgpack-c
+  -- allocates for them.
+  fails("truncated", mp.decode("\xdd\xff\xff\xff\xff"))
+  fails("truncated", mp.decode("\xdf\x7f\xff\xff\xff\x01\x02"))
+  fails("truncated", mp.decode("\x92\xdd\x00\x00\x00\x02\x01\x01"))
+  fails("truncated", mp.decode("\xdb\xff\xff\xff\xff"))
+  fails("truncated", mp.decode("\xc6\x00\x00\x00\x05abcd"))
+  fails("truncated", mp.decode("\x92\xa4abcd"))
+  eq({"abcd", 1}, (mp.decode("\x92\xa4abcd\x01")))
   fails("malformed", mp.decode("\xc1"))
   fails("^value at byte 2: malformed", mp.decode("\xc0\xc1", 2))
   fails("ext", mp.decode("\xd4\x01\x02"))
+  fails("ext", mp.decode("\xc7\x02\x05ab"))
+  fails("truncated", mp.decode("\xc7\x03\x05ab"))
+  fails("ext", mp.decode("\x92\xd5\x01ab\x01"))
   fails("map key", mp.decode("\x81\xc0\x01"))
   fails("map key", mp.decode("\x81\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00\x01"))
   -- Random garbage never crashes.
