@@ -24,6 +24,13 @@ PG_DUMP=$BINDIR/pg_dump
 VENUELESS_DB_HOST=$VL_TMP/nowhere vl_exit 10 "$V" migrate
 vl_contains "$VL_ERR" "venueless: migrate: "
 
+# json_ok LUA [WHAT]: decode $VL_OUT with our json as d; LUA, a Lua
+# expression, must be true.
+json_ok() {
+	printf '%s' "$VL_OUT" | "$V" shell -e "local d = assert(json.decode(io.read('a'))) assert($1, 'unexpected JSON')" >/dev/null 2>"$VL_TMP/json.err" ||
+	    vl_fail "${2:-JSON}: $(cat "$VL_TMP/json.err"): $VL_OUT"
+}
+
 # dump_schema DB: pg_dump --schema-only without the header lines that
 # name the server and pg_dump versions.
 dump_schema() {
@@ -65,14 +72,8 @@ core.0001_initial_squashed_0067_world_vapid_private_key_world_vapid_public_key_a
 vl_contains "$VL_OUT" "    Replaces core 0001_initial…0067_world_vapid_private_key_world_vapid_public_key_and_more (67 migrations)"
 vl_exit 3 "$V" migrate --plan --check
 vl_exit 3 "$V" migrate --check --json
-echo "$VL_OUT" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-assert d["pending"] is True, d
-assert len(d["plan"]) == 6, d
-assert d["plan"][0]["app"] == "contenttypes", d
-assert len(d["plan"][3]["replaces"]) == 67, d
-' || vl_fail "migrate --check --json: $VL_OUT"
+json_ok 'd.pending == true and #d.plan == 6 and d.plan[1].app == "contenttypes"
+    and #d.plan[4].replaces == 67 and d.plan[5].name == "0001_initial"' "migrate --check --json"
 vl_eq "" "$(vl_psql -c "select to_regclass('django_migrations')")" "nothing created"
 
 # --- A fresh migrate: Django's output, the reference catalog and rows.
@@ -121,11 +122,10 @@ vl_exit 0 "$V" migrate --plan
 vl_eq "Planned operations:
   No planned migration operations." "$VL_OUT" "--plan when up to date"
 vl_exit 0 "$V" migrate --json
-echo "$VL_OUT" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-assert d == {"applied": [], "post_migrate": None}, d
-' || vl_fail "migrate --json no-op: $VL_OUT"
+vl_eq '{
+  "applied": [],
+  "post_migrate": null
+}' "$VL_OUT" "migrate --json no-op"
 dump_schema venueless | diff "$VL_TMP/schema.ref" - || vl_fail "catalog changed"
 vl_eq 87 "$(vl_psql -c 'select count(*) from django_migrations')" "rows after no-op"
 vl_exit 0 "$V" migrate -v 0

@@ -87,7 +87,8 @@ function M.run(opts, args)
   local migrations = require "venueless.migrations"
   cli.check("db", db.connect({ application_name = "venueless migrate" }))
   local text = v >= 1 and not opts.json
-  local res = migrations.apply({
+  local open_line = false	-- "  Applying x..." waits for its " OK"
+  local ok, res = pcall(migrations.apply, {
     check = opts.check, plan = opts.plan, app = args[1], target = args[2],
     lock_timeout = timeout, timing = text and v >= 2,
     progress = function(event, unit, info, extra)
@@ -102,11 +103,17 @@ function M.run(opts, args)
       elseif event == "apply_start" then
         out("  Applying ", unit.key, "...")
         io.stdout:flush()
+        open_line = true
       elseif event == "apply_success" then
         out(info and (" OK (%.3fs)\n"):format(info) or " OK\n")
+        open_line = false
       end
     end,
   })
+  if not ok then
+    if open_line then out("\n") end
+    error(res, 0)
+  end
   if opts.json then
     local json = require "venueless.json"
     local doc
