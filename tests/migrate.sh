@@ -170,7 +170,12 @@ vl_eq 0 "$(cat "$VL_TMP/head.rc")" "exit status with a closed pipe"
 "$BINDIR/createdb" concurrent
 pids=
 for i in 1 2 3 4; do
-	VENUELESS_DB_NAME=concurrent "$V" migrate >"$VL_TMP/c$i.out" 2>"$VL_TMP/c$i.err" &
+	# Half of them with a default isolation level that would keep a
+	# waiting run from seeing what the first one committed.
+	opt=
+	[ $((i % 2)) -eq 0 ] && opt='-c default_transaction_isolation=repeatable\ read'
+	PGOPTIONS=$opt VENUELESS_DB_NAME=concurrent "$V" migrate \
+	    >"$VL_TMP/c$i.out" 2>"$VL_TMP/c$i.err" &
 	pids="$pids $!"
 done
 i=0
@@ -260,6 +265,12 @@ list[#list + 1] = {
     assert(db.exec("ALTER TABLE core_room ALTER COLUMN note SET DEFAULT ''"))
   end,
 }
+if os.getenv("BAD") then
+  list[#list + 1] = {
+    app = "demo", name = "0001_bad",
+    sql = "CREATE TABLE demo_b (id int); SELECT no_such_column FROM core_room",
+  }
+end
 if os.getenv("SLOW") then
   list[#list + 1] = {
     app = "demo", name = "0001_slow",
@@ -283,6 +294,11 @@ core 0069_room_note_default" "$(vl_psql -c "select app || ' ' || name from djang
 vl_eq "''::text" "$(vl_psql -c "select column_default from information_schema.columns where table_name = 'core_room' and column_name = 'note'")"
 vl_exit 0 "$V" migrate
 vl_contains "$VL_OUT" "No migrations to apply."
+# A migration that fails: the error names it, nothing is kept.
+BAD=1 vl_exit 1 "$V" migrate
+vl_eq 'venueless: migrate: applying demo.0001_bad: column "no_such_column" does not exist; rolled back, nothing was committed' "$VL_ERR"
+vl_eq "  Applying demo.0001_bad..." "$(tail -1 "$VL_TMP/out")" "failed migration: stdout"
+vl_eq "" "$(vl_psql -c "select to_regclass('demo_b')")" "failed migration rolled back"
 # A fresh database gets the squashes then the new ones.
 "$BINDIR/createdb" future
 on future vl_exit 0 "$V" migrate

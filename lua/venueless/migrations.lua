@@ -453,9 +453,12 @@ local function reraise(e, phase)
   if e.exit == core.exit.interrupted or e.code == "interrupted" then
     msg = "interrupted"
   end
-  if phase.unit then
-    msg = ("%s while applying %s; rolled back, nothing was committed")
-      :format(msg, phase.unit.key)
+  if phase.unit and msg == "interrupted" then
+    msg = ("interrupted while applying %s; rolled back, nothing was committed")
+      :format(phase.unit.key)
+  elseif phase.unit then
+    msg = ("applying %s: %s; rolled back, nothing was committed")
+      :format(phase.unit.key, msg)
   elseif phase.waiting then
     msg = msg .. " while waiting for the migration lock; nothing was changed"
   elseif phase.changed then
@@ -483,7 +486,11 @@ function M.apply(opts)
     return result
   end
   local phase = {}
+  local nested = db.in_transaction()
   local ok, e = pcall(db.transaction, function()
+    -- Each statement must see what a migrate we waited for committed,
+    -- whatever default_transaction_isolation says.
+    if not nested then check(db.exec("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")) end
     phase.waiting = true
     local exists = take_lock(opts.lock_timeout, progress)
     phase.waiting = nil
