@@ -224,9 +224,12 @@ end=$(date +%s)
 vl_contains "$VL_ERR" "venueless: migrate: waiting for the migration lock held by pid "
 vl_contains "$VL_ERR" " (lockholder) for "
 vl_contains "$VL_ERR" "venueless: migrate: migration lock not obtained within 1 s; held by pid"
+echo "$VL_ERR" | tail -1 | grep -qE '^venueless: migrate: migration lock not obtained within 1 s; held by pid [0-9]+ \(lockholder\) for [0-9.]+ s$' ||
+    vl_fail "lock timeout message: $VL_ERR"
 vl_eq "" "$VL_OUT" "lock timeout: stdout"
 vl_exit 4 "$V" migrate --lock-timeout 0
-vl_contains "$VL_ERR" "migration lock held by pid"
+echo "$VL_ERR" | grep -qxE 'venueless: migrate: migration lock held by pid [0-9]+ \(lockholder\) for [0-9.]+ s' ||
+    vl_fail "--lock-timeout 0 message: $VL_ERR"
 # Interrupted while waiting for the lock: exit 130, nothing changed.
 "$V" migrate >"$VL_TMP/int.out" 2>"$VL_TMP/int.err" &
 mig=$!

@@ -459,7 +459,7 @@ local function reraise(e, phase)
   elseif phase.unit then
     msg = ("applying %s: %s; rolled back, nothing was committed")
       :format(phase.unit.key, msg)
-  elseif phase.waiting then
+  elseif phase.waiting and e.exit ~= core.exit.lock then
     msg = msg .. " while waiting for the migration lock; nothing was changed"
   elseif phase.changed then
     msg = msg .. "; rolled back, nothing was committed"
