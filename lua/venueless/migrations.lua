@@ -262,9 +262,28 @@ local function targets(set, status, opts)
   return { u }, { target = u }
 end
 
+-- What callers see of a unit: app, name, key and replaces; the rest
+-- (sql, run, description, deps) stays reachable behind __index, out of
+-- the way of the shell's printer.
+local function public(u)
+  if not u.public then
+    local replaces = u.replaces and { table.unpack(u.replaces) } or nil
+    u.public = setmetatable({ app = u.app, name = u.name, key = u.key,
+      replaces = replaces }, { __index = u })
+  end
+  return u.public
+end
+
+local function publics(list)
+  local t = {}
+  for i, u in ipairs(list) do t[i] = public(u) end
+  return t
+end
+
 -- The pending units needed by the targets, in the set's order.
 local function make_plan(set, status, opts)
   local ts, header = targets(set, status, opts)
+  if header.target then header.target = public(header.target) end
   -- A unit brings its dependencies and, for a squash group such as the
   -- initial Django history, the whole group: it applies all or nothing.
   local need = {}
@@ -328,7 +347,7 @@ function M.plan(opts)
   opts = opts or {}
   local set = load_set(opts.set)
   local status = analyse(set, read_state())
-  return (make_plan(set, status, opts))
+  return publics((make_plan(set, status, opts)))
 end
 
 local HOLDER_SQL = [[
@@ -481,8 +500,8 @@ function M.apply(opts)
   local result = { applied = {} }
   if opts.check or opts.plan then
     local status = analyse(set, read_state())
-    result.plan, result.header = make_plan(set, status, opts)
-    result.pending = #result.plan > 0
+    local plan, header = make_plan(set, status, opts)
+    result.plan, result.header, result.pending = publics(plan), header, #plan > 0
     return result
   end
   local phase = {}
@@ -496,8 +515,8 @@ function M.apply(opts)
     phase.waiting = nil
     local status = analyse(set, read_state(exists))
     local plan, header = make_plan(set, status, opts)
-    result.plan, result.header, result.pending = plan, header, #plan > 0
-    progress("plan", nil, plan, header)
+    result.plan, result.header, result.pending = publics(plan), header, #plan > 0
+    progress("plan", nil, result.plan, header)
     if #plan == 0 then return end
     phase.changed = true
     if not exists then
@@ -507,11 +526,11 @@ function M.apply(opts)
     end
     for _, u in ipairs(plan) do
       phase.unit = u
-      progress("apply_start", u)
+      progress("apply_start", public(u))
       local t0 = opts.timing and now()
       run_unit(u)
-      result.applied[#result.applied + 1] = u
-      progress("apply_success", u, t0 and now() - t0)
+      result.applied[#result.applied + 1] = public(u)
+      progress("apply_success", public(u), t0 and now() - t0)
     end
     phase.unit = nil
     result.post_migrate = post_migrate(set)
