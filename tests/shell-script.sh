@@ -1,0 +1,87 @@
+# venueless shell in script mode: -e, FILE with arg, piped scripts, exit
+# codes, the preloaded globals and LUA_PATH overriding embedded modules.
+. "$(dirname "$0")/lib.sh"
+V=$VENUELESS
+cd "$VL_TMP"
+
+vl_exit 0 "$V" shell -e 'return 1 + 1'
+vl_eq 2 "$VL_OUT"
+vl_exit 0 "$V" shell -e 'x = 40' -e 'return x + 2, "s"'
+vl_eq "42	s" "$VL_OUT" "-e chunks run in order"
+vl_exit 0 "$V" shell -e 'print("hi")'
+vl_eq hi "$VL_OUT" "a statement prints nothing itself"
+
+# Errors: non-zero exit, the message and a traceback on stderr.
+vl_exit 1 "$V" shell -e 'error("boom")'
+vl_contains "$VL_ERR" "boom"
+vl_contains "$VL_ERR" "stack traceback"
+vl_exit 1 "$V" shell -e 'return +'
+vl_contains "$VL_ERR" "venueless: shell:"
+
+# A script file gets arg as lua does; its first error stops it.
+printf 'print(arg[0], arg[1], arg[2], select("#", ...))\n' >s.lua
+vl_exit 0 "$V" shell s.lua a b
+vl_eq "s.lua	a	b	2" "$VL_OUT"
+printf 'print("before")\nerror("stop here")\nprint("after")\n' >e.lua
+vl_exit 1 "$V" shell e.lua
+vl_eq before "$VL_OUT"
+vl_contains "$VL_ERR" "e.lua:2: stop here"
+vl_exit 1 "$V" shell missing.lua
+vl_contains "$VL_ERR" "missing.lua"
+
+# A shebang line works.
+printf '#!/usr/bin/env -S venueless shell\nprint("shebang", arg[1])\n' >sb.lua
+vl_exit 0 "$V" shell sb.lua z
+vl_eq "shebang	z" "$VL_OUT"
+
+# Piped scripts: success, and failure is non-zero (unlike lua5.4).
+out=$(echo 'print(6 * 7)' | "$V" shell); rc=$?
+vl_eq "0 42" "$rc $out" "piped script"
+echo 'print("a") error("piped failure") print("b")' | "$V" shell >out 2>err; rc=$?
+vl_eq 1 "$rc" "failing piped script exit"
+vl_eq a "$(cat out)"
+vl_contains "$(cat err)" "piped failure"
+
+# The operator globals are there in every mode, loaded lazily.
+for g in db redis json msgpack crypto config; do
+	vl_exit 0 "$V" shell -e "return type($g)"
+	vl_eq table "$VL_OUT" "global $g with -e"
+	printf 'print(type(%s))\n' "$g" >g.lua
+	vl_exit 0 "$V" shell g.lua
+	vl_eq table "$VL_OUT" "global $g in a script"
+	vl_eq table "$(printf 'print(type(%s))\n' "$g" | "$V" shell)" "global $g piped"
+done
+vl_exit 0 "$V" shell -e 'return rawget(_G, "db") == nil'
+vl_eq true "$VL_OUT" "db is not loaded before use"
+
+# Interrupt: SIGINT stops a busy loop with exit 130.
+"$V" shell -e 'while true do end' & pid=$!
+sleep 0.3
+kill -INT $pid
+wait $pid; rc=$?
+vl_eq 130 "$rc" "SIGINT exit status"
+"$V" shell -e 'while true do end' & pid=$!
+sleep 0.3
+kill -TERM $pid
+wait $pid; rc=$?
+vl_eq 130 "$rc" "SIGTERM exit status"
+
+# -v adds a traceback to command errors.
+vl_exit 1 "$V" -v shell -e 'require("venueless.cli").fail("plain failure")'
+vl_contains "$VL_ERR" "venueless: shell: plain failure"
+vl_contains "$VL_ERR" "traceback"
+vl_exit 1 "$V" shell -e 'require("venueless.cli").fail("plain failure")'
+vl_eq "venueless: shell: plain failure" "$VL_ERR" "no traceback without -v"
+
+# LUA_PATH overrides the embedded copy of a module.
+mkdir -p lp/venueless
+printf 'return { fail = function() error("from LUA_PATH", 0) end }\n' >lp/venueless/cli.lua
+vl_exit 1 env LUA_PATH="$VL_TMP/lp/?.lua;;" "$V" shell -e 'require("venueless.cli").fail("x")'
+vl_contains "$VL_ERR" "from LUA_PATH"
+vl_exit 0 env LUA_PATH="$VL_TMP/nothing/?.lua;;" "$V" shell -e 'return require("venueless.cli").say ~= nil'
+vl_eq true "$VL_OUT" "embedded copy when LUA_PATH lacks the module"
+
+# Chunk names keep real paths.
+vl_exit 0 "$V" shell -e 'return debug.getinfo(require("venueless.cli").fail, "S").source'
+vl_eq "@lua/venueless/cli.lua" "$VL_OUT"
+echo "shell-script: ok"
