@@ -40,13 +40,16 @@ class Redis:
         if u.scheme == "unix":
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.connect(u.path)
-            db = urllib.parse.parse_qs(u.query).get("db", ["0"])[0]
+            q = urllib.parse.parse_qs(u.query)
+            db = q.get("db", ["0"])[0]
+            password = q.get("password", [None])[0]
         else:
             self.sock = socket.create_connection((u.hostname, u.port or 6379))
             db = (u.path or "/0").lstrip("/") or "0"
+            password = u.password and urllib.parse.unquote(u.password)
         self.buf = b""
-        if u.password:
-            self.call("AUTH", urllib.parse.unquote(u.password))
+        if password:
+            self.call("AUTH", password)
         self.call("SELECT", db)
 
     def send(self, *cmds):

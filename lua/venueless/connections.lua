@@ -140,12 +140,26 @@ end
 
 ---------------------------------------------------------------- helpers
 
--- Raise a binding failure as a venueless error (exit 11 for connection
--- failures); extra says what was or was not done.
-local function redis_fail(msg, code, extra)
-  local exit = code == "connection" and core.exit.noredis or core.exit.failure
-  if code == "interrupted" then exit = core.exit.interrupted end
-  core.error(exit, tostring(msg) .. (extra and "; " .. extra or ""), code)
+-- The exit code for a binding failure's code.
+local function exit_for(code)
+  if code == "connection" or code == "WRONGPASS" or code == "NOAUTH" then
+    return core.exit.noredis
+  elseif code == "interrupted" then
+    return core.exit.interrupted
+  end
+  return core.exit.failure
+end
+
+-- Raise a binding failure as a venueless error (exit 11 when Redis
+-- cannot be reached or refuses our password); extra says what was or
+-- was not done.
+local function redis_fail(msg, code, extra, shard)
+  local exit = exit_for(code)
+  msg = tostring(msg)
+  if shard and not msg:find("^redis shard") then
+    msg = ("redis shard %d (%s): %s"):format(shard, redis.conn(shard).url, msg)
+  end
+  core.error(exit, msg .. (extra and "; " .. extra or ""), code)
 end
 
 -- Run a pipeline on shard i in round trips of at most PIPELINE_CMDS
@@ -156,10 +170,10 @@ local function pipeline(i, cmds, extra)
     local chunk = table.move(cmds, first,
       math.min(first + PIPELINE_CMDS - 1, #cmds), 1, {})
     local r, msg, code = conn:pipeline(chunk)
-    if r == nil then redis_fail(msg, code, extra) end
+    if r == nil then redis_fail(msg, code, extra, i) end
     for k = 1, #r do
       if type(r[k]) == "table" and r[k].err then
-        redis_fail(("redis shard %d: %s"):format(i, r[k].err), "ERR", extra)
+        redis_fail(r[k].err, r[k].err:match("^%u+") or "ERR", extra, i)
       end
       replies[first + k - 1] = r[k]
     end
@@ -170,7 +184,7 @@ end
 -- One call on shard i, raising on failure.
 local function call(i, extra, ...)
   local r, msg, code = redis.conn(i):pcall(...)
-  if r == nil then redis_fail(msg, code, extra) end
+  if r == nil then redis_fail(msg, code, extra, i) end
   return r
 end
 
@@ -392,7 +406,7 @@ end
 -- Raise on an error reply (a bug or a server refusing the command).
 local function check_reply(i, reply)
   if type(reply) == "table" and reply.err then
-    redis_fail(("redis shard %d: %s"):format(i, reply.err), "ERR")
+    redis_fail(reply.err, reply.err:match("^%u+") or "ERR", nil, i)
   end
   return reply
 end
@@ -463,7 +477,8 @@ end
 -- seconds otherwise. Returns update(done) and finish().
 local function progress(total, quiet)
   local tty = core.isatty(2)
-  local start, last = core.time("monotonic"), 0
+  local start = core.time("monotonic")
+  local last, shown = tty and 0 or start, false
   local function fmt_eta(secs)
     secs = math.floor(secs + 0.5)
     if secs >= 3600 then
@@ -474,8 +489,10 @@ local function progress(total, quiet)
   local function update(done)
     if quiet then return end
     local now = core.time("monotonic")
-    if done < total and now - last < (tty and 0.1 or 5) then return end
-    last = now
+    if now - last < (tty and 0.1 or 5) and (done < total or not shown) then
+      return
+    end
+    last, shown = now, true
     local elapsed = now - start
     local rate = elapsed > 0 and done / elapsed or 0
     local eta = rate > 0 and fmt_eta((total - done) / rate) or "?"
@@ -490,7 +507,7 @@ local function progress(total, quiet)
     end
   end
   local function finish()
-    if tty and not quiet then io.stderr:write("\n") end
+    if tty and shown then io.stderr:write("\n") end
   end
   return update, finish
 end
@@ -601,7 +618,7 @@ local function send(groups, channels, message, opts, labels)
   if #result.failed > 0 then
     local f, names = result.failed[1], {}
     for _, x in ipairs(result.failed) do names[#names + 1] = "shard " .. x.shard end
-    raise(f.code == "connection" and core.exit.noredis or core.exit.failure,
+    raise(exit_for(f.code),
       ("%s; %s (failed: %s)"):format(tostring(f.message),
         connections.summary(result), table.concat(names, ", ")),
       f.code, { result = result })
@@ -624,7 +641,13 @@ end
 function connections.broadcast(patterns, message, opts)
   opts = send_opts(opts)
   message = message_for(message)
-  local labels = connections.match(patterns, opts)
+  local ok, labels = pcall(connections.match, patterns, opts)
+  if not ok then
+    if core.is_error(labels) and labels.exit == core.exit.noredis then
+      labels.message = labels.message .. "; nothing sent"
+    end
+    error(labels, 0)
+  end
   local groups = {}
   for k, label in ipairs(labels) do groups[k] = "version." .. label end
   local result = send(groups, {}, message, opts, #labels)
