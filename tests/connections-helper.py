@@ -95,6 +95,27 @@ class Redis:
             return None if n < 0 else [self.read() for _ in range(n)]
         raise RuntimeError("bad reply %r" % line)
 
+    def complete(self):
+        """True when the buffer holds one whole reply (arrays of bulks)."""
+        def skip(i):
+            j = self.buf.find(b"\r\n", i)
+            if j < 0:
+                return -1
+            t, n = self.buf[i:i + 1], self.buf[i + 1:j]
+            if t == b"$":
+                n = int(n)
+                end = j + 2 + max(n, 0) + (2 if n >= 0 else 0)
+                return end if len(self.buf) >= end else -1
+            if t == b"*":
+                i = j + 2
+                for _ in range(max(int(n), 0)):
+                    i = skip(i)
+                    if i < 0:
+                        return -1
+                return i
+            return j + 2
+        return skip(0) >= 0
+
     def call(self, *args):
         self.send(args)
         return self.read()
@@ -397,12 +418,24 @@ def wait_pop(paths, timeout):
         r.send(("BZPOPMIN", PREFIX + p, timeout))
         conns.append(r)
     print("ready", flush=True)
-    last = 0.0
-    for r in conns:
-        v = r.read()
+    # Read every reply as it completes, decode only afterwards, so the
+    # time is when the last process key had its message.
+    socks = {r.sock: r for r in conns}
+    replies, last = {}, 0.0
+    while len(replies) < len(conns):
+        ready, _, _ = select.select([s for s, r in socks.items() if r not in replies],
+                                    [], [], timeout)
+        if not ready:
+            fail("timed out waiting for a message")
+        for s in ready:
+            r = socks[s]
+            r._fill()
+            if r.complete():
+                replies[r] = r.read()
+                last = max(last, time.time())
+    for v in replies.values():
         if v is None:
             fail("timed out waiting for a message")
-        last = max(last, time.time())
         message_fields(v[1])
     print("%.6f" % last)
 

@@ -229,12 +229,6 @@ local function layer_message(message, channels)
   return crypto.random_bytes(12) .. msgpack.encode(ordered(message, channels))
 end
 
--- The process part of a channel name ("specific.<hex>!"), or the name.
-local function non_local(channel)
-  local bang = channel:find("!", 1, true)
-  return bang and channel:sub(1, bang) or channel
-end
-
 ---------------------------------------------------------------- labels
 
 -- Labels with their estimated counts: {label = count}, and the list of
@@ -300,7 +294,7 @@ end
 
 -- Read the members of sorted sets newer than the group expiry, dropping
 -- older ones unless dry_run. sets: list of {shard=, key=}. Calls
--- add(member) for each member.
+-- add(members) with each set's member list.
 local function read_sets(sets, dry_run, add)
   local cutoff = math.floor(core.time()) - config.group_expiry
   local by_shard = {}
@@ -319,8 +313,10 @@ local function read_sets(sets, dry_run, add)
       end
     end
     local replies = pipeline(shard, cmds, "nothing sent")
-    for k = dry_run and 1 or 2, #replies, dry_run and 1 or 2 do
-      for _, m in ipairs(replies[k]) do add(m) end
+    local step = dry_run and 1 or 2
+    for k = step, #replies, step do
+      add(replies[k])
+      replies[k] = false
     end
   end
 end
@@ -331,44 +327,65 @@ end
 local function collect(groups, channels, opts)
   local pubsub, prefix = use_pubsub(opts), config.channel_prefix
   local t = { shards = {}, channels = 0, keys = 0, pubsub = pubsub }
-  local seen, keys = {}, {}
+  local shards, keys, shard_for = t.shards, {}, redis.shard_for
+  local find, sub = string.find, string.sub
+  -- Members of one set are unique; dedupe only across sets.
+  local seen = (#groups + #channels > 1) and {} or nil
 
-  local function add(channel)
-    if seen[channel] then return end
-    seen[channel] = true
-    t.channels = t.channels + 1
-    if pubsub then
-      local shard = redis.shard_for(channel)
-      local s = t.shards[shard] or { channels = {} }
-      t.shards[shard] = s
-      s.channels[#s.channels + 1] = channel
-      return
+  local function add_pubsub(list)
+    for _, channel in ipairs(list) do
+      if seen == nil or not seen[channel] then
+        if seen then seen[channel] = true end
+        local shard = shard_for(channel)
+        local s = shards[shard]
+        if s == nil then
+          s = { channels = {}, n = 0 }
+          shards[shard] = s
+        end
+        s.n = s.n + 1
+        s.channels[s.n] = channel
+        t.channels = t.channels + 1
+      end
     end
-    local name = non_local(channel)
-    local key = keys[name]
-    if key == nil then
-      local shard = redis.shard_for(name)
-      local s = t.shards[shard] or { keys = {} }
-      t.shards[shard] = s
-      key = { key = prefix .. name, channels = {} }
-      keys[name] = key
-      s.keys[#s.keys + 1] = key
-      t.keys = t.keys + 1
-    end
-    key.channels[#key.channels + 1] = channel
   end
 
+  local function add_default(list)
+    for _, channel in ipairs(list) do
+      if seen == nil or not seen[channel] then
+        if seen then seen[channel] = true end
+        local bang = find(channel, "!", 1, true)
+        local name = bang and sub(channel, 1, bang) or channel
+        local key = keys[name]
+        if key == nil then
+          local shard = shard_for(name)
+          local s = shards[shard]
+          if s == nil then
+            s = { keys = {} }
+            shards[shard] = s
+          end
+          key = { key = prefix .. name, channels = {}, n = 0 }
+          keys[name] = key
+          s.keys[#s.keys + 1] = key
+          t.keys = t.keys + 1
+        end
+        key.n = key.n + 1
+        key.channels[key.n] = channel
+        t.channels = t.channels + 1
+      end
+    end
+  end
+
+  local add = pubsub and add_pubsub or add_default
   local sets = {}
   for _, g in ipairs(groups) do
     if pubsub then
       sets[#sets + 1] = { shard = 0, key = g }
     else
-      sets[#sets + 1] = { shard = redis.shard_for(g),
-        key = prefix .. ":group:" .. g }
+      sets[#sets + 1] = { shard = shard_for(g), key = prefix .. ":group:" .. g }
     end
   end
   read_sets(sets, opts.dry_run, add)
-  for _, c in ipairs(channels) do add(c) end
+  add(channels)
   return t
 end
 
