@@ -117,9 +117,10 @@ test("a shard failing part-way is reported with what was sent", function()
   ok(core.is_error(err))
   eq(core.exit.noredis, err.exit)
   ok(tostring(err):find("^redis shard 0 %(unix:///x%): Connection reset by peer; "
-    .. "sent connection.drop to 0 connections of 1 label; 4 connections not sent"),
-    tostring(err))
-  eq(4, err.result.unsent)
+    .. "sent connection.drop to 0 connections of 1 label; "
+    .. "4 connections unconfirmed %(in flight when stopped%)"), tostring(err))
+  eq(4, err.result.unconfirmed)
+  eq(0, err.result.unsent)
   eq(0, err.result.sent)
 end)
 
@@ -138,8 +139,10 @@ test("Ctrl-C in a staggered send stops and keeps the count", function()
   end)
   eq(core.exit.interrupted, err.exit)
   eq(2, err.result.sent)
-  eq(3, err.result.unsent)
-  eq("sent connection.drop to 2 connections of 1 label; 3 connections not sent",
+  eq(2, err.result.unsent)
+  eq(1, err.result.unconfirmed)
+  eq("sent connection.drop to 2 connections of 1 label; 2 connections not sent; "
+    .. "1 connection unconfirmed (in flight when stopped)",
     connections.summary(err.result))
 end)
 

@@ -339,11 +339,11 @@ local function collect(groups, channels, opts)
         local shard = shard_for(channel)
         local s = shards[shard]
         if s == nil then
-          s = { channels = {}, n = 0 }
+          s = { channels = {}, count = 0 }
           shards[shard] = s
         end
-        s.n = s.n + 1
-        s.channels[s.n] = channel
+        s.count = s.count + 1
+        s.channels[s.count] = channel
         t.channels = t.channels + 1
       end
     end
@@ -360,16 +360,17 @@ local function collect(groups, channels, opts)
           local shard = shard_for(name)
           local s = shards[shard]
           if s == nil then
-            s = { keys = {} }
+            s = { keys = {}, count = 0 }
             shards[shard] = s
           end
-          key = { key = prefix .. name, channels = {}, n = 0 }
+          key = { key = prefix .. name, channels = {}, n = 0, shard = s }
           keys[name] = key
           s.keys[#s.keys + 1] = key
           t.keys = t.keys + 1
         end
         key.n = key.n + 1
         key.channels[key.n] = channel
+        key.shard.count = key.shard.count + 1
         t.channels = t.channels + 1
       end
     end
@@ -405,8 +406,9 @@ end
 ---------------------------------------------------------------- sending
 
 -- Run cmds on shard i in round trips of at most PIPELINE_CMDS. Returns
--- the replies, or the replies of the round trips that completed and
--- the failure's message and code.
+-- the replies, or the replies of the round trips that completed, the
+-- failure's message and code, and how many commands the failed round
+-- trip carried (Redis may or may not have run them).
 local function try_pipeline(i, cmds)
   local conn, replies = redis.conn(i), {}
   for first = 1, #cmds, PIPELINE_CMDS do
@@ -414,7 +416,7 @@ local function try_pipeline(i, cmds)
     local chunk = first == 1 and last == #cmds and cmds
       or table.move(cmds, first, last, 1, {})
     local r, msg, code = conn:pipeline(chunk)
-    if r == nil then return replies, msg, code end
+    if r == nil then return replies, msg, code, last - first + 1 end
     table.move(r, 1, #r, first, replies)
   end
   return replies
@@ -454,7 +456,7 @@ local function send_keys(i, s, message, result)
     bytes = bytes + #k.message
   end
   if batch then flush() end
-  local replies, msg, code = try_pipeline(i, cmds)
+  local replies, msg, code, lost = try_pipeline(i, cmds)
   for b, keys in ipairs(batches) do
     local reply = replies[b]
     local over = {}
@@ -462,7 +464,9 @@ local function send_keys(i, s, message, result)
       for _, idx in ipairs(check_reply(i, reply)) do over[idx] = true end
     end
     for idx, k in ipairs(keys) do
-      if reply == nil then
+      if reply == nil and b <= #replies + lost then
+        result.unconfirmed = result.unconfirmed + #k.channels
+      elseif reply == nil then
         result.unsent = result.unsent + #k.channels
       elseif over[idx] then
         result.over_capacity = result.over_capacity + 1
@@ -481,12 +485,13 @@ local function send_publish(i, s, message, result)
   local payload = msgpack.encode(ordered(message))
   local cmds = {}
   for k, ch in ipairs(s.channels) do cmds[k] = { "PUBLISH", ch, payload } end
-  local replies, msg, code = try_pipeline(i, cmds)
+  local replies, msg, code, lost = try_pipeline(i, cmds)
   for _, r in ipairs(replies) do
     result.delivered = result.delivered + check_reply(i, r)
   end
   result.sent = result.sent + #replies
-  result.unsent = result.unsent + #cmds - #replies
+  result.unconfirmed = result.unconfirmed + (lost or 0)
+  result.unsent = result.unsent + #cmds - #replies - (lost or 0)
   return msg, code
 end
 
@@ -556,23 +561,24 @@ local function send_staggered(t, message, interval, result, quiet)
         cmds = { { "ZADD", key, core.time(), layer_message(message, { ch }) },
           { "EXPIRE", key, config.expiry } }
       end
+      t.inflight = 1
       local r, msg, code = redis.conn(i):pipeline(cmds)
       if r == nil then
-        result.unsent = #items - result.sent
         result.failed[#result.failed + 1] = { shard = i, message = msg, code = code }
         return
       end
+      t.inflight = 0
       check_reply(i, r[1])
+      check_reply(i, r[2])
       if t.pubsub then result.delivered = result.delivered + r[1] end
       result.sent = result.sent + 1
       update(result.sent)
     end
   end)
   finish()
-  if not ok then
-    result.unsent = #items - result.sent
-    error(err, 0)
-  end
+  result.unconfirmed = t.inflight or 0
+  result.unsent = #items - result.sent - result.unconfirmed
+  if not ok then error(err, 0) end
 end
 
 -- The summary of a send: "sent connection.drop to 12 connections of
@@ -589,11 +595,16 @@ function connections.summary(result)
   if result.unsent > 0 then
     s = s .. ("; %s not sent"):format(plural(result.unsent, "connection"))
   end
+  if result.unconfirmed > 0 then
+    s = s .. ("; %s unconfirmed (in flight when stopped)"):format(
+      plural(result.unconfirmed, "connection"))
+  end
   return s
 end
 
 -- Send message to groups and channels. Returns the result table:
--- type, labels, channels, process_keys, sent, unsent, over_capacity,
+-- type, labels, channels, process_keys, sent, unsent, unconfirmed,
+-- over_capacity,
 -- over_capacity_channels, delivered (pub/sub subscribers reached),
 -- shards (written to), failed ({shard=, message=} per failed shard).
 -- A failure after the start raises with the partial result in err.result.
@@ -601,6 +612,7 @@ local function send(groups, channels, message, opts, labels)
   local t = collect(groups, channels, opts)
   local result = { type = message.type, labels = labels, channels = t.channels,
     process_keys = not t.pubsub and t.keys or nil, sent = 0, unsent = 0,
+    unconfirmed = 0,
     over_capacity = 0, over_capacity_channels = 0,
     delivered = t.pubsub and 0 or nil, failed = {}, shards = shard_list(t),
     layer = t.pubsub and "pubsub" or "default" }
@@ -617,18 +629,30 @@ local function send(groups, channels, message, opts, labels)
     end
     for _, i in ipairs(result.shards) do
       local msg, code
+      t.inflight = t.shards[i].count
+      t.accounted = result.sent + result.over_capacity_channels
+        + result.unsent + result.unconfirmed
       if t.pubsub then
         msg, code = send_publish(i, t.shards[i], message, result)
       else
         msg, code = send_keys(i, t.shards[i], message, result)
       end
+      t.inflight = 0
       if msg ~= nil then
         result.failed[#result.failed + 1] = { shard = i, message = msg, code = code }
       end
     end
   end)
   if not ok then
+    if interval == 0 and (t.inflight or 0) > 0 then
+      -- Stopped inside a shard's pass: what it did not account for may
+      -- or may not have been stored.
+      result.unconfirmed = result.unconfirmed + t.inflight - (result.sent
+        + result.over_capacity_channels + result.unsent + result.unconfirmed
+        - t.accounted)
+    end
     result.unsent = result.channels - result.sent - result.over_capacity_channels
+      - result.unconfirmed
     if type(err) == "table" then err.result = result end
     error(err, 0)
   end
