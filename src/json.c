@@ -1,9 +1,868 @@
-/* venueless.json: placeholder until the binding lands. */
+/* venueless.json: JSON text to Lua values and back. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
 #include "venueless.h"
+
+#define JSON_BUF	"venueless.json.buffer"
+#define JSON_TREE	"venueless.json.tree"
+#define JSON_MAXDEPTH	200
+
+/* Growable output buffer, a userdata so that raising frees it (__gc). */
+struct jbuf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+};
+
+/* A parsed cJSON tree, boxed for the same reason. */
+struct jtree {
+	cJSON	*root;
+};
+
+/* One key of an object being encoded. */
+struct jkey {
+	const char	*s;	/* anchored in the entries table */
+	size_t		 len;
+	lua_Integer	 i;	/* entries[2i - 1] = key, entries[2i] = value */
+};
+
+/* Encoder state: the stack slots stay put for one encode. */
+struct jenc {
+	lua_State	*L;
+	struct jbuf	*b;
+	int		 amt;	/* array metatable */
+	int		 omt;	/* object metatable */
+	int		 seen;	/* tables on the current path */
+	int		 indent;
+};
+
+/* Decoder state: the tree plus a cursor over the text in document order. */
+struct jdec {
+	lua_State	*L;
+	const char	*s;
+	size_t		 len;
+	size_t		 pos;	/* next token */
+	int		 amt;
+	int		 omt;
+	const char	*err;	/* static message, or NULL */
+	size_t		 errpos;
+};
+
+/* Free a buffer's memory (__gc). */
+static int
+buf_gc(lua_State *L)
+{
+	struct jbuf	*b = luaL_checkudata(L, 1, JSON_BUF);
+
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+	return 0;
+}
+
+/* Push a new empty buffer. */
+static struct jbuf *
+buf_new(lua_State *L)
+{
+	struct jbuf	*b;
+
+	b = lua_newuserdatauv(L, sizeof *b, 0);
+	b->p = NULL;
+	b->len = b->cap = 0;
+	luaL_setmetatable(L, JSON_BUF);
+	return b;
+}
+
+/* Append n bytes. */
+static void
+buf_add(struct jbuf *b, const void *p, size_t n)
+{
+	size_t	 cap;
+
+	if (b->cap - b->len < n) {
+		cap = b->cap != 0 ? b->cap : 256;
+		while (cap - b->len < n)
+			cap *= 2;
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+/* Append a C string. */
+static void
+buf_str(struct jbuf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+/* Free a parsed tree (__gc). */
+static int
+tree_gc(lua_State *L)
+{
+	struct jtree	*t = luaL_checkudata(L, 1, JSON_TREE);
+
+	cJSON_Delete(t->root);
+	t->root = NULL;
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t
+aux_utf8len(const unsigned char *s, size_t n)
+{
+	size_t		 need, i;
+	unsigned char	 lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	if (s[0] < 0xe0)
+		need = 2;
+	else if (s[0] < 0xf0) {
+		need = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		else if (s[0] == 0xed)
+			hi = 0x9f;	/* no surrogates */
+	} else {
+		need = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f;	/* up to U+10FFFF */
+	}
+	if (n < need || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	return need;
+}
+
+/* Shortest "%.*g" form of a finite double that reads back exactly. */
+static void
+aux_fmtdouble(char *out, size_t size, double d)
+{
+	size_t	 n;
+	int	 prec;
+
+	for (prec = 15; prec < 17; prec++) {
+		snprintf(out, size, "%.*g", prec, d);
+		if (strtod(out, NULL) == d)
+			break;
+	}
+	if (prec == 17)
+		snprintf(out, size, "%.17g", d);
+	n = strlen(out);
+	if (strpbrk(out, ".en") == NULL && n + 3 <= size)
+		memcpy(out + n, ".0", 3);	/* stays a float */
+}
+
+/* Write a newline and indentation when pretty-printing. */
+static void
+enc_newline(struct jenc *e, int depth)
+{
+	int	 i;
+
+	if (!e->indent)
+		return;
+	buf_add(e->b, "\n", 1);
+	for (i = 0; i < depth; i++)
+		buf_add(e->b, "  ", 2);
+}
+
+/* Write a quoted string; raises on invalid UTF-8. */
+static void
+enc_lstring(struct jenc *e, const char *str, size_t len)
+{
+	const unsigned char	*s = (const unsigned char *)str;
+	size_t			 i, start, n;
+	char			 esc[8];
+
+	buf_add(e->b, "\"", 1);
+	for (i = start = 0; i < len; i += n) {
+		if ((n = aux_utf8len(s + i, len - i)) == 0)
+			luaL_error(e->L, "cannot encode string: invalid UTF-8 "
+			    "at byte %d", (int)(i + 1));
+		if (n > 1 || (s[i] >= 0x20 && s[i] != '"' && s[i] != '\\'))
+			continue;
+		buf_add(e->b, s + start, i - start);
+		start = i + 1;
+		switch (s[i]) {
+		case '"': buf_add(e->b, "\\\"", 2); break;
+		case '\\': buf_add(e->b, "\\\\", 2); break;
+		case '\n': buf_add(e->b, "\\n", 2); break;
+		case '\r': buf_add(e->b, "\\r", 2); break;
+		case '\t': buf_add(e->b, "\\t", 2); break;
+		case '\b': buf_add(e->b, "\\b", 2); break;
+		case '\f': buf_add(e->b, "\\f", 2); break;
+		default:
+			snprintf(esc, sizeof esc, "\\u%04x", s[i]);
+			buf_add(e->b, esc, 6);
+		}
+	}
+	buf_add(e->b, s + start, len - start);
+	buf_add(e->b, "\"", 1);
+}
+
+/* Write a number: integers exactly, floats so they read back as floats. */
+static void
+enc_number(struct jenc *e, int idx)
+{
+	char	 num[64];
+	double	 d;
+
+	if (lua_isinteger(e->L, idx)) {
+		snprintf(num, sizeof num, LUA_INTEGER_FMT,
+		    (LUAI_UACINT)lua_tointeger(e->L, idx));
+	} else {
+		d = lua_tonumber(e->L, idx);
+		if (isnan(d) || isinf(d))
+			luaL_error(e->L, "cannot encode %s", isnan(d) ? "NaN" :
+			    "infinity");
+		aux_fmtdouble(num, sizeof num, d);
+	}
+	buf_str(e->b, num);
+}
+
+/* Is the plain table at idx an array (keys exactly 1..n, n >= 1)? */
+static int
+aux_isarray(lua_State *L, int idx)
+{
+	lua_Integer	 n = 0, max = 0, k;
+
+	lua_pushnil(L);
+	while (lua_next(L, idx) != 0) {
+		lua_pop(L, 1);		/* the value */
+		if (!lua_isinteger(L, -1) || (k = lua_tointeger(L, -1)) < 1) {
+			lua_pop(L, 1);	/* the key */
+			return 0;
+		}
+		if (k > max)
+			max = k;
+		n++;
+	}
+	return n > 0 && max == n;
+}
+
+/* Array (1) or object (0)? Pushes the metatable's __order, or nil. */
+static int
+enc_kind(struct jenc *e, int idx)
+{
+	lua_State	*L = e->L;
+	int		 isarray;
+
+	if (lua_getmetatable(L, idx)) {
+		isarray = lua_rawequal(L, -1, e->amt);
+		if (isarray || lua_rawequal(L, -1, e->omt)) {
+			lua_pop(L, 1);
+			lua_pushnil(L);
+			return isarray;
+		}
+		lua_pushliteral(L, "__order");
+		if (lua_rawget(L, -2) != LUA_TNIL) {	/* mt.__order */
+			if (!lua_istable(L, -1))
+				luaL_error(L, "cannot encode: __order is not a "
+				    "table");
+			lua_remove(L, -2);		/* the metatable */
+			return 0;
+		}
+		lua_pop(L, 2);
+	}
+	lua_pushnil(L);
+	return aux_isarray(L, idx);
+}
+
+/* Add the key at the top (popped) and t[key] to entries; 0 if skipped. */
+static int
+enc_addkey(struct jenc *e, int t, int ents, int set, lua_Integer n)
+{
+	lua_State	*L = e->L;
+	int		 k = lua_gettop(L);
+
+	if (lua_type(L, k) == LUA_TNUMBER && lua_isinteger(L, k))
+		lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, k));
+	else if (lua_type(L, k) == LUA_TSTRING)
+		lua_pushvalue(L, k);
+	else
+		return luaL_error(L, "cannot encode %s key in an object",
+		    luaL_typename(L, k));
+	lua_pushvalue(L, -1);
+	if (lua_rawget(L, set) != LUA_TNIL) {		/* already written */
+		lua_settop(L, k - 1);
+		return 0;
+	}
+	lua_pop(L, 1);
+	lua_pushvalue(L, k);
+	if (lua_rawget(L, t) == LUA_TNIL) {		/* absent */
+		lua_settop(L, k - 1);
+		return 0;
+	}
+	lua_rawseti(L, ents, 2 * n + 2);		/* the value */
+	lua_pushvalue(L, -1);
+	lua_pushboolean(L, 1);
+	lua_rawset(L, set);				/* set[name] = true */
+	lua_rawseti(L, ents, 2 * n + 1);		/* the name */
+	lua_settop(L, k - 1);
+	return 1;
+}
+
+/* Compare two object keys bytewise. */
+static int
+aux_keycmp(const void *a, const void *b)
+{
+	const struct jkey	*x = a, *y = b;
+	int			 c;
+
+	c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
+	if (c != 0)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Collect the keys: __order's first, then the rest sorted. */
+static struct jkey *
+enc_keys(struct jenc *e, int t, int order, int ents, lua_Integer *np)
+{
+	lua_State	*L = e->L;
+	struct jkey	*keys;
+	lua_Integer	 i, n = 0, nord, len;
+	int		 set;
+
+	lua_newtable(L);
+	set = lua_gettop(L);
+	len = lua_istable(L, order) ? (lua_Integer)lua_rawlen(L, order) : 0;
+	for (i = 1; i <= len; i++) {
+		lua_rawgeti(L, order, i);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "cannot encode: __order[%d] is not a string",
+			    (int)i);
+		n += enc_addkey(e, t, ents, set, n);
+	}
+	nord = n;
+	lua_pushnil(L);
+	while (lua_next(L, t) != 0) {
+		lua_pop(L, 1);
+		lua_pushvalue(L, -1);
+		n += enc_addkey(e, t, ents, set, n);
+	}
+	lua_pop(L, 1);		/* the set */
+	keys = lua_newuserdatauv(L, sizeof *keys * (n + 1), 0);
+	for (i = 0; i < n; i++) {
+		lua_rawgeti(L, ents, 2 * i + 1);
+		keys[i].s = lua_tolstring(L, -1, &keys[i].len);
+		keys[i].i = i + 1;
+		lua_pop(L, 1);	/* still anchored in ents */
+	}
+	qsort(keys + nord, n - nord, sizeof *keys, aux_keycmp);
+	*np = n;
+	return keys;
+}
+
+static void enc_value(struct jenc *, int, int);
+
+/* Write an object; order is the stack index of __order (or a nil). */
+static void
+enc_object(struct jenc *e, int t, int order, int depth)
+{
+	lua_State	*L = e->L;
+	struct jkey	*keys;
+	lua_Integer	 i, n;
+	int		 ents;
+
+	lua_newtable(L);
+	ents = lua_gettop(L);
+	keys = enc_keys(e, t, order, ents, &n);
+	buf_add(e->b, "{", 1);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_add(e->b, ",", 1);
+		enc_newline(e, depth + 1);
+		enc_lstring(e, keys[i].s, keys[i].len);
+		buf_str(e->b, e->indent ? ": " : ":");
+		lua_rawgeti(L, ents, 2 * keys[i].i);
+		enc_value(e, lua_gettop(L), depth + 1);
+		lua_pop(L, 1);
+	}
+	if (n > 0)
+		enc_newline(e, depth);
+	buf_add(e->b, "}", 1);
+	lua_pop(L, 2);		/* keys, ents */
+}
+
+/* Write an array of t[1..#t]; holes are null. */
+static void
+enc_array(struct jenc *e, int t, int depth)
+{
+	lua_Integer	 i, n;
+
+	n = (lua_Integer)lua_rawlen(e->L, t);
+	buf_add(e->b, "[", 1);
+	for (i = 1; i <= n; i++) {
+		if (i > 1)
+			buf_add(e->b, ",", 1);
+		enc_newline(e, depth + 1);
+		lua_rawgeti(e->L, t, i);
+		enc_value(e, lua_gettop(e->L), depth + 1);
+		lua_pop(e->L, 1);
+	}
+	if (n > 0)
+		enc_newline(e, depth);
+	buf_add(e->b, "]", 1);
+}
+
+/* Write a table, refusing cycles and deep nesting. */
+static void
+enc_table(struct jenc *e, int t, int depth)
+{
+	lua_State	*L = e->L;
+
+	if (depth >= JSON_MAXDEPTH)
+		luaL_error(L, "cannot encode: nested more than %d deep",
+		    JSON_MAXDEPTH);
+	luaL_checkstack(L, 12, "json.encode");
+	lua_pushvalue(L, t);
+	if (lua_rawget(L, e->seen) != LUA_TNIL)
+		luaL_error(L, "cannot encode a table that contains itself");
+	lua_pop(L, 1);
+	lua_pushvalue(L, t);
+	lua_pushboolean(L, 1);
+	lua_rawset(L, e->seen);			/* seen[t] = true */
+	if (enc_kind(e, t))
+		enc_array(e, t, depth);
+	else
+		enc_object(e, t, lua_gettop(L), depth);
+	lua_pop(L, 1);				/* __order */
+	lua_pushvalue(L, t);
+	lua_pushnil(L);
+	lua_rawset(L, e->seen);			/* seen[t] = nil */
+}
+
+/* Write the value at absolute index idx. */
+static void
+enc_value(struct jenc *e, int idx, int depth)
+{
+	lua_State	*L = e->L;
+	size_t		 len;
+	const char	*s;
+
+	switch (lua_type(L, idx)) {
+	case LUA_TNIL:
+		buf_str(e->b, "null");
+		break;
+	case LUA_TBOOLEAN:
+		buf_str(e->b, lua_toboolean(L, idx) ? "true" : "false");
+		break;
+	case LUA_TNUMBER:
+		enc_number(e, idx);
+		break;
+	case LUA_TSTRING:
+		s = lua_tolstring(L, idx, &len);
+		enc_lstring(e, s, len);
+		break;
+	case LUA_TTABLE:
+		enc_table(e, idx, depth);
+		break;
+	default:
+		if (!vl_isnull(L, idx))
+			luaL_error(L, "cannot encode %s", luaL_typename(L, idx));
+		buf_str(e->b, "null");
+	}
+}
+
+/* json.encode(v [, {indent = true}]) -> string */
+static int
+ljson_encode(lua_State *L)
+{
+	struct jenc	 e;
+
+	luaL_checkany(L, 1);
+	e.indent = 0;
+	if (!lua_isnoneornil(L, 2)) {
+		luaL_checktype(L, 2, LUA_TTABLE);
+		lua_getfield(L, 2, "indent");
+		e.indent = lua_toboolean(L, -1);
+	}
+	lua_settop(L, 2);
+	e.L = L;
+	luaL_getmetatable(L, VL_JSON_ARRAY);
+	e.amt = lua_gettop(L);
+	luaL_getmetatable(L, VL_JSON_OBJECT);
+	e.omt = lua_gettop(L);
+	lua_newtable(L);
+	e.seen = lua_gettop(L);
+	e.b = buf_new(L);
+	enc_value(&e, 1, 0);
+	lua_pushlstring(L, e.b->p, e.b->len);
+	free(e.b->p);
+	e.b->p = NULL;
+	e.b->len = e.b->cap = 0;
+	return 1;
+}
+
+/* Record a decode error at pos; returns -1. */
+static int
+dec_fail(struct jdec *d, size_t pos, const char *msg)
+{
+	d->err = msg;
+	d->errpos = pos;
+	return -1;
+}
+
+/* Skip what cJSON skips between tokens (it takes any byte <= 32 as space). */
+static int
+dec_skip(struct jdec *d, const char *also)
+{
+	unsigned char	 c;
+
+	for (; d->pos < d->len; d->pos++) {
+		c = (unsigned char)d->s[d->pos];
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+			continue;
+		if (c < 0x20)
+			return dec_fail(d, d->pos, "control character in input");
+		if (strchr(also, c) == NULL)
+			break;
+	}
+	return 0;
+}
+
+/* Check the string token at the cursor and move past it. */
+static int
+dec_string(struct jdec *d)
+{
+	const unsigned char	*s = (const unsigned char *)d->s;
+	size_t			 n;
+
+	if (dec_skip(d, ",:") != 0)
+		return -1;
+	for (d->pos++; d->pos < d->len && s[d->pos] != '"'; d->pos += n) {
+		n = 1;
+		if (s[d->pos] == '\\') {
+			if (d->pos + 5 < d->len &&
+			    memcmp(s + d->pos + 1, "u0000", 5) == 0)
+				return dec_fail(d, d->pos,
+				    "\\u0000 in a string is not supported");
+			n = 2;
+		} else if (s[d->pos] < 0x20)
+			return dec_fail(d, d->pos, "control character in string");
+		else if ((n = aux_utf8len(s + d->pos, d->len - d->pos)) == 0)
+			return dec_fail(d, d->pos, "invalid UTF-8 in string");
+	}
+	d->pos++;
+	return 0;
+}
+
+/* Push the number at the cursor: integer literals that fit stay exact. */
+static int
+dec_number(struct jdec *d)
+{
+	char		 num[64], *end;
+	size_t		 n;
+	double		 v;
+	lua_Integer	 i;
+
+	n = strspn(d->s + d->pos, "0123456789+-eE.");
+	if (n >= sizeof num)
+		n = sizeof num - 1;	/* as cJSON does */
+	memcpy(num, d->s + d->pos, n);
+	num[n] = '\0';
+	v = strtod(num, &end);
+	*end = '\0';
+	if (strpbrk(num, ".eE") == NULL) {
+		errno = 0;
+		i = strtoll(num, NULL, 10);
+		if (errno == 0) {
+			lua_pushinteger(d->L, i);
+			d->pos += (size_t)(end - num);
+			return 0;
+		}
+	}
+	if (isinf(v))
+		return dec_fail(d, d->pos, "number out of range");
+	lua_pushnumber(d->L, v);
+	d->pos += (size_t)(end - num);
+	return 0;
+}
+
+static int dec_value(struct jdec *, const cJSON *, int);
+
+/* Push a container: the items of an array or the members of an object. */
+static int
+dec_container(struct jdec *d, const cJSON *item, int depth)
+{
+	lua_State	*L = d->L;
+	const cJSON	*c;
+	lua_Integer	 i = 1;
+	int		 isarray = cJSON_IsArray(item);
+
+	if (depth >= JSON_MAXDEPTH)
+		return dec_fail(d, d->pos, "nested too deeply");
+	d->pos++;		/* [ or { */
+	lua_newtable(L);
+	for (c = item->child; c != NULL; c = c->next) {
+		if (isarray) {
+			if (dec_value(d, c, depth + 1) != 0)
+				return -1;
+			lua_rawseti(L, -2, i++);
+			continue;
+		}
+		if (dec_string(d) != 0)
+			return -1;
+		lua_pushstring(L, c->string);
+		if (dec_value(d, c, depth + 1) != 0)
+			return -1;
+		lua_rawset(L, -3);
+	}
+	if (dec_skip(d, ",:") != 0)
+		return -1;
+	d->pos++;		/* ] or } */
+	lua_pushvalue(L, isarray ? d->amt : d->omt);
+	lua_setmetatable(L, -2);
+	return 0;
+}
+
+/* Push the Lua value for item, moving the cursor past its text. */
+static int
+dec_value(struct jdec *d, const cJSON *item, int depth)
+{
+	lua_State	*L = d->L;
+	size_t		 start;
+
+	if (!lua_checkstack(L, 4))
+		return dec_fail(d, d->pos, "out of stack space");
+	if (dec_skip(d, ",:") != 0)
+		return -1;
+	start = d->pos;
+	switch (item->type & 0xff) {
+	case cJSON_NULL:
+		vl_pushnull(L);
+		d->pos += 4;
+		return 0;
+	case cJSON_False:
+	case cJSON_True:
+		lua_pushboolean(L, cJSON_IsTrue(item));
+		d->pos += cJSON_IsTrue(item) ? 4 : 5;
+		return 0;
+	case cJSON_Number:
+		return dec_number(d);
+	case cJSON_String:
+		if (dec_string(d) != 0)
+			return -1;
+		lua_pushstring(L, item->valuestring);
+		return 0;
+	case cJSON_Array:
+	case cJSON_Object:
+		return dec_container(d, item, depth);
+	}
+	return dec_fail(d, start, "unexpected value");
+}
+
+/* Refuse nesting beyond the limit before cJSON recurses into it. */
+static int
+dec_depth(struct jdec *d)
+{
+	size_t	 i;
+	int	 depth = 0, instr = 0;
+
+	for (i = d->pos; i < d->len; i++) {
+		if (instr) {
+			if (d->s[i] == '\\')
+				i++;
+			else if (d->s[i] == '"')
+				instr = 0;
+		} else if (d->s[i] == '"')
+			instr = 1;
+		else if (d->s[i] == '[' || d->s[i] == '{') {
+			if (++depth > JSON_MAXDEPTH)
+				return dec_fail(d, i, "nested too deeply");
+		} else if (d->s[i] == ']' || d->s[i] == '}')
+			depth--;
+	}
+	return 0;
+}
+
+/* Parse the whole text with cJSON; -1 and a positioned error on failure. */
+static int
+dec_parse(struct jdec *d, struct jtree *t)
+{
+	const char	*end = NULL, *ep;
+	size_t		 start;
+
+	if (d->len >= 3 && memcmp(d->s, "\xef\xbb\xbf", 3) == 0)
+		d->pos = 3;	/* cJSON skips a byte order mark */
+	if (dec_skip(d, "") != 0)
+		return -1;
+	start = d->pos;
+	if (d->pos == d->len)
+		return dec_fail(d, d->pos, "unexpected end of input");
+	if (dec_depth(d) != 0)
+		return -1;
+	t->root = cJSON_ParseWithLengthOpts(d->s, d->len, &end, 0);
+	if (t->root == NULL) {
+		ep = cJSON_GetErrorPtr();
+		if (ep == NULL || ep < d->s || ep > d->s + d->len)
+			ep = end != NULL ? end : d->s + d->len;
+		return dec_fail(d, (size_t)(ep - d->s), NULL);
+	}
+	d->pos = (size_t)(end - d->s);
+	if (dec_skip(d, "") != 0)
+		return -1;
+	if (d->pos != d->len)
+		return dec_fail(d, d->pos, "unexpected text after the value");
+	d->pos = start;
+	return 0;
+}
+
+/* Push nil and "line L column C: message" for the recorded error. */
+static int
+dec_error(struct jdec *d)
+{
+	size_t		 i, line = 1, col = 1;
+	unsigned char	 c;
+	char		 hex[8];
+
+	for (i = 0; i < d->errpos && i < d->len; i++) {
+		col++;
+		if (d->s[i] == '\n') {
+			line++;
+			col = 1;
+		}
+	}
+	lua_pushnil(d->L);
+	lua_pushfstring(d->L, "line %d column %d: ", (int)line, (int)col);
+	c = d->errpos < d->len ? (unsigned char)d->s[d->errpos] : 0;
+	if (d->err != NULL)
+		lua_pushstring(d->L, d->err);
+	else if (c > 0x20 && c < 0x7f)
+		lua_pushfstring(d->L, "syntax error near '%c'", c);
+	else if (d->errpos < d->len) {
+		snprintf(hex, sizeof hex, "0x%02x", c);
+		lua_pushfstring(d->L, "syntax error near byte %s", hex);
+	}
+	else
+		lua_pushliteral(d->L, "unexpected end of input");
+	lua_concat(d->L, 2);
+	return 2;
+}
+
+/* json.decode(s) -> value, or nil, "line L column C: message" */
+static int
+ljson_decode(lua_State *L)
+{
+	struct jdec	 d;
+	struct jtree	*t;
+	int		 r;
+
+	memset(&d, 0, sizeof d);
+	d.L = L;
+	d.s = luaL_checklstring(L, 1, &d.len);
+	lua_settop(L, 1);
+	luaL_getmetatable(L, VL_JSON_ARRAY);
+	d.amt = lua_gettop(L);
+	luaL_getmetatable(L, VL_JSON_OBJECT);
+	d.omt = lua_gettop(L);
+	t = lua_newuserdatauv(L, sizeof *t, 0);
+	t->root = NULL;
+	luaL_setmetatable(L, JSON_TREE);
+	r = dec_parse(&d, t);
+	if (r == 0)
+		r = dec_value(&d, t->root, 0);
+	cJSON_Delete(t->root);
+	t->root = NULL;
+	if (r != 0) {
+		lua_settop(L, 4);
+		return dec_error(&d);
+	}
+	return 1;
+}
+
+/* Set metatable `name` on the table argument (or a new table); return it. */
+static int
+aux_mark(lua_State *L, const char *name)
+{
+	if (lua_isnoneornil(L, 1)) {
+		lua_settop(L, 0);
+		lua_newtable(L);
+	} else
+		luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 1);
+	luaL_setmetatable(L, name);
+	return 1;
+}
+
+/* json.array(t) -> t, encoded as an array */
+static int
+ljson_array(lua_State *L)
+{
+	return aux_mark(L, VL_JSON_ARRAY);
+}
+
+/* json.object(t) -> t, encoded as an object */
+static int
+ljson_object(lua_State *L)
+{
+	return aux_mark(L, VL_JSON_OBJECT);
+}
+
+/* json.ordered(t, keys) -> t, an object written in the order of keys */
+static int
+ljson_ordered(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_settop(L, 2);
+	lua_createtable(L, 0, 2);
+	lua_pushvalue(L, 2);
+	lua_setfield(L, -2, "__order");		/* mt.__order = keys */
+	lua_pushliteral(L, VL_JSON_OBJECT);
+	lua_setfield(L, -2, "__name");
+	lua_setmetatable(L, 1);
+	lua_settop(L, 1);
+	return 1;
+}
+
+static const luaL_Reg ljson_funcs[] = {
+	{ "encode", ljson_encode },
+	{ "decode", ljson_decode },
+	{ "array", ljson_array },
+	{ "object", ljson_object },
+	{ "ordered", ljson_ordered },
+	{ NULL, NULL }
+};
+
+/* Create a metatable whose __gc is fn, unless it exists. */
+static void
+aux_gcmeta(lua_State *L, const char *name, lua_CFunction fn)
+{
+	if (luaL_newmetatable(L, name)) {
+		lua_pushcfunction(L, fn);
+		lua_setfield(L, -2, "__gc");
+	}
+	lua_pop(L, 1);
+}
 
 int
 luaopen_venueless_json(lua_State *L)
 {
-	lua_newtable(L);
+	luaL_newmetatable(L, VL_JSON_ARRAY);
+	luaL_newmetatable(L, VL_JSON_OBJECT);
+	lua_pop(L, 2);
+	aux_gcmeta(L, JSON_BUF, buf_gc);
+	aux_gcmeta(L, JSON_TREE, tree_gc);
+	luaL_newlib(L, ljson_funcs);
+	vl_pushnull(L);
+	lua_setfield(L, -2, "null");
 	return 1;
 }

@@ -1,9 +1,1277 @@
-/* venueless.db: placeholder until the binding lands. */
+/* venueless.db: PostgreSQL through libpq, loaded with dlopen on first use. */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
 #include "venueless.h"
+
+#define VL_PGCONN	"venueless.pg.conn"
+#define VL_PGRESULT	"venueless.pg.result"
+#define VL_PGCURSOR	"venueless.pg.cursor"
+
+#define VL_PG_TIMEOUT	10	/* default connect timeout, seconds */
+#define VL_PG_DRAIN	5	/* seconds to wait for a cancelled query */
+#define VL_PG_MAXKW	32	/* connection keywords */
+#define VL_PG_MAXPARAMS	65535
+
+/* Type OIDs (catalog/pg_type_d.h is not part of libpq-dev). */
+#define OID_BOOL	16
+#define OID_INT8	20
+#define OID_INT2	21
+#define OID_INT4	23
+#define OID_OID		26
+#define OID_JSON	114
+#define OID_FLOAT4	700
+#define OID_FLOAT8	701
+#define OID_JSONB	3802
+
+/* The libpq functions we use, resolved with dlsym. */
+#define PQ_FUNCS \
+	X(PQconnectStartParams) X(PQconnectPoll) X(PQstatus) \
+	X(PQerrorMessage) X(PQfinish) X(PQsocket) X(PQsetnonblocking) \
+	X(PQconnectionNeedsPassword) X(PQsendQuery) X(PQsendQueryParams) \
+	X(PQsetSingleRowMode) X(PQflush) X(PQconsumeInput) X(PQisBusy) \
+	X(PQgetResult) X(PQclear) X(PQresultStatus) X(PQresultErrorField) \
+	X(PQresultErrorMessage) X(PQntuples) X(PQnfields) X(PQfname) \
+	X(PQftype) X(PQgetisnull) X(PQgetvalue) X(PQgetlength) \
+	X(PQcmdTuples) X(PQcmdStatus) X(PQgetCancel) X(PQcancel) \
+	X(PQfreeCancel) X(PQescapeIdentifier) X(PQfreemem) \
+	X(PQbackendPID) X(PQdb) X(PQuser) X(PQhost) X(PQport) \
+	X(PQparameterStatus) X(PQtransactionStatus)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+	PQ_FUNCS
+#undef X
+} pq;
+static void	*pq_handle;
+
+/* The one connection; a userdata so __gc closes it with the state. */
+struct conn {
+	PGconn		*pg;
+	int		 depth;		/* db.transaction nesting */
+	int		 busy;		/* a db.rows loop owns the connection */
+	int		 intr;		/* interrupted: raise after cleaning up */
+	int		 draining;	/* cancel sent: ignore signals, deadline */
+	int		 lost;		/* the socket failed while waiting */
+	double		 deadline;
+	unsigned	 generation;	/* bumped on every (dis)connect */
+	char		*errmsg;	/* last failure */
+	char		 errcode[6];
+};
+
+/* A PGresult or libpq string owned by Lua until converted. */
+struct box {
+	PGresult	*res;
+	char		*mem;
+};
+
+/* A db.rows loop in single-row mode. */
+struct cursor {
+	struct conn	*c;
+	unsigned	 generation;
+	int		 active;	/* results still to read */
+	int		 timed;		/* restore statement_timeout at the end */
+	char		 old[64];
+};
+
+/* Options of query/exec/rows, and where the arguments are. */
+struct qopts {
+	lua_Integer	 timeout;	/* ms, -1 for none */
+	int		 json;
+	int		 decode;	/* stack index of json.decode or 0 */
+	const char	*sql;
+	int		 n;		/* parameters, -1 for the simple protocol */
+	const char	**vals;
+};
+
+/* Load libpq and resolve every function; -1 with cause on failure. */
+static int
+aux_load(const char **cause)
+{
+	void	*h, *p;
+
+	if (pq_handle != NULL)
+		return 0;
+	if ((h = dlopen(VL_LIBPQ_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		*cause = dlerror();
+		return -1;
+	}
+#define X(f) \
+	if ((p = dlsym(h, #f)) == NULL) \
+		goto fail; \
+	memcpy(&pq.f, &p, sizeof p);
+	PQ_FUNCS
+#undef X
+	pq_handle = h;
+	return 0;
+fail:
+	*cause = dlerror();
+	dlclose(h);
+	return -1;
+}
+
+/* Seconds on the monotonic clock. */
+static double
+aux_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Record a failure on the connection, without trailing newlines. */
+static void
+aux_seterr(struct conn *c, const char *msg, const char *code)
+{
+	size_t	 len;
+
+	free(c->errmsg);
+	c->errmsg = xstrdup(msg != NULL && *msg != '\0' ? msg : "unknown error");
+	len = strlen(c->errmsg);
+	while (len > 0 && (c->errmsg[len - 1] == '\n' ||
+	    c->errmsg[len - 1] == ' '))
+		c->errmsg[--len] = '\0';
+	snprintf(c->errcode, sizeof c->errcode, "%s", code);
+}
+
+/* Record an error result: primary message, detail, SQLSTATE. */
+static void
+aux_reserr(struct conn *c, const PGresult *res)
+{
+	const char	*prim, *detail, *state;
+	char		*msg;
+	size_t		 len;
+
+	prim = pq.PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	detail = pq.PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	state = pq.PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (prim == NULL)
+		prim = pq.PQresultErrorMessage(res);
+	if (prim == NULL || *prim == '\0')
+		prim = pq.PQerrorMessage(c->pg);
+	if (detail == NULL) {
+		aux_seterr(c, prim, state != NULL ? state : "XX000");
+		return;
+	}
+	len = strlen(prim) + strlen(detail) + 10;
+	msg = xmalloc(len);
+	snprintf(msg, len, "%s\nDETAIL: %s", prim, detail);
+	aux_seterr(c, msg, state != NULL ? state : "XX000");
+	free(msg);
+}
+
+/* Forget the connection; the next call reconnects. */
+static void
+aux_drop(struct conn *c)
+{
+	if (c->pg != NULL)
+		pq.PQfinish(c->pg);
+	c->pg = NULL;
+	c->busy = c->lost = c->draining = 0;
+	c->generation++;
+}
+
+/*
+ * Wait for events on fd: 0 ready, 1 interrupted, 2 deadline passed,
+ * -1 error. Short slices close the race with a signal before poll.
+ */
+static int
+aux_poll(int fd, short events, double deadline, int interruptible)
+{
+	struct pollfd	 pfd;
+	double		 left;
+	int		 ms, r;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		if (interruptible && vl_interrupted)
+			return 1;
+		ms = 250;
+		if (deadline > 0) {
+			if ((left = deadline - aux_now()) <= 0)
+				return 2;
+			if (left * 1000 < ms)
+				ms = (int)(left * 1000) + 1;
+		}
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		if ((r = poll(&pfd, 1, ms)) > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Ask the server to cancel the running query; then drain with a deadline. */
+static void
+aux_cancel(struct conn *c)
+{
+	PGcancel	*cn;
+	char		 buf[256];
+
+	if ((cn = pq.PQgetCancel(c->pg)) != NULL) {
+		pq.PQcancel(cn, buf, sizeof buf);
+		pq.PQfreeCancel(cn);
+	}
+	c->draining = 1;
+	c->deadline = aux_now() + VL_PG_DRAIN;
+}
+
+/* Map a connection failure message to a SQLSTATE. */
+static const char *
+aux_connstate(PGconn *pg, const char *msg)
+{
+	if (strstr(msg, "password authentication failed") != NULL ||
+	    pq.PQconnectionNeedsPassword(pg))
+		return "28P01";
+	if ((strstr(msg, "role \"") != NULL &&
+	    strstr(msg, "does not exist") != NULL) ||
+	    strstr(msg, "no pg_hba.conf entry") != NULL)
+		return "28000";
+	return "08006";
+}
+
+/* Run the asynchronous connect; 0 ok, -1 failed, 1 interrupted. */
+static int
+aux_startconn(struct conn *c, const char **kw, const char **val,
+    double timeout)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	double		 deadline = timeout > 0 ? aux_now() + timeout : 0;
+	int		 r;
+
+	if ((c->pg = pq.PQconnectStartParams(kw, val, 0)) == NULL) {
+		aux_seterr(c, "out of memory", "08006");
+		return -1;
+	}
+	while (pq.PQstatus(c->pg) != CONNECTION_BAD) {
+		if (st == PGRES_POLLING_OK) {
+			pq.PQsetnonblocking(c->pg, 1);
+			c->generation++;
+			return 0;
+		}
+		if (st == PGRES_POLLING_FAILED)
+			break;
+		r = aux_poll(pq.PQsocket(c->pg), st == PGRES_POLLING_READING ?
+		    POLLIN : POLLOUT, deadline, 1);
+		if (r == 1 || r == 2) {
+			if (r == 2)
+				aux_seterr(c, "timeout expired", "08006");
+			aux_drop(c);
+			return r == 1 ? 1 : -1;
+		}
+		if (r < 0)
+			break;
+		st = pq.PQconnectPoll(c->pg);
+	}
+	aux_seterr(c, pq.PQerrorMessage(c->pg), "08006");
+	snprintf(c->errcode, sizeof c->errcode, "%s",
+	    aux_connstate(c->pg, c->errmsg));
+	aux_drop(c);
+	return -1;
+}
+
+/* require(name), leaving the module on the stack. */
+static void
+aux_require(lua_State *L, const char *name)
+{
+	lua_getglobal(L, "require");
+	lua_pushstring(L, name);
+	lua_call(L, 1, 1);
+}
+
+/* Push the connection keywords: defaults, config.database, overrides. */
+static void
+aux_connparams(lua_State *L, int connidx)
+{
+	static const char *const map[][2] = {
+		{ "name", "dbname" }, { "user", "user" },
+		{ "password", "password" }, { "host", "host" },
+		{ "port", "port" }, { NULL, NULL }
+	};
+	int	 i;
+
+	lua_newtable(L);
+	lua_pushliteral(L, "venueless");
+	lua_setfield(L, -2, "application_name");
+	aux_require(L, "venueless.config");
+	if (lua_getfield(L, -1, "database") == LUA_TTABLE) {
+		for (i = 0; map[i][0] != NULL; i++) {
+			lua_getfield(L, -1, map[i][0]);
+			lua_setfield(L, -4, map[i][1]);
+		}
+	}
+	lua_pop(L, 2);
+	if (lua_getiuservalue(L, connidx, 1) == LUA_TTABLE) {
+		lua_pushnil(L);
+		while (lua_next(L, -2)) {
+			if (lua_type(L, -1) == LUA_TNUMBER)
+				lua_tostring(L, -1);	/* the value, in place */
+			lua_pushvalue(L, -2);
+			lua_insert(L, -2);	/* key, key, value */
+			lua_settable(L, -5);
+		}
+	}
+	lua_pop(L, 1);
+	lua_pushliteral(L, "UTF8");
+	lua_setfield(L, -2, "client_encoding");
+}
+
+/* Connect from the settings; 0 ok, -1 failed, 1 interrupted. */
+static int
+aux_connect(lua_State *L, struct conn *c, int connidx)
+{
+	const char	*kw[VL_PG_MAXKW + 1], *val[VL_PG_MAXKW + 1], *cause;
+	double		 timeout = VL_PG_TIMEOUT;
+	char		 buf[512];
+	int		 n = 0, top = lua_gettop(L), r;
+
+	if (aux_load(&cause) == -1) {
+		snprintf(buf, sizeof buf, "cannot load %s: %s", VL_LIBPQ_SONAME,
+		    cause != NULL ? cause : "unknown error");
+		aux_seterr(c, buf, "08006");
+		return -1;
+	}
+	aux_connparams(L, connidx);
+	lua_pushnil(L);
+	while (lua_next(L, -2) && n < VL_PG_MAXKW) {
+		kw[n] = lua_tostring(L, -2);
+		val[n] = lua_tostring(L, -1);
+		if (strcmp(kw[n], "connect_timeout") == 0)
+			timeout = lua_tonumber(L, -1);
+		if (val[n] != NULL && *val[n] != '\0')
+			n++;
+		lua_pop(L, 1);
+	}
+	kw[n] = val[n] = NULL;
+	r = aux_startconn(c, kw, val, timeout);
+	lua_settop(L, top);
+	return r;
+}
+
+/* The connection userdata, the module functions' upvalue. */
+static struct conn *
+aux_conn(lua_State *L)
+{
+	return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* Connect if needed; 0 ok, -1 failed (raise c->intr after cleanup). */
+static int
+aux_ready(lua_State *L, struct conn *c)
+{
+	int	 r;
+
+	if (c->busy)
+		luaL_error(L, "db: the connection is busy with a db.rows loop");
+	if (c->pg != NULL)
+		return 0;
+	if (c->depth > 0) {
+		aux_seterr(c, "connection lost during a transaction", "08006");
+		return -1;
+	}
+	if ((r = aux_connect(L, c, lua_upvalueindex(1))) == 1)
+		c->intr = 1;
+	return r == 0 ? 0 : -1;
+}
+
+/* Raise "interrupted" if a signal stopped the last operation. */
+static void
+aux_intr(lua_State *L, struct conn *c)
+{
+	if (!c->intr)
+		return;
+	c->intr = c->draining = 0;
+	vl_interrupted = 1;
+	vl_check_interrupt(L);
+}
+
+/* Return nil, message, sqlstate for the last failure. */
+static int
+aux_pushfail(lua_State *L, struct conn *c)
+{
+	aux_intr(L, c);
+	c->draining = 0;
+	lua_pushnil(L);
+	lua_pushstring(L, c->errmsg != NULL ? c->errmsg : "unknown error");
+	lua_pushstring(L, c->errcode);
+	return 3;
+}
+
+/* Raise the last failure as a venueless error object. */
+static int
+aux_raise(lua_State *L, struct conn *c)
+{
+	aux_intr(L, c);
+	c->draining = 0;
+	lua_createtable(L, 0, 3);
+	lua_pushstring(L, c->errmsg != NULL ? c->errmsg : "unknown error");
+	lua_setfield(L, -2, "message");
+	lua_pushstring(L, c->errcode);
+	lua_setfield(L, -2, "code");
+	lua_pushinteger(L, strncmp(c->errcode, "08", 2) == 0 ?
+	    VL_EXIT_NOPG : VL_EXIT_FAILURE);
+	lua_setfield(L, -2, "exit");
+	luaL_setmetatable(L, VL_ERROR);
+	return lua_error(L);
+}
+
+/* The connection broke: record it as 08006 and forget it. */
+static int
+aux_connerr(struct conn *c, int keep)
+{
+	if (!keep || c->errmsg == NULL)
+		aux_seterr(c, pq.PQerrorMessage(c->pg), "08006");
+	snprintf(c->errcode, sizeof c->errcode, "08006");
+	aux_drop(c);
+	return -1;
+}
+
+/* Send a query and flush it; n < 0 uses the simple protocol. */
+static int
+aux_send(struct conn *c, const char *sql, int n, const char *const *vals,
+    int single)
+{
+	int	 r, ok;
+
+	if (n < 0)
+		ok = pq.PQsendQuery(c->pg, sql);
+	else
+		ok = pq.PQsendQueryParams(c->pg, sql, n, NULL, vals, NULL,
+		    NULL, 0);
+	if (!ok) {
+		if (pq.PQstatus(c->pg) == CONNECTION_BAD)
+			return aux_connerr(c, 0);
+		aux_seterr(c, pq.PQerrorMessage(c->pg), "XX000");
+		return -1;
+	}
+	if (single)
+		pq.PQsetSingleRowMode(c->pg);
+	while ((r = pq.PQflush(c->pg)) == 1) {
+		r = aux_poll(pq.PQsocket(c->pg), POLLIN | POLLOUT,
+		    c->draining ? c->deadline : 0, !c->draining);
+		if (r == 1) {
+			c->intr = 1;
+			aux_cancel(c);
+		} else if (r != 0 || !pq.PQconsumeInput(c->pg))
+			return aux_connerr(c, 0);
+	}
+	return r == 0 ? 0 : aux_connerr(c, 0);
+}
+
+/* The next result, waiting with poll; a signal cancels the query. */
+static PGresult *
+aux_next(struct conn *c)
+{
+	int	 r;
+
+	while (pq.PQisBusy(c->pg)) {
+		r = aux_poll(pq.PQsocket(c->pg), POLLIN,
+		    c->draining ? c->deadline : 0, !c->draining);
+		if (r == 1) {
+			c->intr = 1;
+			aux_cancel(c);
+			continue;
+		}
+		if (r != 0) {
+			aux_seterr(c, r == 2 ? "the server did not answer "
+			    "the cancel request" : "lost the connection",
+			    "08006");
+			c->lost = 1;
+			return NULL;
+		}
+		if (!pq.PQconsumeInput(c->pg))
+			break;
+	}
+	return pq.PQgetResult(c->pg);
+}
+
+/* The affected row count of a command result. */
+static lua_Integer
+aux_count(const PGresult *res)
+{
+	return strtoll(pq.PQcmdTuples((PGresult *)res), NULL, 10);
+}
+
+/*
+ * Read every result of the current query. The last successful one goes
+ * to *out (if given), counts are summed into *count; 0 or -1.
+ */
+static int
+aux_collect(struct conn *c, PGresult **out, lua_Integer *count)
+{
+	PGresult	*res;
+	int		 failed = 0;
+
+	while ((res = aux_next(c)) != NULL) {
+		switch (pq.PQresultStatus(res)) {
+		case PGRES_TUPLES_OK:
+		case PGRES_COMMAND_OK:
+		case PGRES_EMPTY_QUERY:
+			if (count != NULL)
+				*count += aux_count(res);
+			if (out != NULL && !failed) {
+				pq.PQclear(*out);
+				*out = res;
+				res = NULL;
+			}
+			break;
+		case PGRES_COPY_IN:
+		case PGRES_COPY_OUT:
+		case PGRES_COPY_BOTH:
+			aux_seterr(c, "COPY is not supported", "0A000");
+			failed = c->lost = 1;
+			break;
+		default:
+			if (!failed)
+				aux_reserr(c, res);
+			failed = 1;
+		}
+		pq.PQclear(res);
+		if (c->lost)
+			break;
+	}
+	if (c->lost || pq.PQstatus(c->pg) == CONNECTION_BAD)
+		return aux_connerr(c, failed || c->lost);
+	return failed ? -1 : 0;
+}
+
+/* Send and collect; 0 or -1. */
+static int
+aux_run(struct conn *c, const char *sql, int n, const char *const *vals,
+    PGresult **out, lua_Integer *count)
+{
+	if (aux_send(c, sql, n, vals, 0) == -1)
+		return -1;
+	return aux_collect(c, out, count);
+}
+
+/* Set statement_timeout to ms, saving the old value in old[64]. */
+static int
+aux_settimeout(struct conn *c, lua_Integer ms, char *old)
+{
+	PGresult	*res = NULL;
+	char		 buf[32];
+	const char	*v[1] = { buf };
+
+	snprintf(buf, sizeof buf, LUA_INTEGER_FMT, ms);
+	if (aux_run(c, "SELECT current_setting('statement_timeout'), "
+	    "set_config('statement_timeout', $1, false)", 1, v, &res,
+	    NULL) == -1) {
+		pq.PQclear(res);
+		return -1;
+	}
+	snprintf(old, 64, "%s", pq.PQntuples(res) == 1 ?
+	    pq.PQgetvalue(res, 0, 0) : "0");
+	pq.PQclear(res);
+	return 0;
+}
+
+/* Put statement_timeout back, keeping the recorded failure. */
+static void
+aux_restoretimeout(struct conn *c, const char *old)
+{
+	char		*msg = c->errmsg;
+	char		 code[6];
+	const char	*v[1] = { old };
+
+	if (c->pg == NULL)
+		return;
+	memcpy(code, c->errcode, sizeof code);
+	c->errmsg = NULL;
+	aux_run(c, "SELECT set_config('statement_timeout', $1, false)", 1,
+	    v, NULL, NULL);
+	free(c->errmsg);
+	c->errmsg = msg;
+	memcpy(c->errcode, code, sizeof code);
+}
+
+/* Run the query with opts.timeout applied around it. */
+static int
+aux_timed(struct conn *c, const struct qopts *o, PGresult **out,
+    lua_Integer *count)
+{
+	char	 old[64];
+	int	 r;
+
+	if (o->timeout >= 0 && aux_settimeout(c, o->timeout, old) == -1)
+		return -1;
+	r = aux_run(c, o->sql, o->n, o->vals, out, count);
+	if (o->timeout >= 0)
+		aux_restoretimeout(c, old);
+	return r;
+}
+
+/* A new empty box, owned by Lua. */
+static struct box *
+aux_newbox(lua_State *L)
+{
+	struct box	*b;
+
+	b = lua_newuserdatauv(L, sizeof *b, 0);
+	b->res = NULL;
+	b->mem = NULL;
+	luaL_setmetatable(L, VL_PGRESULT);
+	return b;
+}
+
+/* Push a Lua value as parameter text in place; 0, or -1 for a NUL. */
+static int
+aux_param(lua_State *L, struct conn *c, int idx, int i)
+{
+	char		 buf[64];
+	const char	*s;
+	size_t		 len;
+	lua_Number	 d;
+	int		 prec;
+
+	switch (lua_type(L, idx)) {
+	case LUA_TNUMBER:
+		if (lua_isinteger(L, idx)) {
+			lua_pushfstring(L, "%I", lua_tointeger(L, idx));
+			break;
+		}
+		d = lua_tonumber(L, idx);
+		if (isnan(d) || isinf(d))
+			snprintf(buf, sizeof buf, "%s", isnan(d) ? "NaN" :
+			    d > 0 ? "Infinity" : "-Infinity");
+		else
+			for (prec = 15; prec <= 17; prec++) {
+				snprintf(buf, sizeof buf, "%.*g", prec, d);
+				if (strtod(buf, NULL) == d)
+					break;
+			}
+		lua_pushstring(L, buf);
+		break;
+	case LUA_TBOOLEAN:
+		lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+		break;
+	case LUA_TSTRING:
+		s = lua_tolstring(L, idx, &len);
+		if (memchr(s, '\0', len) == NULL)
+			return 0;
+		snprintf(buf, sizeof buf, "parameter $%d contains a NUL byte",
+		    i);
+		aux_seterr(c, buf, "22021");
+		return -1;
+	case LUA_TTABLE:
+		aux_require(L, "venueless.json");
+		if (lua_getfield(L, -1, "encode") != LUA_TFUNCTION)
+			luaL_error(L, "db: venueless.json.encode is missing");
+		lua_pushvalue(L, idx);
+		lua_call(L, 1, 1);
+		lua_remove(L, -2);
+		break;
+	default:
+		luaL_argexpected(L, 0, idx, "parameter (string, number, "
+		    "boolean, table, nil or db.NULL)");
+	}
+	lua_replace(L, idx);
+	return 0;
+}
+
+/* Convert the parameters after the SQL; 0, or -1 with the failure set. */
+static int
+aux_params(lua_State *L, struct conn *c, int base, struct qopts *o,
+    int simple)
+{
+	int	 i, n = lua_gettop(L) - base;
+
+	if (n > VL_PG_MAXPARAMS)
+		luaL_error(L, "db: too many parameters");
+	o->n = simple && n == 0 ? -1 : n;
+	o->vals = lua_newuserdatauv(L, (n > 0 ? n : 1) * sizeof *o->vals, 0);
+	for (i = 0; i < n; i++) {
+		if (lua_isnil(L, base + 1 + i) || vl_isnull(L, base + 1 + i)) {
+			o->vals[i] = NULL;
+			continue;
+		}
+		if (lua_type(L, base + 1 + i) == LUA_TUSERDATA)
+			luaL_argexpected(L, 0, base + 1 + i, "parameter");
+		if (aux_param(L, c, base + 1 + i, i + 1) == -1)
+			return -1;
+		o->vals[i] = lua_tostring(L, base + 1 + i);
+	}
+	return 0;
+}
+
+/* Parse [opts,] sql, ... and the parameters; push json.decode if asked. */
+static int
+aux_args(lua_State *L, struct conn *c, struct qopts *o, int simple)
+{
+	int	 base = 1;
+	size_t	 len;
+
+	o->timeout = -1;
+	o->json = o->decode = 0;
+	if (lua_type(L, 1) == LUA_TTABLE) {
+		base = 2;
+		o->json = lua_getfield(L, 1, "json") != LUA_TNIL &&
+		    lua_toboolean(L, -1);
+		if (lua_getfield(L, 1, "timeout") != LUA_TNIL) {
+			if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
+				luaL_argerror(L, 1, "timeout must be a "
+				    "non-negative integer (ms)");
+			o->timeout = lua_tointeger(L, -1);
+		}
+		lua_pop(L, 2);
+	}
+	o->sql = luaL_checklstring(L, base, &len);
+	if (strlen(o->sql) != len)
+		luaL_argerror(L, base, "contains a NUL byte");
+	if (aux_params(L, c, base, o, simple) == -1)
+		return -1;
+	if (o->json) {
+		aux_require(L, "venueless.json");
+		if (lua_getfield(L, -1, "decode") != LUA_TFUNCTION)
+			luaL_error(L, "db: venueless.json.decode is missing");
+		o->decode = lua_gettop(L);
+	}
+	return aux_ready(L, c);
+}
+
+/* Push one field: integer, float, boolean, null, decoded json, string. */
+static void
+aux_pushvalue(lua_State *L, const PGresult *res, int r, int f, int decode)
+{
+	const char	*v;
+	int		 len;
+
+	if (pq.PQgetisnull(res, r, f)) {
+		vl_pushnull(L);
+		return;
+	}
+	v = pq.PQgetvalue(res, r, f);
+	len = pq.PQgetlength(res, r, f);
+	switch (pq.PQftype(res, f)) {
+	case OID_BOOL:
+		lua_pushboolean(L, v[0] == 't');
+		break;
+	case OID_INT2:
+	case OID_INT4:
+	case OID_INT8:
+	case OID_OID:
+		lua_pushinteger(L, (lua_Integer)strtoll(v, NULL, 10));
+		break;
+	case OID_FLOAT4:
+	case OID_FLOAT8:
+		lua_pushnumber(L, (lua_Number)strtod(v, NULL));
+		break;
+	case OID_JSON:
+	case OID_JSONB:
+		if (decode == 0) {
+			lua_pushlstring(L, v, len);
+			break;
+		}
+		lua_pushvalue(L, decode);
+		lua_pushlstring(L, v, len);
+		lua_call(L, 1, 2);
+		if (lua_isnil(L, -2))
+			luaL_error(L, "db: json.decode: %s",
+			    luaL_optstring(L, -1, "failed"));
+		lua_pop(L, 1);
+		break;
+	default:
+		lua_pushlstring(L, v, len);
+	}
+}
+
+/* Push row r as a table keyed by column name (names at colidx or fresh). */
+static void
+aux_pushrow(lua_State *L, const PGresult *res, int r, int colidx,
+    int decode)
+{
+	int	 f, nf = pq.PQnfields(res);
+
+	lua_createtable(L, 0, nf);
+	for (f = 0; f < nf; f++) {
+		if (colidx != 0)
+			lua_rawgeti(L, colidx, f + 1);
+		else
+			lua_pushstring(L, pq.PQfname(res, f));
+		aux_pushvalue(L, res, r, f, decode);
+		lua_rawset(L, -3);
+	}
+}
+
+/* Push a whole result: rows, columns, count. */
+static void
+aux_pushresult(lua_State *L, const PGresult *res, int decode)
+{
+	int	 r, f, nr = pq.PQntuples(res), nf = pq.PQnfields(res), cols;
+
+	lua_createtable(L, nr, 2);
+	lua_createtable(L, nf, 0);
+	for (f = 0; f < nf; f++) {
+		lua_pushstring(L, pq.PQfname(res, f));
+		lua_rawseti(L, -2, f + 1);
+	}
+	cols = lua_gettop(L);
+	for (r = 0; r < nr; r++) {
+		aux_pushrow(L, res, r, cols, decode);
+		lua_rawseti(L, -3, r + 1);
+	}
+	lua_setfield(L, -2, "columns");
+	lua_pushinteger(L, aux_count(res));
+	lua_setfield(L, -2, "count");
+}
+
+/* db.query([opts,] sql, ...) -> result | nil, msg, sqlstate */
+static int
+lpg_query(lua_State *L)
+{
+	struct conn	*c = aux_conn(L);
+	struct qopts	 o;
+	struct box	*b;
+	int		 r;
+
+	if (aux_args(L, c, &o, 0) == -1)
+		return aux_pushfail(L, c);
+	b = aux_newbox(L);
+	r = aux_timed(c, &o, &b->res, NULL);
+	if (r == -1 || c->intr) {
+		pq.PQclear(b->res);
+		b->res = NULL;
+		return aux_pushfail(L, c);
+	}
+	aux_pushresult(L, b->res, o.decode);
+	pq.PQclear(b->res);
+	b->res = NULL;
+	return 1;
+}
+
+/* db.exec([opts,] sql, ...) -> affected rows | nil, msg, sqlstate */
+static int
+lpg_exec(lua_State *L)
+{
+	struct conn	*c = aux_conn(L);
+	struct qopts	 o;
+	lua_Integer	 count = 0;
+
+	if (aux_args(L, c, &o, 1) == -1 || aux_timed(c, &o, NULL,
+	    &count) == -1)
+		return aux_pushfail(L, c);
+	aux_intr(L, c);
+	lua_pushinteger(L, count);
+	return 1;
+}
+
+/* End a db.rows query: cancel if asked, drain, restore the timeout. */
+static void
+aux_finish(struct conn *c, struct cursor *cur, int cancel)
+{
+	PGresult	*res;
+	int		 draining = c->draining;
+
+	if (!cur->active)
+		return;
+	cur->active = 0;
+	if (c->pg == NULL || c->generation != cur->generation)
+		return;
+	c->busy = 0;
+	if (cancel && !c->draining)
+		aux_cancel(c);
+	while ((res = aux_next(c)) != NULL) {
+		pq.PQclear(res);
+		if (c->lost)
+			break;
+	}
+	if (c->lost || pq.PQstatus(c->pg) == CONNECTION_BAD) {
+		aux_connerr(c, 1);
+		return;
+	}
+	if (cur->timed)
+		aux_restoretimeout(c, cur->old);
+	c->draining = draining;
+}
+
+/* The db.rows iterator: the next row, nil at the end; raises on error. */
+static int
+cursor_next(lua_State *L)
+{
+	struct cursor	*cur = luaL_checkudata(L, 1, VL_PGCURSOR);
+	struct conn	*c = cur->c;
+	struct box	*b;
+	int		 decode = 0, st;
+
+	if (!cur->active)
+		return 0;
+	if (c->pg == NULL || c->generation != cur->generation) {
+		cur->active = 0;
+		aux_seterr(c, "the connection closed during db.rows", "08006");
+		return aux_raise(L, c);
+	}
+	if (lua_getiuservalue(L, 1, 2) == LUA_TFUNCTION)
+		decode = lua_gettop(L);
+	b = aux_newbox(L);
+	b->res = aux_next(c);
+	st = b->res != NULL ? (int)pq.PQresultStatus(b->res) : -1;
+	if (st == PGRES_SINGLE_TUPLE && !c->intr) {
+		aux_pushrow(L, b->res, 0, 0, decode);
+		pq.PQclear(b->res);
+		b->res = NULL;
+		return 1;
+	}
+	if (st != PGRES_TUPLES_OK && st != -1 && !c->intr)
+		aux_reserr(c, b->res);
+	pq.PQclear(b->res);
+	b->res = NULL;
+	aux_finish(c, cur, 0);
+	if (st == PGRES_TUPLES_OK && !c->intr)
+		return 0;
+	return aux_raise(L, c);
+}
+
+/* The closing value of db.rows: stop a loop left early. */
+static int
+cursor_close(lua_State *L)
+{
+	struct cursor	*cur = luaL_checkudata(L, 1, VL_PGCURSOR);
+	struct conn	*c = cur->c;
+
+	aux_finish(c, cur, 1);
+	return 0;
+}
+
+/* db.rows([opts,] sql, ...) -> iterator, cursor, nil, cursor */
+static int
+lpg_rows(lua_State *L)
+{
+	struct conn	*c = aux_conn(L);
+	struct cursor	*cur;
+	struct qopts	 o;
+	int		 idx;
+
+	if (aux_args(L, c, &o, 0) == -1)
+		return aux_raise(L, c);
+	cur = lua_newuserdatauv(L, sizeof *cur, 2);
+	memset(cur, 0, sizeof *cur);
+	cur->c = c;
+	luaL_setmetatable(L, VL_PGCURSOR);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_setiuservalue(L, -2, 1);	/* keep the connection alive */
+	if (o.decode != 0) {
+		lua_pushvalue(L, o.decode);
+		lua_setiuservalue(L, -2, 2);
+	}
+	if (o.timeout >= 0) {
+		if (aux_settimeout(c, o.timeout, cur->old) == -1)
+			return aux_raise(L, c);
+		cur->timed = 1;
+	}
+	if (aux_send(c, o.sql, o.n, o.vals, 1) == -1) {
+		if (cur->timed)
+			aux_restoretimeout(c, cur->old);
+		return aux_raise(L, c);
+	}
+	cur->active = c->busy = 1;
+	cur->generation = c->generation;
+	idx = lua_gettop(L);
+	lua_pushcfunction(L, cursor_next);
+	lua_pushvalue(L, idx);
+	lua_pushnil(L);
+	lua_pushvalue(L, idx);	/* the closing value */
+	return 4;
+}
+
+/* Run a transaction control statement, quietly; 0 or -1. */
+static int
+aux_control(struct conn *c, const char *verb, int depth, PGresult **out)
+{
+	char	 sql[128];
+
+	if (depth == 0)
+		snprintf(sql, sizeof sql, "%s", verb);
+	else if (strcmp(verb, "ROLLBACK") == 0)
+		snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT "
+		    "venueless_sp_%d; RELEASE SAVEPOINT venueless_sp_%d",
+		    depth, depth);
+	else
+		snprintf(sql, sizeof sql, "%s venueless_sp_%d",
+		    strcmp(verb, "BEGIN") == 0 ? "SAVEPOINT" :
+		    "RELEASE SAVEPOINT", depth);
+	return aux_run(c, sql, -1, NULL, out, NULL);
+}
+
+/* Roll back after fn raised; at the top level drop a stuck connection. */
+static void
+aux_rollback(struct conn *c, int depth, unsigned gen)
+{
+	int	 intr = c->intr;
+
+	if (c->pg == NULL || c->generation != gen)
+		return;
+	if (aux_control(c, "ROLLBACK", depth, NULL) == -1 && depth == 0 &&
+	    c->pg != NULL)
+		aux_drop(c);
+	c->intr = intr;
+	c->draining = 0;
+}
+
+/* Commit or release after fn returned; raises on failure. */
+static void
+aux_commit(lua_State *L, struct conn *c, int depth, unsigned gen)
+{
+	struct box	*b;
+	int		 r;
+
+	if (c->pg == NULL || c->generation != gen) {
+		aux_seterr(c, "connection lost during the transaction",
+		    "08006");
+		aux_raise(L, c);
+	}
+	b = aux_newbox(L);
+	r = aux_control(c, "COMMIT", depth, &b->res);
+	if (r == 0 && depth == 0 && b->res != NULL &&
+	    strcmp(pq.PQcmdStatus(b->res), "ROLLBACK") == 0) {
+		aux_seterr(c, "the transaction was aborted and rolled back",
+		    "25P02");
+		r = -1;
+	}
+	pq.PQclear(b->res);
+	b->res = NULL;
+	lua_pop(L, 1);
+	if (r == -1 && depth > 0)
+		aux_rollback(c, depth, gen);
+	if (r == -1 || c->intr)
+		aux_raise(L, c);
+}
+
+/* db.transaction(fn, ...) -> fn's results; BEGIN/SAVEPOINT around fn. */
+static int
+lpg_transaction(lua_State *L)
+{
+	struct conn	*c = aux_conn(L);
+	unsigned	 gen;
+	int		 depth, r;
+
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	if (aux_ready(L, c) == -1)
+		return aux_raise(L, c);
+	depth = c->depth;
+	gen = c->generation;
+	if (aux_control(c, "BEGIN", depth, NULL) == -1 || c->intr)
+		return aux_raise(L, c);
+	c->depth++;
+	r = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+	c->depth--;
+	if (r != LUA_OK) {
+		aux_rollback(c, depth, gen);
+		return lua_error(L);
+	}
+	aux_commit(L, c, depth, gen);
+	return lua_gettop(L);
+}
+
+/* db.connect([settings]) -> true | nil, msg, sqlstate */
+static int
+lpg_connect(lua_State *L)
+{
+	struct conn	*c = aux_conn(L);
+	int		 r;
+
+	if (!lua_isnoneornil(L, 1)) {
+		luaL_checktype(L, 1, LUA_TTABLE);
+		lua_pushnil(L);
+		while (lua_next(L, 1)) {
+			if (lua_type(L, -2) != LUA_TSTRING ||
+			    (lua_type(L, -1) != LUA_TSTRING &&
+			    lua_type(L, -1) != LUA_TNUMBER))
+				luaL_argerror(L, 1, "expected string keys "
+				    "with string or number values");
+			lua_pop(L, 1);
+		}
+	}
+	if (c->depth > 0 || c->busy)
+		luaL_error(L, "db: cannot reconnect inside a transaction or "
+		    "a db.rows loop");
+	lua_settop(L, 1);
+	lua_setiuservalue(L, lua_upvalueindex(1), 1);
+	aux_drop(c);
+	if ((r = aux_connect(L, c, lua_upvalueindex(1))) == 1)
+		c->intr = 1;
+	if (r != 0)
+		return aux_pushfail(L, c);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* conn __gc/__close and db.close(): disconnect; idempotent. */
+static int
+conn_close(lua_State *L)
+{
+	struct conn	*c = luaL_checkudata(L, 1, VL_PGCONN);
+
+	if (c->pg != NULL)
+		aux_drop(c);
+	free(c->errmsg);
+	c->errmsg = NULL;
+	return 0;
+}
+
+/* db.close() */
+static int
+lpg_close(lua_State *L)
+{
+	lua_settop(L, 0);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	return conn_close(L);
+}
+
+/* db.quote_ident(name) -> "quoted" | nil, msg, sqlstate */
+static int
+lpg_quote_ident(lua_State *L)
+{
+	struct conn	*c = aux_conn(L);
+	struct box	*b;
+	const char	*s;
+	size_t		 len;
+
+	s = luaL_checklstring(L, 1, &len);
+	if (aux_ready(L, c) == -1)
+		return aux_pushfail(L, c);
+	b = aux_newbox(L);
+	if ((b->mem = pq.PQescapeIdentifier(c->pg, s, len)) == NULL) {
+		aux_seterr(c, pq.PQerrorMessage(c->pg), "22021");
+		return aux_pushfail(L, c);
+	}
+	lua_pushstring(L, b->mem);
+	pq.PQfreemem(b->mem);
+	b->mem = NULL;
+	return 1;
+}
+
+/* db.backend_pid() -> integer | nil, msg, sqlstate */
+static int
+lpg_backend_pid(lua_State *L)
+{
+	struct conn	*c = aux_conn(L);
+
+	if (aux_ready(L, c) == -1)
+		return aux_pushfail(L, c);
+	lua_pushinteger(L, pq.PQbackendPID(c->pg));
+	return 1;
+}
+
+/* db.info() -> {dbname=, user=, host=, port=, server_version=} */
+static int
+lpg_info(lua_State *L)
+{
+	struct conn	*c = aux_conn(L);
+
+	if (aux_ready(L, c) == -1)
+		return aux_pushfail(L, c);
+	lua_createtable(L, 0, 5);
+	lua_pushstring(L, pq.PQdb(c->pg));
+	lua_setfield(L, -2, "dbname");
+	lua_pushstring(L, pq.PQuser(c->pg));
+	lua_setfield(L, -2, "user");
+	lua_pushstring(L, pq.PQhost(c->pg));
+	lua_setfield(L, -2, "host");
+	lua_pushstring(L, pq.PQport(c->pg));
+	lua_setfield(L, -2, "port");
+	lua_pushstring(L, pq.PQparameterStatus(c->pg, "server_version"));
+	lua_setfield(L, -2, "server_version");
+	return 1;
+}
+
+/* db.in_transaction() -> boolean */
+static int
+lpg_in_transaction(lua_State *L)
+{
+	struct conn		*c = aux_conn(L);
+	PGTransactionStatusType	 st;
+
+	st = c->pg != NULL ? pq.PQtransactionStatus(c->pg) : PQTRANS_IDLE;
+	lua_pushboolean(L, c->depth > 0 || st == PQTRANS_INTRANS ||
+	    st == PQTRANS_INERROR);
+	return 1;
+}
+
+/* box __gc: free what was not converted. */
+static int
+res_gc(lua_State *L)
+{
+	struct box	*b = luaL_checkudata(L, 1, VL_PGRESULT);
+
+	if (b->res != NULL)
+		pq.PQclear(b->res);
+	if (b->mem != NULL)
+		pq.PQfreemem(b->mem);
+	b->res = NULL;
+	b->mem = NULL;
+	return 0;
+}
+
+static const luaL_Reg lpg_funcs[] = {
+	{ "connect", lpg_connect },
+	{ "close", lpg_close },
+	{ "query", lpg_query },
+	{ "exec", lpg_exec },
+	{ "rows", lpg_rows },
+	{ "transaction", lpg_transaction },
+	{ "in_transaction", lpg_in_transaction },
+	{ "quote_ident", lpg_quote_ident },
+	{ "backend_pid", lpg_backend_pid },
+	{ "info", lpg_info },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg conn_metameth[] = {
+	{ "__gc", conn_close },
+	{ "__close", conn_close },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg cursor_metameth[] = {
+	{ "__gc", cursor_close },
+	{ "__close", cursor_close },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg res_metameth[] = {
+	{ "__gc", res_gc },
+	{ NULL, NULL }
+};
+
+/* Create the three metatables. */
+static void
+createmeta(lua_State *L)
+{
+	luaL_newmetatable(L, VL_PGCONN);
+	luaL_setfuncs(L, conn_metameth, 0);
+	luaL_newmetatable(L, VL_PGCURSOR);
+	luaL_setfuncs(L, cursor_metameth, 0);
+	luaL_newmetatable(L, VL_PGRESULT);
+	luaL_setfuncs(L, res_metameth, 0);
+	lua_pop(L, 3);
+}
 
 int
 luaopen_venueless_db(lua_State *L)
 {
-	lua_newtable(L);
+	struct conn	*c;
+
+	createmeta(L);
+	luaL_newlibtable(L, lpg_funcs);
+	c = lua_newuserdatauv(L, sizeof *c, 1);	/* closed until first use */
+	memset(c, 0, sizeof *c);
+	luaL_setmetatable(L, VL_PGCONN);
+	luaL_setfuncs(L, lpg_funcs, 1);	/* the connection is the upvalue */
+	vl_pushnull(L);
+	lua_setfield(L, -2, "NULL");
 	return 1;
 }

@@ -1,9 +1,1067 @@
-/* venueless.redis: placeholder until the binding lands. */
+/*
+ * venueless.redis: sharded Redis connections over hiredis. Every wait is a
+ * poll() so Ctrl-C abandons a call at once and connecting times out; a
+ * pipeline streams commands and replies so memory stays bounded.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <hiredis.h>
+
 #include "venueless.h"
 
+#define VL_REDIS_CONN	"venueless.redis.conn"
+#define CONNECT_TIMEOUT	5000		/* ms for connect, AUTH and SELECT */
+#define PIPE_CHUNK	(64 * 1024)	/* bytes queued before writing more */
+
+/* A parsed shard URL; every string is owned. */
+struct url {
+	int		 is_unix;
+	char		*host;		/* host name, or the socket path */
+	int		 port;
+	char		*user;
+	char		*password;
+	long long	 db;
+	char		*masked;	/* the URL with the password as *** */
+};
+
+/* A connection object: one shard, connected lazily. */
+struct conn {
+	int		 index;		/* shard number */
+	int		 closed;
+	struct url	 url;
+	redisContext	*ctx;		/* NULL while disconnected */
+	redisReply	*pending;	/* freed if converting it raised */
+	int		 busy;		/* an exchange is running (or raised) */
+	const char	**argv;		/* scratch for one command */
+	size_t		*argvlen;
+	size_t		 argcap;
+};
+
+/* One exchange: n commands out and n replies in, through callbacks. */
+struct xfer {
+	int	 n, sent, got;
+	int	 (*append)(lua_State *, struct conn *, struct xfer *);
+	void	 (*reply)(lua_State *, struct xfer *, redisReply *);
+	int	 arg;		/* stack index of the command or cmds */
+	int	 nargs;		/* arguments of a single call */
+	int	 results;	/* stack index of a pipeline's results */
+	int	 failed;	/* an error reply was seen */
+	int64_t	 deadline;	/* monotonic ms, 0 for none */
+};
+
+/* zlib's crc32 table (IEEE 802.3, reflected polynomial 0xedb88320). */
+static const uint32_t crc_table[256] = {
+	0x00000000, 0x77073096, 0xee0e612c, 0x990951ba, 0x076dc419, 0x706af48f,
+	0xe963a535, 0x9e6495a3, 0x0edb8832, 0x79dcb8a4, 0xe0d5e91e, 0x97d2d988,
+	0x09b64c2b, 0x7eb17cbd, 0xe7b82d07, 0x90bf1d91, 0x1db71064, 0x6ab020f2,
+	0xf3b97148, 0x84be41de, 0x1adad47d, 0x6ddde4eb, 0xf4d4b551, 0x83d385c7,
+	0x136c9856, 0x646ba8c0, 0xfd62f97a, 0x8a65c9ec, 0x14015c4f, 0x63066cd9,
+	0xfa0f3d63, 0x8d080df5, 0x3b6e20c8, 0x4c69105e, 0xd56041e4, 0xa2677172,
+	0x3c03e4d1, 0x4b04d447, 0xd20d85fd, 0xa50ab56b, 0x35b5a8fa, 0x42b2986c,
+	0xdbbbc9d6, 0xacbcf940, 0x32d86ce3, 0x45df5c75, 0xdcd60dcf, 0xabd13d59,
+	0x26d930ac, 0x51de003a, 0xc8d75180, 0xbfd06116, 0x21b4f4b5, 0x56b3c423,
+	0xcfba9599, 0xb8bda50f, 0x2802b89e, 0x5f058808, 0xc60cd9b2, 0xb10be924,
+	0x2f6f7c87, 0x58684c11, 0xc1611dab, 0xb6662d3d, 0x76dc4190, 0x01db7106,
+	0x98d220bc, 0xefd5102a, 0x71b18589, 0x06b6b51f, 0x9fbfe4a5, 0xe8b8d433,
+	0x7807c9a2, 0x0f00f934, 0x9609a88e, 0xe10e9818, 0x7f6a0dbb, 0x086d3d2d,
+	0x91646c97, 0xe6635c01, 0x6b6b51f4, 0x1c6c6162, 0x856530d8, 0xf262004e,
+	0x6c0695ed, 0x1b01a57b, 0x8208f4c1, 0xf50fc457, 0x65b0d9c6, 0x12b7e950,
+	0x8bbeb8ea, 0xfcb9887c, 0x62dd1ddf, 0x15da2d49, 0x8cd37cf3, 0xfbd44c65,
+	0x4db26158, 0x3ab551ce, 0xa3bc0074, 0xd4bb30e2, 0x4adfa541, 0x3dd895d7,
+	0xa4d1c46d, 0xd3d6f4fb, 0x4369e96a, 0x346ed9fc, 0xad678846, 0xda60b8d0,
+	0x44042d73, 0x33031de5, 0xaa0a4c5f, 0xdd0d7cc9, 0x5005713c, 0x270241aa,
+	0xbe0b1010, 0xc90c2086, 0x5768b525, 0x206f85b3, 0xb966d409, 0xce61e49f,
+	0x5edef90e, 0x29d9c998, 0xb0d09822, 0xc7d7a8b4, 0x59b33d17, 0x2eb40d81,
+	0xb7bd5c3b, 0xc0ba6cad, 0xedb88320, 0x9abfb3b6, 0x03b6e20c, 0x74b1d29a,
+	0xead54739, 0x9dd277af, 0x04db2615, 0x73dc1683, 0xe3630b12, 0x94643b84,
+	0x0d6d6a3e, 0x7a6a5aa8, 0xe40ecf0b, 0x9309ff9d, 0x0a00ae27, 0x7d079eb1,
+	0xf00f9344, 0x8708a3d2, 0x1e01f268, 0x6906c2fe, 0xf762575d, 0x806567cb,
+	0x196c3671, 0x6e6b06e7, 0xfed41b76, 0x89d32be0, 0x10da7a5a, 0x67dd4acc,
+	0xf9b9df6f, 0x8ebeeff9, 0x17b7be43, 0x60b08ed5, 0xd6d6a3e8, 0xa1d1937e,
+	0x38d8c2c4, 0x4fdff252, 0xd1bb67f1, 0xa6bc5767, 0x3fb506dd, 0x48b2364b,
+	0xd80d2bda, 0xaf0a1b4c, 0x36034af6, 0x41047a60, 0xdf60efc3, 0xa867df55,
+	0x316e8eef, 0x4669be79, 0xcb61b38c, 0xbc66831a, 0x256fd2a0, 0x5268e236,
+	0xcc0c7795, 0xbb0b4703, 0x220216b9, 0x5505262f, 0xc5ba3bbe, 0xb2bd0b28,
+	0x2bb45a92, 0x5cb36a04, 0xc2d7ffa7, 0xb5d0cf31, 0x2cd99e8b, 0x5bdeae1d,
+	0x9b64c2b0, 0xec63f226, 0x756aa39c, 0x026d930a, 0x9c0906a9, 0xeb0e363f,
+	0x72076785, 0x05005713, 0x95bf4a82, 0xe2b87a14, 0x7bb12bae, 0x0cb61b38,
+	0x92d28e9b, 0xe5d5be0d, 0x7cdcefb7, 0x0bdbdf21, 0x86d3d2d4, 0xf1d4e242,
+	0x68ddb3f8, 0x1fda836e, 0x81be16cd, 0xf6b9265b, 0x6fb077e1, 0x18b74777,
+	0x88085ae6, 0xff0f6a70, 0x66063bca, 0x11010b5c, 0x8f659eff, 0xf862ae69,
+	0x616bffd3, 0x166ccf45, 0xa00ae278, 0xd70dd2ee, 0x4e048354, 0x3903b3c2,
+	0xa7672661, 0xd06016f7, 0x4969474d, 0x3e6e77db, 0xaed16a4a, 0xd9d65adc,
+	0x40df0b66, 0x37d83bf0, 0xa9bcae53, 0xdebb9ec5, 0x47b2cf7f, 0x30b5ffe9,
+	0xbdbdf21c, 0xcabac28a, 0x53b39330, 0x24b4a3a6, 0xbad03605, 0xcdd70693,
+	0x54de5729, 0x23d967bf, 0xb3667a2e, 0xc4614ab8, 0x5d681b02, 0x2a6f2b94,
+	0xb40bbe37, 0xc30c8ea1, 0x5a05df1b, 0x2d02ef8d,
+};
+
+/* crc32 as zlib and Python's binascii.crc32 compute it. */
+static uint32_t
+aux_crc32(const unsigned char *p, size_t len)
+{
+	uint32_t	 crc = 0xffffffffU;
+
+	while (len-- > 0)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return crc ^ 0xffffffffU;
+}
+
+/* Milliseconds on the monotonic clock. */
+static int64_t
+aux_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Parse len decimal digits at s, at most max; -1 if anything else. */
+static int
+aux_digits(const char *s, size_t len, long long max, long long *out)
+{
+	long long	 v = 0;
+	size_t		 i;
+
+	if (len == 0 || len > 18)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A new string from s[0..len) with %XX escapes decoded. */
+static char *
+aux_unescape(const char *s, size_t len)
+{
+	char		*out, *o, hex[3] = { 0, 0, 0 };
+	size_t		 i;
+
+	o = out = xmalloc(len + 1);
+	for (i = 0; i < len; i++) {
+		if (s[i] == '%' && i + 2 < len &&
+		    isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
+			memcpy(hex, s + i + 1, 2);
+			*o++ = (char)strtol(hex, NULL, 16);
+			i += 2;
+		} else
+			*o++ = s[i];
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Free what a parsed URL owns. */
+static void
+url_free(struct url *u)
+{
+	free(u->host);
+	free(u->user);
+	free(u->password);
+	free(u->masked);
+	memset(u, 0, sizeof *u);
+}
+
+/* The URL s with the spans [at[i], at[i] + len[i]) replaced by ***. */
+static char *
+url_mask(const char *s, const char *const at[2], const size_t len[2])
+{
+	char		*out;
+	size_t		 n = 0, i;
+
+	out = xmalloc(strlen(s) + 7);
+	for (i = 0; i < 2; i++) {
+		if (at[i] == NULL)
+			continue;
+		memcpy(out + n, s, (size_t)(at[i] - s));
+		n += (size_t)(at[i] - s);
+		memcpy(out + n, "***", 3);
+		n += 3;
+		s = at[i] + len[i];
+	}
+	strcpy(out + n, s);
+	return out;
+}
+
+/* Parse [user]:password in [p, end); remember the password's span. */
+static void
+url_userinfo(struct url *u, const char *p, const char *end,
+    const char **at, size_t *len)
+{
+	const char	*colon;
+
+	if ((colon = memchr(p, ':', (size_t)(end - p))) == NULL) {
+		u->user = aux_unescape(p, (size_t)(end - p));
+		return;
+	}
+	if (colon > p)
+		u->user = aux_unescape(p, (size_t)(colon - p));
+	u->password = aux_unescape(colon + 1, (size_t)(end - colon - 1));
+	*at = colon + 1;
+	*len = (size_t)(end - colon - 1);
+}
+
+/* Parse host[:port][/db] of a redis:// URL in [p, end). */
+static int
+url_hostport(struct url *u, const char *p, const char *end,
+    const char **cause)
+{
+	const char	*slash, *hend, *colon;
+	long long	 v = 6379;
+
+	if ((slash = memchr(p, '/', (size_t)(end - p))) == NULL)
+		slash = end;
+	hend = slash;
+	if (*p == '[' && (hend = memchr(p, ']', (size_t)(slash - p))) != NULL)
+		colon = hend + 1 < slash && hend[1] == ':' ? hend + 1 : NULL;
+	else
+		colon = memchr(p, ':', (size_t)((hend = slash) - p));
+	if (colon != NULL && aux_digits(colon + 1,
+	    (size_t)(slash - colon - 1), 65535, &v) == -1) {
+		*cause = "bad port number";
+		return -1;
+	}
+	u->port = (int)v;
+	if (*p == '[')
+		u->host = xstrndup(p + 1, (size_t)(hend - p - 1));
+	else
+		u->host = xstrndup(p, (size_t)((colon ? colon : slash) - p));
+	if (*u->host == '\0') {
+		free(u->host);
+		u->host = xstrdup("127.0.0.1");
+	}
+	if (slash + 1 < end && aux_digits(slash + 1, (size_t)(end - slash - 1),
+	    INT_MAX, &u->db) == -1) {
+		*cause = "bad database number";
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse the query: db=N and password=X; others are ignored. */
+static int
+url_query(struct url *u, const char *q, const char **at, size_t *len,
+    const char **cause)
+{
+	const char	*end, *eq;
+
+	for (; *q != '\0'; q = *end != '\0' ? end + 1 : end) {
+		end = q + strcspn(q, "&#");
+		if ((eq = memchr(q, '=', (size_t)(end - q))) == NULL)
+			continue;
+		if (eq - q == 2 && strncmp(q, "db", 2) == 0 &&
+		    aux_digits(eq + 1, (size_t)(end - eq - 1), INT_MAX,
+		    &u->db) == -1) {
+			*cause = "bad database number";
+			return -1;
+		}
+		if (eq - q == 8 && strncmp(q, "password", 8) == 0) {
+			free(u->password);
+			u->password = aux_unescape(eq + 1,
+			    (size_t)(end - eq - 1));
+			*at = eq + 1;
+			*len = (size_t)(end - eq - 1);
+		}
+		if (*end == '#')
+			break;
+	}
+	return 0;
+}
+
+/* Check the scheme; the text after it, or NULL with *cause. */
+static const char *
+url_scheme(const char *s, struct url *u, const char **cause)
+{
+	if (strncmp(s, "rediss://", 9) == 0) {
+		*cause = "rediss:// (TLS) URLs are not supported";
+		return NULL;
+	}
+	if ((u->is_unix = strncmp(s, "unix://", 7) == 0))
+		return s + 7;
+	if (strncmp(s, "redis://", 8) == 0)
+		return s + 8;
+	*cause = "expected a redis:// or unix:// URL";
+	return NULL;
+}
+
+/* Parse a shard URL; -1 with *cause (a constant) if it is not usable. */
+static int
+url_parse(const char *s, struct url *u, const char **cause)
+{
+	const char	*p, *end, *slash, *at, *pw[2] = { NULL, NULL };
+	size_t		 pwlen[2] = { 0, 0 };
+
+	memset(u, 0, sizeof *u);
+	if ((p = url_scheme(s, u, cause)) == NULL)
+		return -1;
+	end = p + strcspn(p, "?#");
+	if ((slash = memchr(p, '/', (size_t)(end - p))) == NULL)
+		slash = end;
+	for (at = slash; at > p && at[-1] != '@'; at--)
+		;
+	if (at > p) {
+		url_userinfo(u, p, at - 1, &pw[0], &pwlen[0]);
+		p = at;
+	}
+	if (u->is_unix && (*p != '/' || end == p + 1)) {
+		*cause = "expected unix:///path/to/socket";
+		goto fail;
+	}
+	if (u->is_unix)
+		u->host = xstrndup(p, (size_t)(end - p));
+	else if (url_hostport(u, p, end, cause) == -1)
+		goto fail;
+	if (*end == '?' &&
+	    url_query(u, end + 1, &pw[1], &pwlen[1], cause) == -1)
+		goto fail;
+	u->masked = url_mask(s, pw, pwlen);
+	return 0;
+fail:
+	url_free(u);
+	return -1;
+}
+
+/* Free the reply being converted, if a conversion raised. */
+static void
+aux_dropreply(struct conn *c)
+{
+	if (c->pending != NULL) {
+		freeReplyObject(c->pending);
+		c->pending = NULL;
+	}
+}
+
+/* Drop the server connection; the next call reconnects. */
+static void
+aux_disconnect(struct conn *c)
+{
+	if (c->ctx != NULL) {
+		redisFree(c->ctx);
+		c->ctx = NULL;
+	}
+	aux_dropreply(c);
+	c->busy = 0;
+}
+
+/* Push "redis shard N (URL): msg" and "connection", disconnect; -1. */
+static int
+aux_fail(lua_State *L, struct conn *c, const char *msg)
+{
+	lua_pushfstring(L, "redis shard %d (%s): %s", c->index, c->url.masked,
+	    msg);
+	lua_pushliteral(L, "connection");
+	aux_disconnect(c);
+	return -1;
+}
+
+/* Ctrl-C: abandon the call, closing the connection, and raise. */
+static void
+aux_abandon(lua_State *L, struct conn *c)
+{
+	aux_disconnect(c);
+	vl_check_interrupt(L);
+}
+
+/* poll() the connection until an event (returned), timeout (0) or -1. */
+static int
+aux_poll(lua_State *L, struct conn *c, short events, int64_t deadline)
+{
+	struct pollfd	 pfd;
+	int64_t		 left;
+	int		 r, timeout;
+
+	for (;;) {
+		if (vl_interrupted)
+			aux_abandon(L, c);
+		timeout = -1;
+		if (deadline != 0) {
+			left = deadline - aux_now();
+			timeout = left > 0 ? (int)left : 0;
+		}
+		pfd.fd = c->ctx->fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		if ((r = poll(&pfd, 1, timeout)) > 0)
+			return pfd.revents;
+		if (r == 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/* Push the first word of the error message at the top: its code. */
+static void
+aux_pushcode(lua_State *L)
+{
+	size_t		 len;
+	const char	*msg = lua_tolstring(L, -1, &len);
+
+	lua_pushlstring(L, msg, strcspn(msg, " "));
+}
+
+/* Push a reply as a Lua value; an error inside an array is {err=}. */
+static void
+aux_pushreply(lua_State *L, const redisReply *r)
+{
+	size_t	 i;
+
+	luaL_checkstack(L, 4, "redis reply nested too deeply");
+	switch (r->type) {
+	case REDIS_REPLY_STATUS:
+	case REDIS_REPLY_STRING:
+		lua_pushlstring(L, r->str, r->len);
+		break;
+	case REDIS_REPLY_INTEGER:
+		lua_pushinteger(L, (lua_Integer)r->integer);
+		break;
+	case REDIS_REPLY_ERROR:
+		lua_createtable(L, 0, 1);
+		lua_pushlstring(L, r->str, r->len);
+		lua_setfield(L, -2, "err");
+		break;
+	case REDIS_REPLY_ARRAY:
+		lua_createtable(L, r->elements > INT_MAX ? 0 :
+		    (int)r->elements, 0);
+		for (i = 0; i < r->elements; i++) {
+			aux_pushreply(L, r->element[i]);
+			lua_seti(L, -2, (lua_Integer)i + 1);
+		}
+		break;
+	default:	/* REDIS_REPLY_NIL */
+		lua_pushboolean(L, 0);
+		break;
+	}
+}
+
+/* Read what arrived and hand every complete reply to the exchange. */
+static int
+aux_readreplies(lua_State *L, struct conn *c, struct xfer *x)
+{
+	void	*r;
+
+	if (redisBufferRead(c->ctx) != REDIS_OK)
+		return aux_fail(L, c, c->ctx->errstr);
+	while (x->got < x->n) {
+		if (redisGetReplyFromReader(c->ctx, &r) != REDIS_OK)
+			return aux_fail(L, c, c->ctx->errstr);
+		if (r == NULL)
+			break;
+		c->pending = r;
+		x->reply(L, x, r);
+		c->pending = NULL;
+		freeReplyObject(r);
+		x->got++;
+	}
+	return 0;
+}
+
+/*
+ * Run an exchange on the connection: queue commands while less than a
+ * chunk waits to be written, write as the socket accepts, read replies
+ * as they come. 0, or -1 with message and code pushed.
+ */
+static int
+aux_exchange(lua_State *L, struct conn *c, struct xfer *x)
+{
+	int	 ev, done;
+
+	c->busy = 1;
+	while (x->got < x->n) {
+		while (x->sent < x->n && sdslen(c->ctx->obuf) < PIPE_CHUNK) {
+			if (x->append(L, c, x) != REDIS_OK)
+				return aux_fail(L, c, "out of memory");
+			x->sent++;
+		}
+		ev = aux_poll(L, c, POLLIN |
+		    (sdslen(c->ctx->obuf) > 0 ? POLLOUT : 0), x->deadline);
+		if (ev == 0)
+			return aux_fail(L, c, "timed out");
+		if (ev == -1)
+			return aux_fail(L, c, strerror(errno));
+		if ((ev & (POLLOUT | POLLERR)) && sdslen(c->ctx->obuf) > 0 &&
+		    redisBufferWrite(c->ctx, &done) != REDIS_OK)
+			return aux_fail(L, c, c->ctx->errstr);
+		if ((ev & (POLLIN | POLLHUP | POLLERR)) &&
+		    aux_readreplies(L, c, x) == -1)
+			return -1;
+	}
+	c->busy = 0;
+	return 0;
+}
+
+/* Make room for n arguments in the scratch vectors. */
+static void
+aux_reserve(struct conn *c, size_t n)
+{
+	if (n <= c->argcap)
+		return;
+	c->argv = xrealloc(c->argv, n * sizeof *c->argv);
+	c->argvlen = xrealloc(c->argvlen, n * sizeof *c->argvlen);
+	c->argcap = n;
+}
+
+/* Push argument idx as a string: integers in decimal, floats %.17g. */
+static void
+aux_pusharg(lua_State *L, int idx)
+{
+	char	 buf[32];
+
+	if (lua_type(L, idx) == LUA_TSTRING)
+		lua_pushvalue(L, idx);
+	else if (lua_isinteger(L, idx))
+		lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, idx));
+	else {
+		snprintf(buf, sizeof buf, "%.17g",
+		    (double)lua_tonumber(L, idx));
+		lua_pushstring(L, buf);
+	}
+}
+
+/* Append the command whose n arguments start at stack index first. */
+static int
+aux_append(lua_State *L, struct conn *c, int first, int n)
+{
+	int	 i, r;
+
+	first = lua_absindex(L, first);
+	luaL_checkstack(L, n, "too many redis arguments");
+	aux_reserve(c, (size_t)n);
+	for (i = 0; i < n; i++)
+		aux_pusharg(L, first + i);
+	for (i = 0; i < n; i++)
+		c->argv[i] = lua_tolstring(L, -n + i, &c->argvlen[i]);
+	r = redisAppendCommandArgv(c->ctx, n, c->argv, c->argvlen);
+	lua_pop(L, n);
+	return r;
+}
+
+/* xfer append for call: the arguments on the stack. */
+static int
+aux_appendcall(lua_State *L, struct conn *c, struct xfer *x)
+{
+	return aux_append(L, c, x->arg, x->nargs);
+}
+
+/* xfer append for a pipeline: cmds[sent + 1]. */
+static int
+aux_appendpipe(lua_State *L, struct conn *c, struct xfer *x)
+{
+	int	 n, r;
+
+	lua_geti(L, x->arg, x->sent + 1);
+	n = (int)lua_rawlen(L, -1);
+	luaL_checkstack(L, n, "too many redis arguments");
+	for (r = 1; r <= n; r++)
+		lua_geti(L, -r, r);
+	r = aux_append(L, c, -n, n);
+	lua_pop(L, n + 1);
+	return r;
+}
+
+/* xfer append for connecting: AUTH [user] password, then SELECT db. */
+static int
+aux_appendhello(lua_State *L, struct conn *c, struct xfer *x)
+{
+	const char	*argv[3];
+	char		 db[24];
+	int		 n = 0;
+
+	if (x->sent == 0 && c->url.password != NULL) {
+		argv[n++] = "AUTH";
+		if (c->url.user != NULL)
+			argv[n++] = c->url.user;
+		argv[n++] = c->url.password;
+	} else {
+		snprintf(db, sizeof db, "%lld", c->url.db);
+		argv[n++] = "SELECT";
+		argv[n++] = db;
+	}
+	return redisAppendCommandArgv(c->ctx, n, argv, NULL);
+}
+
+/* xfer reply for call: push the value, or the error message. */
+static void
+aux_callreply(lua_State *L, struct xfer *x, redisReply *r)
+{
+	if (r->type == REDIS_REPLY_ERROR) {
+		lua_pushlstring(L, r->str, r->len);
+		x->failed = 1;
+	} else
+		aux_pushreply(L, r);
+}
+
+/* xfer reply for a pipeline: store it in the results. */
+static void
+aux_pipereply(lua_State *L, struct xfer *x, redisReply *r)
+{
+	aux_pushreply(L, r);
+	lua_seti(L, x->results, x->got + 1);
+}
+
+/* xfer reply for connecting: keep the first error message. */
+static void
+aux_helloreply(lua_State *L, struct xfer *x, redisReply *r)
+{
+	if (r->type == REDIS_REPLY_ERROR && !x->failed) {
+		lua_pushlstring(L, r->str, r->len);
+		x->failed = 1;
+	}
+}
+
+/* Send AUTH and SELECT as the URL asks; 0, or -1 with message and code. */
+static int
+aux_handshake(lua_State *L, struct conn *c, int64_t deadline)
+{
+	struct xfer	 x;
+
+	memset(&x, 0, sizeof x);
+	x.n = (c->url.password != NULL) + (c->url.db != 0);
+	x.append = aux_appendhello;
+	x.reply = aux_helloreply;
+	x.deadline = deadline;
+	if (x.n == 0)
+		return 0;
+	if (aux_exchange(L, c, &x) == -1)
+		return -1;
+	if (!x.failed)
+		return 0;
+	lua_pushfstring(L, "redis shard %d (%s): %s", c->index, c->url.masked,
+	    lua_tostring(L, -1));
+	lua_insert(L, -2);
+	aux_pushcode(L);
+	lua_remove(L, -2);	/* message, code */
+	aux_disconnect(c);
+	return -1;
+}
+
+/* Connect if disconnected; 0, or -1 with message and code pushed. */
+static int
+aux_connect(lua_State *L, struct conn *c)
+{
+	int64_t		 deadline = aux_now() + CONNECT_TIMEOUT;
+	socklen_t	 len = sizeof(int);
+	int		 ev, err = 0;
+
+	if (c->busy)
+		aux_disconnect(c);	/* an exchange raised half-way */
+	if (c->ctx != NULL)
+		return 0;
+	if (c->url.is_unix)
+		c->ctx = redisConnectUnixNonBlock(c->url.host);
+	else
+		c->ctx = redisConnectNonBlock(c->url.host, c->url.port);
+	if (c->ctx == NULL)
+		return aux_fail(L, c, "out of memory");
+	if (c->ctx->err)
+		return aux_fail(L, c, c->ctx->errstr);
+	if ((ev = aux_poll(L, c, POLLOUT, deadline)) == 0)
+		return aux_fail(L, c, "connection timed out");
+	if (ev == -1 || getsockopt(c->ctx->fd, SOL_SOCKET, SO_ERROR, &err,
+	    &len) == -1)
+		err = errno;
+	if (err != 0)
+		return aux_fail(L, c, strerror(err));
+	return aux_handshake(L, c, deadline);
+}
+
+/* Turn message and code at the top into nil, message, code; 3. */
+static int
+aux_failure(lua_State *L)
+{
+	lua_pushnil(L);
+	lua_insert(L, -3);
+	return 3;
+}
+
+/* Raise message and code at the top as a venueless error object. */
+static int
+aux_raise(lua_State *L)
+{
+	const char	*code = lua_tostring(L, -1);
+	int		 exitcode = VL_EXIT_FAILURE;
+
+	if (strcmp(code, "connection") == 0)
+		exitcode = VL_EXIT_NOREDIS;
+	lua_createtable(L, 0, 3);
+	lua_insert(L, -3);	/* error, message, code */
+	lua_setfield(L, -3, "code");
+	lua_setfield(L, -2, "message");
+	lua_pushinteger(L, exitcode);
+	lua_setfield(L, -2, "exit");
+	luaL_setmetatable(L, VL_ERROR);
+	return lua_error(L);
+}
+
+/* Check argument i is a string or a number, for a command. */
+static void
+aux_checkarg(lua_State *L, int i)
+{
+	int	 t = lua_type(L, i);
+
+	if (t != LUA_TSTRING && t != LUA_TNUMBER)
+		luaL_typeerror(L, i, "string or number");
+}
+
+/* The open connection object at stack index 1. */
+static struct conn *
+aux_checkconn(lua_State *L)
+{
+	struct conn	*c = luaL_checkudata(L, 1, VL_REDIS_CONN);
+
+	if (c->closed)
+		luaL_error(L, "attempt to use a closed redis connection");
+	return c;
+}
+
+/* Run the command at 2..top: push the reply (1) or nil, msg, code (3). */
+static int
+aux_call(lua_State *L, struct conn *c)
+{
+	struct xfer	 x;
+	int		 i, top = lua_gettop(L);
+
+	luaL_checkstring(L, 2);
+	for (i = 3; i <= top; i++)
+		aux_checkarg(L, i);
+	if (aux_connect(L, c) == -1)
+		return aux_failure(L);
+	memset(&x, 0, sizeof x);
+	x.n = 1;
+	x.arg = 2;
+	x.nargs = top - 1;
+	x.append = aux_appendcall;
+	x.reply = aux_callreply;
+	if (aux_exchange(L, c, &x) == -1)
+		return aux_failure(L);
+	if (!x.failed)
+		return 1;
+	aux_pushcode(L);
+	return aux_failure(L);
+}
+
+/* conn:pcall(cmd, ...) → reply, or nil, message, code. */
+static int
+conn_pcall(lua_State *L)
+{
+	return aux_call(L, aux_checkconn(L));
+}
+
+/* conn:call(cmd, ...) → reply; raises on an error reply or failure. */
+static int
+conn_call(lua_State *L)
+{
+	if (aux_call(L, aux_checkconn(L)) == 3)
+		return aux_raise(L);
+	return 1;
+}
+
+/* Check cmds (stack index 2) is an array of argument arrays; its length. */
+static int
+aux_checkcmds(lua_State *L)
+{
+	lua_Integer	 n, i, j, m;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	if ((n = luaL_len(L, 2)) > INT_MAX)
+		luaL_argerror(L, 2, "too many commands");
+	for (i = 1; i <= n; i++) {
+		if (lua_geti(L, 2, i) != LUA_TTABLE)
+			luaL_argerror(L, 2, lua_pushfstring(L,
+			    "command %I is not a table", (LUAI_UACINT)i));
+		if ((m = (lua_Integer)lua_rawlen(L, -1)) == 0 || m > INT_MAX)
+			luaL_argerror(L, 2, lua_pushfstring(L,
+			    "command %I is empty", (LUAI_UACINT)i));
+		for (j = 1; j <= m; j++) {
+			lua_geti(L, -1, j);
+			if (lua_type(L, -1) != LUA_TSTRING &&
+			    lua_type(L, -1) != LUA_TNUMBER)
+				luaL_argerror(L, 2, lua_pushfstring(L,
+				    "command %I argument %I: string or number "
+				    "expected, got %s", (LUAI_UACINT)i,
+				    (LUAI_UACINT)j, luaL_typename(L, -1)));
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
+	return (int)n;
+}
+
+/* conn:pipeline(cmds) → replies, or nil, message, "connection". */
+static int
+conn_pipeline(lua_State *L)
+{
+	struct conn	*c = aux_checkconn(L);
+	struct xfer	 x;
+
+	memset(&x, 0, sizeof x);
+	x.n = aux_checkcmds(L);
+	lua_settop(L, 2);
+	lua_createtable(L, x.n, 0);
+	if (x.n == 0)
+		return 1;
+	if (aux_connect(L, c) == -1)
+		return aux_failure(L);
+	x.arg = 2;
+	x.results = 3;
+	x.append = aux_appendpipe;
+	x.reply = aux_pipereply;
+	if (aux_exchange(L, c, &x) == -1)
+		return aux_failure(L);
+	lua_settop(L, 3);
+	return 1;
+}
+
+/* conn:close(), __gc and __close: disconnect and free; idempotent. */
+static int
+conn_close(lua_State *L)
+{
+	struct conn	*c = luaL_checkudata(L, 1, VL_REDIS_CONN);
+
+	if (c->closed)
+		return 0;
+	c->closed = 1;
+	aux_disconnect(c);
+	url_free(&c->url);
+	free(c->argv);
+	free(c->argvlen);
+	c->argv = NULL;
+	c->argvlen = NULL;
+	c->argcap = 0;
+	return 0;
+}
+
+/* __tostring: <redis shard 0 unix:///…>. */
+static int
+conn_tostring(lua_State *L)
+{
+	struct conn	*c = luaL_checkudata(L, 1, VL_REDIS_CONN);
+
+	if (c->closed)
+		lua_pushfstring(L, "<redis shard %d (closed)>", c->index);
+	else
+		lua_pushfstring(L, "<redis shard %d %s>", c->index,
+		    c->url.masked);
+	return 1;
+}
+
+/* __index: the methods, then the fields url (masked) and index. */
+static int
+conn_index(lua_State *L)
+{
+	struct conn	*c = luaL_checkudata(L, 1, VL_REDIS_CONN);
+	const char	*key = lua_tostring(L, 2);
+
+	if (lua_getfield(L, lua_upvalueindex(1), key ? key : "") != LUA_TNIL)
+		return 1;
+	if (key != NULL && strcmp(key, "index") == 0)
+		lua_pushinteger(L, c->index);
+	else if (key != NULL && strcmp(key, "url") == 0 && !c->closed)
+		lua_pushstring(L, c->url.masked);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
+static const luaL_Reg conn_meth[] = {
+	{ "call", conn_call },
+	{ "pcall", conn_pcall },
+	{ "pipeline", conn_pipeline },
+	{ "close", conn_close },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg conn_metameth[] = {
+	{ "__index", NULL },
+	{ "__gc", conn_close },
+	{ "__close", conn_close },
+	{ "__tostring", conn_tostring },
+	{ NULL, NULL }
+};
+
+/* Create the connection metatable. */
+static void
+aux_createmeta(lua_State *L)
+{
+	luaL_newmetatable(L, VL_REDIS_CONN);
+	luaL_setfuncs(L, conn_metameth, 0);
+	luaL_newlibtable(L, conn_meth);
+	luaL_setfuncs(L, conn_meth, 0);
+	lua_pushcclosure(L, conn_index, 1);
+	lua_setfield(L, -2, "__index");	/* metatable.__index = methods */
+	lua_pop(L, 1);
+}
+
+/* Push config.redis.urls and return how many shards it lists. */
+static lua_Integer
+aux_urls(lua_State *L)
+{
+	lua_Integer	 n;
+
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "venueless.config");
+	lua_call(L, 1, 1);
+	if (lua_getfield(L, -1, "redis") != LUA_TTABLE ||
+	    lua_getfield(L, -1, "urls") != LUA_TTABLE)
+		luaL_error(L, "config.redis.urls is not a list");
+	lua_replace(L, -3);
+	lua_pop(L, 1);
+	if ((n = luaL_len(L, -1)) < 1)
+		luaL_error(L, "config.redis.urls is empty");
+	return n;
+}
+
+/* Push the cached connection object for shard i, made if needed. */
+static struct conn *
+aux_getconn(lua_State *L, lua_Integer i)
+{
+	struct conn	*c;
+	const char	*url, *cause;
+	lua_Integer	 n = aux_urls(L);
+
+	if (i < 0 || i >= n)
+		luaL_error(L, "no redis shard %I (there are %I)",
+		    (LUAI_UACINT)i, (LUAI_UACINT)n);
+	if (lua_geti(L, lua_upvalueindex(1), i) == LUA_TUSERDATA &&
+	    !(c = lua_touserdata(L, -1))->closed) {
+		lua_remove(L, -2);
+		return c;
+	}
+	lua_pop(L, 1);
+	c = lua_newuserdatauv(L, sizeof *c, 0);
+	memset(c, 0, sizeof *c);
+	c->closed = 1;
+	c->index = (int)i;
+	luaL_setmetatable(L, VL_REDIS_CONN);
+	if (lua_geti(L, -2, i + 1) != LUA_TSTRING)
+		luaL_error(L, "config.redis.urls[%I] is not a string",
+		    (LUAI_UACINT)i + 1);
+	url = lua_tostring(L, -1);
+	if (url_parse(url, &c->url, &cause) == -1)
+		vl_error(L, VL_EXIT_FAILURE, "redis shard %d: %s", (int)i,
+		    cause);
+	c->closed = 0;
+	lua_pop(L, 1);
+	lua_remove(L, -2);	/* urls */
+	lua_pushvalue(L, -1);
+	lua_seti(L, lua_upvalueindex(1), i);	/* cache it */
+	return c;
+}
+
+/* redis.conn(i) → the connection object for shard i. */
+static int
+lredis_conn(lua_State *L)
+{
+	aux_getconn(L, luaL_checkinteger(L, 1));
+	return 1;
+}
+
+/* redis.shards() → the number of shards. */
+static int
+lredis_shards(lua_State *L)
+{
+	lua_pushinteger(L, aux_urls(L));
+	return 1;
+}
+
+/* redis.shard_for(name): int((crc32(name) & 0xFFF) / (4096 / n)). */
+static int
+lredis_shard_for(lua_State *L)
+{
+	size_t		 len;
+	const char	*name = luaL_checklstring(L, 1, &len);
+	lua_Integer	 n = aux_urls(L);
+	double		 v;
+
+	v = (double)(aux_crc32((const unsigned char *)name, len) & 0xfff);
+	lua_pushinteger(L, (lua_Integer)(v / (4096.0 / (double)n)));
+	return 1;
+}
+
+/* Put shard 0's connection first, for redis.call and friends. */
+static void
+aux_shard0(lua_State *L)
+{
+	aux_getconn(L, 0);
+	lua_insert(L, 1);
+}
+
+/* redis.call(cmd, ...) on shard 0. */
+static int
+lredis_call(lua_State *L)
+{
+	aux_shard0(L);
+	return conn_call(L);
+}
+
+/* redis.pcall(cmd, ...) on shard 0. */
+static int
+lredis_pcall(lua_State *L)
+{
+	aux_shard0(L);
+	return conn_pcall(L);
+}
+
+/* redis.pipeline(cmds) on shard 0. */
+static int
+lredis_pipeline(lua_State *L)
+{
+	aux_shard0(L);
+	return conn_pipeline(L);
+}
+
+/* redis.close(): close every shard's connection; they reopen lazily. */
+static int
+lredis_close(lua_State *L)
+{
+	lua_settop(L, 0);
+	lua_pushnil(L);
+	while (lua_next(L, lua_upvalueindex(1)) != 0) {
+		lua_pushcfunction(L, conn_close);
+		lua_insert(L, -2);
+		lua_call(L, 1, 0);
+		lua_pushvalue(L, -1);
+		lua_pushnil(L);
+		lua_settable(L, lua_upvalueindex(1));
+	}
+	return 0;
+}
+
+static const luaL_Reg lredis_funcs[] = {
+	{ "conn", lredis_conn },
+	{ "shards", lredis_shards },
+	{ "shard_for", lredis_shard_for },
+	{ "call", lredis_call },
+	{ "pcall", lredis_pcall },
+	{ "pipeline", lredis_pipeline },
+	{ "close", lredis_close },
+	{ NULL, NULL }
+};
+
+/* The module: shard functions over a cache of connection objects. */
 int
 luaopen_venueless_redis(lua_State *L)
 {
-	lua_newtable(L);
+	aux_createmeta(L);
+	luaL_newlibtable(L, lredis_funcs);
+	lua_newtable(L);	/* shard index -> connection object */
+	luaL_setfuncs(L, lredis_funcs, 1);
 	return 1;
 }

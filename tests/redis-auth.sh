@@ -1,0 +1,78 @@
+# venueless.redis with AUTH: passwords from the URL (TCP and unix socket),
+# ACL users, wrong passwords that never leak into messages.
+. "$(dirname "$0")/lib.sh"
+command -v python3 >/dev/null || vl_skip "python3 not installed"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+vl_redis_start 1 --port "$port" --bind 127.0.0.1 --requirepass secret
+sock="$VL_TMP/redis0.sock"
+export REDISCLI_AUTH=secret
+vl_redis_cli ACL SETUSER bob on '>p@ss:w/rd' '~*' '+@all' >/dev/null
+
+# Run venueless with VENUELESS_REDIS_URLS=$1; the rest as for vl_exit.
+vl_with_url() {
+	local url=$1 want=$2
+	shift 2
+	VENUELESS_REDIS_URLS=$url vl_exit "$want" "$@"
+}
+
+vl_with_url "unix://$sock?password=secret" 0 "$VENUELESS" shell -e 'redis.call("PING")' \
+    -e 'redis.conn(0).url'
+vl_eq "PONG
+unix://$sock?password=***" "$VL_OUT" "unix socket with ?password="
+
+vl_with_url "unix://$sock?db=2&password=secret" 0 "$VENUELESS" shell \
+    -e 'redis.call("SET", "k", "in2")'
+vl_eq in2 "$(vl_redis_cli -n 2 GET k)" "unix socket with db and password"
+
+vl_with_url "redis://:secret@127.0.0.1:$port/1" 0 "$VENUELESS" shell \
+    -e 'redis.call("SET", "k", "in1")' -e 'redis.conn(0).url'
+vl_eq "OK
+redis://:***@127.0.0.1:$port/1" "$VL_OUT" "TCP with password and db"
+vl_eq in1 "$(vl_redis_cli -n 1 GET k)" "db 1 from /1"
+vl_eq "" "$(vl_redis_cli -n 0 GET k)" "db 0 untouched"
+
+vl_with_url "redis://:secret@127.0.0.1:$port" 0 "$VENUELESS" shell \
+    -e 'redis.call("SET", "k", "in0")'
+vl_eq in0 "$(vl_redis_cli -n 0 GET k)" "no /db is db 0"
+vl_eq in1 "$(vl_redis_cli -n 1 GET k)" "db 1 isolated"
+
+vl_with_url "redis://bob:p%40ss%3Aw%2Frd@127.0.0.1:$port/0" 0 "$VENUELESS" shell \
+    -e 'redis.call("ACL", "WHOAMI")' -e 'redis.conn(0).url'
+vl_eq "bob
+redis://bob:***@127.0.0.1:$port/0" "$VL_OUT" "user:password, percent-encoded"
+
+vl_with_url "redis://default:secret@127.0.0.1:$port/0" 0 "$VENUELESS" shell \
+    -e 'redis.call("ACL", "WHOAMI")'
+vl_eq default "$VL_OUT" "default user"
+
+# A wrong password: nil, message naming the shard, WRONGPASS; no password.
+vl_with_url "redis://:wrongpw@127.0.0.1:$port/0" 0 "$VENUELESS" shell \
+    -e 'redis.pcall("PING")'
+vl_contains "$VL_OUT" "nil	redis shard 0 (redis://:***@127.0.0.1:$port/0): WRONGPASS "
+vl_contains "$VL_OUT" "	WRONGPASS"
+case "$VL_OUT" in *wrongpw*) vl_fail "password in [$VL_OUT]" ;; esac
+vl_with_url "unix://$sock?password=wrongpw" 1 "$VENUELESS" shell -e 'redis.call("PING")'
+vl_contains "$VL_ERR" "redis shard 0 (unix://$sock?password=***): WRONGPASS"
+case "$VL_ERR" in *wrongpw*) vl_fail "password in [$VL_ERR]" ;; esac
+vl_with_url "redis://bob:wrongpw@127.0.0.1:$port/0" 0 "$VENUELESS" shell \
+    -e 'redis.pcall("PING")'
+vl_contains "$VL_OUT" "	WRONGPASS"
+case "$VL_OUT" in *wrongpw*) vl_fail "password in [$VL_OUT]" ;; esac
+
+# No password at all: the command's NOAUTH error reply.
+vl_with_url "redis://127.0.0.1:$port/0" 0 "$VENUELESS" shell -e 'redis.pcall("PING")'
+vl_contains "$VL_OUT" "nil	NOAUTH "
+vl_contains "$VL_OUT" "	NOAUTH"
+
+# A correct password but a database that does not exist.
+vl_with_url "redis://:secret@127.0.0.1:$port/99" 0 "$VENUELESS" shell \
+    -e 'redis.pcall("PING")'
+vl_contains "$VL_OUT" "nil	redis shard 0 (redis://:***@127.0.0.1:$port/99): ERR DB index is out of range	ERR"
+
+# The server going away: connection refused on the TCP port, quickly.
+kill -9 "$(cat "$VL_TMP/redis0.pid")"
+sleep 0.2
+vl_with_url "redis://:secret@127.0.0.1:$port/0" 11 "$VENUELESS" shell \
+    -e 'redis.call("PING")'
+vl_contains "$VL_ERR" "redis shard 0 (redis://:***@127.0.0.1:$port/0): Connection refused"
+exit 0
