@@ -199,6 +199,8 @@ vl_eq "$before" "$(unrelated)" "keys we did not write"
 
 # ---- Redis down ----
 last=$((shards - 1))
+[ -n "$(vl_redis_cli "$last" --scan --pattern "${P}specific.*")" ] ||
+    vl_fail "no process key on shard $last to need it"
 kill -9 "$(cat "$VL_TMP/redis$last.pid")"
 vl_wait_for sh -c "! redis-cli -s '$VL_TMP/redis$last.sock' PING >/dev/null 2>&1"
 if [ "$shards" -eq 1 ]; then
@@ -208,7 +210,8 @@ if [ "$shards" -eq 1 ]; then
 	vl_contains "$VL_ERR" "redis shard 0 ("
 	vl_contains "$VL_ERR" "; nothing sent"
 else
-	# Labels until one has a process key on the dead shard.
+	# shard 0 (labels) still answers; the drop needs the dead shard,
+	# which holds process keys from the sends above.
 	vl_exit 0 "$V" connections list
 	snap=$(all_keys)
 	vl_exit 11 "$V" connections drop

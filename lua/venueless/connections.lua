@@ -195,6 +195,7 @@ local function raise(exit, msg, code, fields)
   error(e, 0)
 end
 
+-- "1 label", "2 labels".
 local function plural(n, word)
   return ("%d %s%s"):format(n, word, n == 1 and "" or "s")
 end
@@ -658,11 +659,10 @@ local function send(groups, channels, message, opts, labels)
   end
   if #result.failed > 0 then
     local f, names = result.failed[1], {}
-    for _, x in ipairs(result.failed) do names[#names + 1] = "shard " .. x.shard end
-    raise(exit_for(f.code),
-      ("%s; %s (failed: %s)"):format(tostring(f.message),
-        connections.summary(result), table.concat(names, ", ")),
-      f.code, { result = result })
+    for _, x in ipairs(result.failed) do names[#names + 1] = tostring(x.shard) end
+    local msg = ("%s; %s"):format(tostring(f.message), connections.summary(result))
+    if #names > 1 then msg = msg .. "; failed shards: " .. table.concat(names, ", ") end
+    raise(exit_for(f.code), msg, f.code, { result = result })
   end
   return result
 end

@@ -80,6 +80,7 @@ local function send(kind, opts, args)
   cli.note(summary)
 end
 
+-- Dispatch on the subcommand.
 function M.run(opts, args)
   local sub = args[1]
   if sub == "list" then
