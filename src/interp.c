@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lualib.h>
@@ -369,6 +370,36 @@ core_getpid(lua_State *L)
 	return 1;
 }
 
+/* core.sleep(ms): wait; a signal ends the wait and raises "interrupted". */
+static int
+core_sleep(lua_State *L)
+{
+	lua_Number	 ms = luaL_checknumber(L, 1);
+	struct timespec	 ts;
+
+	if (ms <= 0)
+		return 0;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)((ms - (lua_Number)ts.tv_sec * 1000) * 1e6);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !vl_interrupted)
+		continue;
+	vl_check_interrupt(L);
+	return 0;
+}
+
+/* core.time([clock]): wall-clock seconds as a float; "monotonic" for intervals. */
+static int
+core_time(lua_State *L)
+{
+	static const char *const clocks[] = { "realtime", "monotonic", NULL };
+	struct timespec	 ts;
+	int		 which = luaL_checkoption(L, 1, "realtime", clocks);
+
+	clock_gettime(which ? CLOCK_MONOTONIC : CLOCK_REALTIME, &ts);
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+	return 1;
+}
+
 /* core.exit_codes: the enum, for Lua code and the man page test. */
 static void
 aux_exitcodes(lua_State *L)
@@ -397,6 +428,8 @@ static const luaL_Reg core_funcs[] = {
 	{ "clear_interrupt", core_clear_interrupt },
 	{ "isatty", core_isatty },
 	{ "getpid", core_getpid },
+	{ "sleep", core_sleep },
+	{ "time", core_time },
 	{ NULL, NULL }
 };
 

@@ -326,7 +326,11 @@ test("connect: timeout on an unresponsive server", function()
   if code ~= 0 then return end
   local p = io.popen(("python3 -c 'import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind(\"%s/.s.PGSQL.5433\")\ns.listen(5)\nprint(1,flush=True)\ntime.sleep(10)' & echo $!"):format(dir))
   local pid = p:read("l")
-  os.execute("sleep 0.5")
+  -- wait for the socket: python3 starts slowly on a busy machine
+  for _ = 1, 100 do
+    if os.execute(("test -S %s/.s.PGSQL.5433"):format(dir)) then break end
+    os.execute("sleep 0.1")
+  end
   local t0 = os.time()
   local _, c = fails("timeout", db.connect { host = dir, port = 5433, connect_timeout = 1 })
   eq("08006", c)

@@ -14,11 +14,14 @@ function cli.usage(msg)
   core.error(core.exit.usage, msg)
 end
 
--- The exit code for a binding failure's code: SQLSTATE class 08 (and
--- our own "connection") mean the server could not be reached.
+-- The exit code for a binding failure's code: SQLSTATE class 08, a
+-- failed login, or redis's "connection" mean the server was not reached.
 function cli.exit_for(code, server)
   if code == "interrupted" then return core.exit.interrupted end
-  if server == "redis" and code == "connection" then return core.exit.noredis end
+  if server == "redis" and (code == "connection" or code == "NOAUTH"
+      or code == "WRONGPASS") then
+    return core.exit.noredis
+  end
   if server ~= "redis" and type(code) == "string"
       and (code:sub(1, 2) == "08" or code == "28P01" or code == "28000") then
     return core.exit.nopg

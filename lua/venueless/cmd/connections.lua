@@ -1,0 +1,96 @@
+-- venueless connections list | drop [PATTERN...] | force_reload [PATTERN...]
+local cli = require "venueless.cli"
+local json = require "venueless.json"
+local connections = require "venueless.connections"
+
+local M = {}
+
+-- Python's "{:60}": pad to 60 characters, never cut.
+local function pad60(s)
+  local len = utf8.len(s) or #s
+  return s .. (" "):rep(math.max(0, 60 - len))
+end
+
+-- The labels sorted by name.
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+-- list: label and estimated count, stale labels pruned.
+local function list(opts, args)
+  cli.max_args(args, 1)
+  if opts.interval then cli.usage("--interval applies to drop and force_reload") end
+  local live = connections.list({ dry_run = opts["dry-run"] })
+  if opts.json then
+    cli.say(json.encode(json.object(live)))
+    return
+  end
+  local out = { pad60("filter") .. " est. number of connections" }
+  for _, label in ipairs(sorted_keys(live)) do
+    out[#out + 1] = pad60(label) .. " " .. tostring(live[label])
+  end
+  cli.say(table.concat(out, "\n"))
+end
+
+-- The result of a send as JSON: the counts and the matched labels.
+local function result_json(r)
+  return json.encode(json.ordered({
+    type = r.type, layer = r.layer, dry_run = r.dry_run or false,
+    labels = json.array(r.matched or {}), channels = r.channels,
+    process_keys = r.process_keys or json.null, sent = r.sent,
+    over_capacity = r.over_capacity,
+    over_capacity_connections = r.over_capacity_channels,
+    delivered = r.delivered or json.null,
+  }, { "type", "layer", "dry_run", "labels", "channels", "process_keys",
+    "sent", "over_capacity", "over_capacity_connections", "delivered" }))
+end
+
+-- drop / force_reload: send to every connection of the matching labels.
+local function send(kind, opts, args)
+  local interval = 0
+  if opts.interval then
+    interval = math.tointeger(tonumber(opts.interval))
+    if interval == nil or interval < 0 then
+      cli.usage("--interval: expected a whole number of milliseconds")
+    end
+  end
+  local patterns = table.move(args, 2, #args, 1, {})
+  local ok, r = pcall(connections[kind], patterns, {
+    interval = interval, dry_run = opts["dry-run"] })
+  if not ok then
+    local err = r
+    if type(err) == "table" and err.result and err.code == "interrupted" then
+      err.message = "interrupted; " .. connections.summary(err.result)
+    end
+    error(err, 0)
+  end
+  if opts.json then
+    cli.say(result_json(r))
+  elseif r.dry_run then
+    for _, label in ipairs(r.matched) do cli.say(label) end
+  end
+  local summary = connections.summary(r)
+  if r.dry_run and r.process_keys then
+    summary = summary .. (" (%d process key%s)"):format(r.process_keys,
+      r.process_keys == 1 and "" or "s")
+  end
+  cli.note(summary)
+end
+
+-- Dispatch on the subcommand.
+function M.run(opts, args)
+  local sub = args[1]
+  if sub == "list" then
+    return list(opts, args)
+  elseif sub == "drop" or sub == "force_reload" then
+    return send(sub, opts, args)
+  elseif sub == nil then
+    cli.usage("expected list, drop or force_reload")
+  end
+  cli.usage("unknown subcommand " .. sub)
+end
+
+return M

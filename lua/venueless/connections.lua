@@ -1,0 +1,729 @@
+-- Live websocket connections: list the connection labels, and send
+-- connection.drop / connection.reload (or any message) through the
+-- channel layer the way channels_redis does, on every shard.
+--
+-- Redis layout (shared/reference/README.md, "Connections"):
+--   connections            hash label -> estimated count      (shard 0)
+--   connections:L          "exists", 60 s TTL                 (shard 0)
+--   P:group:version.L      default layer group, zset          (shard_for("version.L"))
+--   P..specific.<hex>!     a server process's messages, zset  (shard_for("specific.<hex>!"))
+--   version.L              pub/sub layer channel set, zset    (shard 0)
+local core = require "venueless.core"
+local config = require "venueless.config"
+local redis = require "venueless.redis"
+local msgpack = require "venueless.msgpack"
+local crypto = require "venueless.crypto"
+
+local connections = {}
+
+-- Bounds on what one call carries: keys per EVAL, bytes of messages per
+-- EVAL, commands per pipeline round trip.
+local BATCH_KEYS = 1000
+local BATCH_BYTES = 4 * 1024 * 1024
+local PIPELINE_CMDS = 10000
+
+-- Capacity check and add, atomic per key (channels_redis group_send).
+-- KEYS: process keys; ARGV: one message per key, then capacity, now,
+-- expiry. Returns the 1-based indices of the keys over capacity.
+local SEND_SCRIPT = [[
+local n = #KEYS
+local capacity = tonumber(ARGV[n + 1])
+local now, expiry = ARGV[n + 2], ARGV[n + 3]
+local over = {}
+for i = 1, n do
+  if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < capacity then
+    redis.call('ZADD', KEYS[i], now, ARGV[i])
+    redis.call('EXPIRE', KEYS[i], expiry)
+  else
+    over[#over + 1] = i
+  end
+end
+return over
+]]
+
+-- Remove a label from the hash only if it is still stale, so a label
+-- whose servers came back meanwhile is kept.
+local PRUNE_SCRIPT = [[
+local label = ARGV[1]
+local count = redis.call('HGET', KEYS[1], label)
+if not count then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 or tonumber(count) == 0 then
+  return redis.call('HDEL', KEYS[1], label)
+end
+return 0
+]]
+
+local MESSAGE_TYPES = { drop = "connection.drop", reload = "connection.reload" }
+
+---------------------------------------------------------------- fnmatch
+
+-- The set of bytes a bracket expression's body matches, as Python's
+-- fnmatch reads it: ranges a-z (empty when reversed), '-' first or last
+-- is literal, backslash is an ordinary character.
+local function glob_set(body)
+  local set, i, n = {}, 1, #body
+  while i <= n do
+    local c = body:byte(i)
+    if i + 2 <= n and body:sub(i + 1, i + 1) == "-" then
+      for b = c, body:byte(i + 2) do set[b] = true end
+      i = i + 3
+    else
+      set[c] = true
+      i = i + 1
+    end
+  end
+  return set
+end
+
+-- A Lua character class for a byte set, every member escaped.
+local function lua_class(set, negate)
+  local out = { negate and "[^" or "[" }
+  local any = false
+  for b = 0, 255 do
+    if set[b] then
+      local ch = string.char(b)
+      out[#out + 1] = ch:match("%w") and ch or "%" .. ch
+      any = true
+    end
+  end
+  if not any then
+    -- [] matches nothing; [^] matches any byte.
+    return negate and "." or nil
+  end
+  out[#out + 1] = "]"
+  return table.concat(out)
+end
+
+-- Translate an fnmatch glob (*, ?, [seq], [!seq]) to an anchored Lua
+-- pattern; nil when it can match nothing. Case-sensitive, as Python's
+-- fnmatch on POSIX.
+function connections.glob_pattern(glob)
+  local out, i, n = { "^" }, 1, #glob
+  while i <= n do
+    local c = glob:sub(i, i)
+    i = i + 1
+    if c == "*" then
+      if out[#out] ~= ".*" then out[#out + 1] = ".*" end
+    elseif c == "?" then
+      out[#out + 1] = "."
+    elseif c == "[" then
+      local j = i
+      if glob:sub(j, j) == "!" then j = j + 1 end
+      if glob:sub(j, j) == "]" then j = j + 1 end
+      while j <= n and glob:sub(j, j) ~= "]" do j = j + 1 end
+      if j > n then
+        out[#out + 1] = "%["
+      else
+        local body = glob:sub(i, j - 1)
+        local negate = body:sub(1, 1) == "!"
+        if negate then body = body:sub(2) end
+        local class = lua_class(glob_set(body), negate)
+        if class == nil then return nil end
+        out[#out + 1] = class
+        i = j + 1
+      end
+    elseif c:match("%w") then
+      out[#out + 1] = c
+    else
+      out[#out + 1] = "%" .. c
+    end
+  end
+  out[#out + 1] = "$"
+  return table.concat(out)
+end
+
+-- fnmatch.fnmatch(name, glob) on POSIX.
+function connections.fnmatch(name, glob)
+  local pat = connections.glob_pattern(glob)
+  return pat ~= nil and name:find(pat) ~= nil
+end
+
+---------------------------------------------------------------- helpers
+
+-- The exit code for a binding failure's code.
+local function exit_for(code)
+  if code == "connection" or code == "WRONGPASS" or code == "NOAUTH" then
+    return core.exit.noredis
+  elseif code == "interrupted" then
+    return core.exit.interrupted
+  end
+  return core.exit.failure
+end
+
+-- Raise a binding failure as a venueless error (exit 11 when Redis
+-- cannot be reached or refuses our password); extra says what was or
+-- was not done.
+local function redis_fail(msg, code, extra, shard)
+  local exit = exit_for(code)
+  msg = tostring(msg)
+  if shard and not msg:find("^redis shard") then
+    msg = ("redis shard %d (%s): %s"):format(shard, redis.conn(shard).url, msg)
+  end
+  core.error(exit, msg .. (extra and "; " .. extra or ""), code)
+end
+
+-- Run a pipeline on shard i in round trips of at most PIPELINE_CMDS
+-- commands; an error reply raises. Returns the replies in order.
+local function pipeline(i, cmds, extra)
+  local conn, replies = redis.conn(i), {}
+  for first = 1, #cmds, PIPELINE_CMDS do
+    local chunk = table.move(cmds, first,
+      math.min(first + PIPELINE_CMDS - 1, #cmds), 1, {})
+    local r, msg, code = conn:pipeline(chunk)
+    if r == nil then redis_fail(msg, code, extra, i) end
+    for k = 1, #r do
+      if type(r[k]) == "table" and r[k].err then
+        redis_fail(r[k].err, r[k].err:match("^%u+") or "ERR", extra, i)
+      end
+      replies[first + k - 1] = r[k]
+    end
+  end
+  return replies
+end
+
+-- One call on shard i, raising on failure.
+local function call(i, extra, ...)
+  local r, msg, code = redis.conn(i):pcall(...)
+  if r == nil then redis_fail(msg, code, extra, i) end
+  return r
+end
+
+-- Raise a venueless error carrying extra fields (result, ...).
+local function raise(exit, msg, code, fields)
+  local _, e = pcall(core.error, exit, msg, code)
+  for k, v in pairs(fields or {}) do e[k] = v end
+  error(e, 0)
+end
+
+-- "1 label", "2 labels".
+local function plural(n, word)
+  return ("%d %s%s"):format(n, word, n == 1 and "" or "s")
+end
+
+-- The message table for a type name or a table.
+local function message_for(what)
+  if type(what) == "table" then return what end
+  return { type = MESSAGE_TYPES[what] or what }
+end
+
+-- A copy of message with its keys in order: type first, then the rest
+-- sorted, then __asgi_channel__ when given.
+local function ordered(message, channels)
+  local t, keys = {}, {}
+  for k, v in pairs(message) do
+    if k ~= "__asgi_channel__" then
+      t[k] = v
+      if k ~= "type" then keys[#keys + 1] = k end
+    end
+  end
+  table.sort(keys)
+  if t.type ~= nil then table.insert(keys, 1, "type") end
+  if channels then
+    t.__asgi_channel__ = channels
+    keys[#keys + 1] = "__asgi_channel__"
+  end
+  return setmetatable(t, { __order = keys })
+end
+
+-- Bytes stored for the default layer: 12 random bytes + msgpack.
+local function layer_message(message, channels)
+  return crypto.random_bytes(12) .. msgpack.encode(ordered(message, channels))
+end
+
+---------------------------------------------------------------- labels
+
+-- Labels with their estimated counts: {label = count}, and the list of
+-- stale labels (removed from the hash unless opts.dry_run).
+function connections.list(opts)
+  opts = opts or {}
+  local flat = call(0, nil, "HGETALL", "connections")
+  local labels, counts, cmds = {}, {}, {}
+  for k = 1, #flat, 2 do
+    labels[#labels + 1] = flat[k]
+    counts[flat[k]] = tonumber(flat[k + 1]) or 0
+    cmds[#cmds + 1] = { "EXISTS", "connections:" .. flat[k] }
+  end
+  local exists = #cmds > 0 and pipeline(0, cmds) or {}
+  local live, stale = {}, {}
+  for k, label in ipairs(labels) do
+    if exists[k] == 0 or counts[label] == 0 then
+      stale[#stale + 1] = label
+    else
+      live[label] = counts[label]
+    end
+  end
+  if #stale > 0 and not opts.dry_run then
+    local prune = {}
+    for _, label in ipairs(stale) do
+      prune[#prune + 1] = { "EVAL", PRUNE_SCRIPT, 2, "connections",
+        "connections:" .. label, label }
+    end
+    pipeline(0, prune)
+  end
+  table.sort(stale)
+  return live, stale
+end
+
+-- The live labels matching any of the globs (default "*"), sorted.
+function connections.match(patterns, opts)
+  if type(patterns) == "string" then patterns = { patterns } end
+  if patterns == nil or #patterns == 0 then patterns = { "*" } end
+  local compiled = {}
+  for _, g in ipairs(patterns) do
+    compiled[#compiled + 1] = connections.glob_pattern(g)
+  end
+  local live = connections.list(opts)
+  local out = {}
+  for label in pairs(live) do
+    for _, pat in ipairs(compiled) do
+      if label:find(pat) then
+        out[#out + 1] = label
+        break
+      end
+    end
+  end
+  table.sort(out)
+  return out, live
+end
+
+---------------------------------------------------------------- targets
+
+local function use_pubsub(opts)
+  if opts.pubsub ~= nil then return opts.pubsub end
+  return config.redis.use_pubsub and true or false
+end
+
+-- Read the members of sorted sets newer than the group expiry, dropping
+-- older ones unless dry_run. sets: list of {shard=, key=}. Calls
+-- add(members) with each set's member list.
+local function read_sets(sets, dry_run, add)
+  local cutoff = math.floor(core.time()) - config.group_expiry
+  local by_shard = {}
+  for _, s in ipairs(sets) do
+    by_shard[s.shard] = by_shard[s.shard] or {}
+    table.insert(by_shard[s.shard], s.key)
+  end
+  for shard, keys in pairs(by_shard) do
+    local cmds = {}
+    for _, key in ipairs(keys) do
+      if dry_run then
+        cmds[#cmds + 1] = { "ZRANGEBYSCORE", key, "(" .. cutoff, "+inf" }
+      else
+        cmds[#cmds + 1] = { "ZREMRANGEBYSCORE", key, 0, cutoff }
+        cmds[#cmds + 1] = { "ZRANGE", key, 0, -1 }
+      end
+    end
+    local replies = pipeline(shard, cmds, "nothing sent")
+    local step = dry_run and 1 or 2
+    for k = step, #replies, step do
+      add(replies[k])
+      replies[k] = false
+    end
+  end
+end
+
+-- The targets of a send: for the default layer, process keys with their
+-- channels grouped by shard; for pub/sub, channels by shard.
+-- groups: group names ("version.L"); channels: channel names.
+local function collect(groups, channels, opts)
+  local pubsub, prefix = use_pubsub(opts), config.channel_prefix
+  local t = { shards = {}, channels = 0, keys = 0, pubsub = pubsub }
+  local shards, keys, shard_for = t.shards, {}, redis.shard_for
+  local find, sub = string.find, string.sub
+  -- Members of one set are unique; dedupe only across sets.
+  local seen = (#groups + #channels > 1) and {} or nil
+
+  local function add_pubsub(list)
+    for _, channel in ipairs(list) do
+      if seen == nil or not seen[channel] then
+        if seen then seen[channel] = true end
+        local shard = shard_for(channel)
+        local s = shards[shard]
+        if s == nil then
+          s = { channels = {}, count = 0 }
+          shards[shard] = s
+        end
+        s.count = s.count + 1
+        s.channels[s.count] = channel
+        t.channels = t.channels + 1
+      end
+    end
+  end
+
+  local function add_default(list)
+    for _, channel in ipairs(list) do
+      if seen == nil or not seen[channel] then
+        if seen then seen[channel] = true end
+        local bang = find(channel, "!", 1, true)
+        local name = bang and sub(channel, 1, bang) or channel
+        local key = keys[name]
+        if key == nil then
+          local shard = shard_for(name)
+          local s = shards[shard]
+          if s == nil then
+            s = { keys = {}, count = 0 }
+            shards[shard] = s
+          end
+          key = { key = prefix .. name, channels = {}, n = 0, shard = s }
+          keys[name] = key
+          s.keys[#s.keys + 1] = key
+          t.keys = t.keys + 1
+        end
+        key.n = key.n + 1
+        key.channels[key.n] = channel
+        key.shard.count = key.shard.count + 1
+        t.channels = t.channels + 1
+      end
+    end
+  end
+
+  local add = pubsub and add_pubsub or add_default
+  local sets = {}
+  for _, g in ipairs(groups) do
+    if pubsub then
+      sets[#sets + 1] = { shard = 0, key = g }
+    else
+      sets[#sets + 1] = { shard = shard_for(g), key = prefix .. ":group:" .. g }
+    end
+  end
+  read_sets(sets, opts.dry_run, add)
+  add(channels)
+  return t
+end
+
+-- Shard indices of a target set, ascending.
+local function shard_list(t)
+  local list = {}
+  for i in pairs(t.shards) do list[#list + 1] = i end
+  table.sort(list)
+  return list
+end
+
+-- Make sure every shard we will write to answers before sending anything.
+local function ping_all(t)
+  for _, i in ipairs(shard_list(t)) do call(i, "nothing sent", "PING") end
+end
+
+---------------------------------------------------------------- sending
+
+-- Run cmds on shard i in round trips of at most PIPELINE_CMDS. Returns
+-- the replies, or the replies of the round trips that completed, the
+-- failure's message and code, and how many commands the failed round
+-- trip carried (Redis may or may not have run them).
+local function try_pipeline(i, cmds)
+  local conn, replies = redis.conn(i), {}
+  for first = 1, #cmds, PIPELINE_CMDS do
+    local last = math.min(first + PIPELINE_CMDS - 1, #cmds)
+    local chunk = first == 1 and last == #cmds and cmds
+      or table.move(cmds, first, last, 1, {})
+    local r, msg, code = conn:pipeline(chunk)
+    if r == nil then return replies, msg, code, last - first + 1 end
+    table.move(r, 1, #r, first, replies)
+  end
+  return replies
+end
+
+-- Raise on an error reply (a bug or a server refusing the command).
+local function check_reply(i, reply)
+  if type(reply) == "table" and reply.err then
+    redis_fail(reply.err, reply.err:match("^%u+") or "ERR", nil, i)
+  end
+  return reply
+end
+
+-- Default layer, all at once: one EVAL per batch of process keys, all
+-- batches of a shard in one pipelined pass.
+local function send_keys(i, s, message, result)
+  local cmds, batches, batch, bytes = {}, {}, nil, 0
+  local now = core.time()
+  local function flush()
+    local cmd = { "EVAL", SEND_SCRIPT, #batch }
+    for _, k in ipairs(batch) do cmd[#cmd + 1] = k.key end
+    for _, k in ipairs(batch) do cmd[#cmd + 1] = k.message end
+    cmd[#cmd + 1] = config.capacity
+    cmd[#cmd + 1] = now
+    cmd[#cmd + 1] = config.expiry
+    cmds[#cmds + 1] = cmd
+    batches[#batches + 1] = batch
+    batch = nil
+  end
+  for _, k in ipairs(s.keys) do
+    k.message = layer_message(message, k.channels)
+    if batch and (#batch >= BATCH_KEYS or bytes + #k.message > BATCH_BYTES) then
+      flush()
+    end
+    if batch == nil then batch, bytes = {}, 0 end
+    batch[#batch + 1] = k
+    bytes = bytes + #k.message
+  end
+  if batch then flush() end
+  local replies, msg, code, lost = try_pipeline(i, cmds)
+  for b, keys in ipairs(batches) do
+    local reply = replies[b]
+    local over = {}
+    if reply ~= nil then
+      for _, idx in ipairs(check_reply(i, reply)) do over[idx] = true end
+    end
+    for idx, k in ipairs(keys) do
+      if reply == nil and b <= #replies + lost then
+        result.unconfirmed = result.unconfirmed + #k.channels
+      elseif reply == nil then
+        result.unsent = result.unsent + #k.channels
+      elseif over[idx] then
+        result.over_capacity = result.over_capacity + 1
+        result.over_capacity_channels = result.over_capacity_channels + #k.channels
+      else
+        result.sent = result.sent + #k.channels
+      end
+      k.message = nil
+    end
+  end
+  return msg, code
+end
+
+-- Pub/sub layer, all at once: one PUBLISH per channel, pipelined.
+local function send_publish(i, s, message, result)
+  local payload = msgpack.encode(ordered(message))
+  local cmds = {}
+  for k, ch in ipairs(s.channels) do cmds[k] = { "PUBLISH", ch, payload } end
+  local replies, msg, code, lost = try_pipeline(i, cmds)
+  for _, r in ipairs(replies) do
+    result.delivered = result.delivered + check_reply(i, r)
+  end
+  result.sent = result.sent + #replies
+  result.unconfirmed = result.unconfirmed + (lost or 0)
+  result.unsent = result.unsent + #cmds - #replies - (lost or 0)
+  return msg, code
+end
+
+-- Count, rate and ETA on stderr: a bar on a terminal, a line every few
+-- seconds otherwise. Returns update(done) and finish().
+local function progress(total, quiet)
+  local tty = core.isatty(2)
+  local start = core.time("monotonic")
+  local last, shown = tty and 0 or start, false
+  local function fmt_eta(secs)
+    secs = math.floor(secs + 0.5)
+    if secs >= 3600 then
+      return ("%d:%02d:%02d"):format(secs // 3600, secs // 60 % 60, secs % 60)
+    end
+    return ("%d:%02d"):format(secs // 60, secs % 60)
+  end
+  local function update(done)
+    if quiet then return end
+    local now = core.time("monotonic")
+    if now - last < (tty and 0.1 or 5) and (done < total or not shown) then
+      return
+    end
+    last, shown = now, true
+    local elapsed = now - start
+    local rate = elapsed > 0 and done / elapsed or 0
+    local eta = rate > 0 and fmt_eta((total - done) / rate) or "?"
+    if tty then
+      local width = 30
+      local fill = total > 0 and math.floor(width * done / total) or width
+      io.stderr:write(("\r[%s%s] %d/%d %.1f/s eta %s\27[K"):format(
+        ("#"):rep(fill), ("."):rep(width - fill), done, total, rate, eta))
+    else
+      io.stderr:write(("connections: %d/%d sent, %.1f/s, eta %s\n"):format(
+        done, total, rate, eta))
+    end
+  end
+  local function finish()
+    if tty and shown then io.stderr:write("\n") end
+  end
+  return update, finish
+end
+
+-- Staggered: one message per channel, interval ms apart, no capacity
+-- check (upstream). Stops at the first failure.
+local function send_staggered(t, message, interval, result, quiet)
+  local items = {}
+  for _, i in ipairs(shard_list(t)) do
+    local s = t.shards[i]
+    if t.pubsub then
+      for _, ch in ipairs(s.channels) do items[#items + 1] = { i, ch } end
+    else
+      for _, k in ipairs(s.keys) do
+        for _, ch in ipairs(k.channels) do items[#items + 1] = { i, ch, k.key } end
+      end
+    end
+  end
+  local payload = t.pubsub and msgpack.encode(ordered(message))
+  local update, finish = progress(#items, quiet)
+  local ok, err = pcall(function()
+    for n, item in ipairs(items) do
+      if n > 1 then core.sleep(interval) end
+      local i, ch, key = item[1], item[2], item[3]
+      local cmds
+      if t.pubsub then
+        cmds = { { "PUBLISH", ch, payload } }
+      else
+        cmds = { { "ZADD", key, core.time(), layer_message(message, { ch }) },
+          { "EXPIRE", key, config.expiry } }
+      end
+      t.inflight = 1
+      local r, msg, code = redis.conn(i):pipeline(cmds)
+      if r == nil then
+        result.failed[#result.failed + 1] = { shard = i, message = msg, code = code }
+        return
+      end
+      t.inflight = 0
+      check_reply(i, r[1])
+      check_reply(i, r[2])
+      if t.pubsub then result.delivered = result.delivered + r[1] end
+      result.sent = result.sent + 1
+      update(result.sent)
+    end
+  end)
+  finish()
+  result.unconfirmed = t.inflight or 0
+  result.unsent = #items - result.sent - result.unconfirmed
+  if not ok then error(err, 0) end
+end
+
+-- The summary of a send: "sent connection.drop to 12 connections of
+-- 2 labels" and what was not reached.
+function connections.summary(result)
+  local s = ("%s %s to %s"):format(result.dry_run and "would send" or "sent",
+    tostring(result.type), plural(result.sent, "connection"))
+  if result.labels then s = s .. " of " .. plural(result.labels, "label") end
+  if result.over_capacity > 0 then
+    s = s .. ("; %s over capacity (%s not reached)"):format(
+      plural(result.over_capacity, "process key"),
+      plural(result.over_capacity_channels, "connection"))
+  end
+  if result.unsent > 0 then
+    s = s .. ("; %s not sent"):format(plural(result.unsent, "connection"))
+  end
+  if result.unconfirmed > 0 then
+    s = s .. ("; %s unconfirmed (in flight when stopped)"):format(
+      plural(result.unconfirmed, "connection"))
+  end
+  return s
+end
+
+-- Send message to groups and channels. Returns the result table:
+-- type, labels, channels, process_keys, sent, unsent, unconfirmed,
+-- over_capacity,
+-- over_capacity_channels, delivered (pub/sub subscribers reached),
+-- shards (written to), failed ({shard=, message=} per failed shard).
+-- A failure after the start raises with the partial result in err.result.
+local function send(groups, channels, message, opts, labels)
+  local t = collect(groups, channels, opts)
+  local result = { type = message.type, labels = labels, channels = t.channels,
+    process_keys = not t.pubsub and t.keys or nil, sent = 0, unsent = 0,
+    unconfirmed = 0,
+    over_capacity = 0, over_capacity_channels = 0,
+    delivered = t.pubsub and 0 or nil, failed = {}, shards = shard_list(t),
+    layer = t.pubsub and "pubsub" or "default" }
+  if opts.dry_run then
+    result.dry_run = true
+    result.sent = t.channels
+    return result
+  end
+  ping_all(t)
+  local interval = tonumber(opts.interval) or 0
+  local ok, err = pcall(function()
+    if interval > 0 then
+      return send_staggered(t, message, interval, result, opts.quiet)
+    end
+    for _, i in ipairs(result.shards) do
+      local msg, code
+      t.inflight = t.shards[i].count
+      t.accounted = result.sent + result.over_capacity_channels
+        + result.unsent + result.unconfirmed
+      if t.pubsub then
+        msg, code = send_publish(i, t.shards[i], message, result)
+      else
+        msg, code = send_keys(i, t.shards[i], message, result)
+      end
+      t.inflight = 0
+      if msg ~= nil then
+        result.failed[#result.failed + 1] = { shard = i, message = msg, code = code }
+      end
+    end
+  end)
+  if not ok then
+    if interval == 0 and (t.inflight or 0) > 0 then
+      -- Stopped inside a shard's pass: what it did not account for may
+      -- or may not have been stored.
+      result.unconfirmed = result.unconfirmed + t.inflight - (result.sent
+        + result.over_capacity_channels + result.unsent + result.unconfirmed
+        - t.accounted)
+    end
+    result.unsent = result.channels - result.sent - result.over_capacity_channels
+      - result.unconfirmed
+    if type(err) == "table" then err.result = result end
+    error(err, 0)
+  end
+  if #result.failed > 0 then
+    local f, names = result.failed[1], {}
+    for _, x in ipairs(result.failed) do names[#names + 1] = tostring(x.shard) end
+    local msg = ("%s; %s"):format(tostring(f.message), connections.summary(result))
+    if #names > 1 then msg = msg .. "; failed shards: " .. table.concat(names, ", ") end
+    raise(exit_for(f.code), msg, f.code, { result = result })
+  end
+  return result
+end
+
+-- Check the options of a send (interval, dry_run, quiet, pubsub).
+local function send_opts(opts)
+  opts = opts or {}
+  local interval = opts.interval
+  if interval ~= nil and (tonumber(interval) == nil or tonumber(interval) < 0) then
+    error("interval: expected a number of milliseconds >= 0", 3)
+  end
+  return opts
+end
+
+-- Send a message (a table, or "drop"/"reload") to every connection of
+-- the labels matching patterns (fnmatch globs, default "*").
+function connections.broadcast(patterns, message, opts)
+  opts = send_opts(opts)
+  message = message_for(message)
+  local ok, labels = pcall(connections.match, patterns, opts)
+  if not ok then
+    if core.is_error(labels) and labels.exit == core.exit.noredis then
+      labels.message = labels.message .. "; nothing sent"
+    end
+    error(labels, 0)
+  end
+  local groups = {}
+  for k, label in ipairs(labels) do groups[k] = "version." .. label end
+  local result = send(groups, {}, message, opts, #labels)
+  result.matched = labels
+  return result
+end
+
+-- connections.drop(patterns, opts): connection.drop to matching labels.
+function connections.drop(patterns, opts)
+  return connections.broadcast(patterns, "drop", opts)
+end
+
+-- connections.force_reload(patterns, opts): connection.reload likewise.
+function connections.force_reload(patterns, opts)
+  return connections.broadcast(patterns, "reload", opts)
+end
+
+-- Send message to one channel (a name with "!" or, on the pub/sub layer,
+-- one starting with the prefix and "specific.") or to every member of a
+-- group (default layer: P:group:NAME; pub/sub: the sorted set NAME).
+function connections.send(name, message, opts)
+  opts = send_opts(opts)
+  if type(name) ~= "string" then error("expected a channel or group name", 2) end
+  if type(message) ~= "table" or type(message.type) ~= "string" then
+    error("expected a message table with a string type", 2)
+  end
+  local channel
+  if use_pubsub(opts) then
+    local p = config.channel_prefix .. "specific."
+    channel = name:sub(1, #p) == p
+  else
+    channel = name:find("!", 1, true) ~= nil
+  end
+  if channel then return send({}, { name }, message, opts) end
+  return send({ name }, {}, message, opts)
+end
+
+return connections

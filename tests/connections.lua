@@ -1,0 +1,163 @@
+-- The connections API: fnmatch, the exact bytes stored, results, and
+-- failures part-way (a shard dropping out, Ctrl-C), on one Redis.
+local connections = require "venueless.connections"
+local redis = require "venueless.redis"
+local core = require "venueless.core"
+local P = "venueless:0:asgi:"
+
+-- Python 3.11 fnmatch.fnmatch on POSIX, checked by hand.
+test("fnmatch matches like Python's fnmatch", function()
+  local cases = {
+    { "*", "", true }, { "*", "abc.production", true },
+    { "abc.*", "abc.production", true }, { "abc.*", "abcxproduction", false },
+    { "*.production", "ff350b4.production", true },
+    { "*.production", "ff350b4.Production", false },   -- case-sensitive
+    { "?bc", "abc", true }, { "?bc", "bc", false },
+    { "[ab]c", "bc", true }, { "[!ab]c", "bc", false }, { "[!ab]c", "xc", true },
+    { "[a-c]", "b", true }, { "[c-a]", "b", false },    -- reversed range: empty
+    { "[]]", "]", true }, { "[!]]", "]", false }, { "[!]]", "a", true },
+    { "[", "[", true }, { "[ab", "[ab", true },           -- unclosed: literal
+    { "a[-]b", "a-b", true }, { "[a-]", "-", true },
+    { "%d", "%d", true }, { "%d", "1", false },           -- Lua magic escaped
+    { "a.b", "axb", false }, { "(x)+", "(x)+", true }, { "^$", "^$", true },
+    { "a\\*", "a\\bc", true }, { "a\\*", "a*", false },   -- backslash is literal
+    { "*a*", "bab\nc", true }, { "a?c", "a\nc", true },
+  }
+  for _, c in ipairs(cases) do
+    eq(c[3], connections.fnmatch(c[2], c[1]), ("fnmatch(%q, %q)"):format(c[2], c[1]))
+  end
+end)
+
+local function hex(n)
+  local t = {}
+  for i = 1, n do t[i] = ("%x"):format(math.random(0, 15)) end
+  return table.concat(t)
+end
+
+-- Join n websockets of label on one server process; returns the
+-- process name and the channels.
+local function join(label, n)
+  local proc = "specific." .. hex(32) .. "!"
+  local g = redis.conn(redis.shard_for("version." .. label))
+  local chans = {}
+  for i = 1, n do
+    chans[i] = proc .. hex(32)
+    g:call("ZADD", P .. ":group:version." .. label, core.time(), chans[i])
+  end
+  redis.call("HINCRBY", "connections", label, n)
+  redis.call("SETEX", "connections:" .. label, 60, "exists")
+  return proc, chans
+end
+
+test("the stored message, byte for byte", function()
+  local proc, chans = join("bytes.test", 1)
+  local r = connections.drop("bytes.test", { quiet = true })
+  eq(1, r.sent); eq(1, r.labels); eq(1, r.process_keys); eq(0, r.over_capacity)
+  local items = redis.conn(redis.shard_for(proc)):call("ZRANGE", P .. proc, 0, -1,
+    "WITHSCORES")
+  eq(2, #items)
+  local data = items[1]
+  local want = "\x82\xa4type\xafconnection.drop\xb0__asgi_channel__\x91\xd9\x4a"
+    .. chans[1]
+  eq(74, #chans[1])
+  eq(12 + #want, #data)
+  eq(want, data:sub(13))
+  ok(math.abs(tonumber(items[2]) - core.time()) < 5, "score is now")
+  ok(items[2]:find("%."), "score is a float")
+  local ttl = redis.conn(redis.shard_for(proc)):call("TTL", P .. proc)
+  ok(ttl > 55 and ttl <= 60, "expiry 60")
+end)
+
+test("list returns counts and prunes stale labels", function()
+  redis.call("HSET", "connections", "stale.one", 3)
+  local live, stale = connections.list({ dry_run = true })
+  eq({ "stale.one" }, stale)
+  eq(1, redis.call("HEXISTS", "connections", "stale.one"))
+  live, stale = connections.list()
+  eq(nil, live["stale.one"])
+  eq(1, live["bytes.test"])
+  eq(0, redis.call("HEXISTS", "connections", "stale.one"))
+end)
+
+test("argument checks", function()
+  raises(function() connections.send(1, { type = "x" }) end, "channel or group")
+  raises(function() connections.send("g", { "x" }) end, "message table")
+  raises(function() connections.drop("*", { interval = -1 }) end, "interval")
+end)
+
+-- Replace redis.conn with one whose pipeline fails as fake(cmds) says.
+local function with_fake(fake, f)
+  local real = redis.conn
+  redis.conn = function(i)
+    local c = real(i)
+    return setmetatable({ url = c.url, index = i }, { __index = {
+      pcall = function(_, ...) return c:pcall(...) end,
+      call = function(_, ...) return c:call(...) end,
+      pipeline = function(_, cmds)
+        local r, msg, code = fake(cmds)
+        if r ~= nil or msg ~= nil then return r, msg, code end
+        return c:pipeline(cmds)
+      end } })
+  end
+  local good, err = pcall(f)
+  redis.conn = real
+  if not good then error(err, 0) end
+end
+
+test("a shard failing part-way is reported with what was sent", function()
+  join("fail.test", 4)
+  local err
+  with_fake(function(cmds)
+    if cmds[1][1] == "EVAL" then
+      return nil, "redis shard 0 (unix:///x): Connection reset by peer", "connection"
+    end
+  end, function()
+    err = raises(function() connections.drop("fail.test", { quiet = true }) end)
+  end)
+  ok(core.is_error(err))
+  eq(core.exit.noredis, err.exit)
+  ok(tostring(err):find("^redis shard 0 %(unix:///x%): Connection reset by peer; "
+    .. "sent connection.drop to 0 connections of 1 label; "
+    .. "4 connections unconfirmed %(in flight when stopped%)"), tostring(err))
+  eq(4, err.result.unconfirmed)
+  eq(0, err.result.unsent)
+  eq(0, err.result.sent)
+end)
+
+test("Ctrl-C in a staggered send stops and keeps the count", function()
+  join("int.test", 5)
+  local n, err = 0, nil
+  with_fake(function(cmds)
+    if cmds[1][1] == "ZADD" then
+      n = n + 1
+      if n == 3 then core.error(core.exit.interrupted, "interrupted", "interrupted") end
+    end
+  end, function()
+    err = raises(function()
+      connections.drop("int.test", { interval = 1, quiet = true })
+    end, "interrupted")
+  end)
+  eq(core.exit.interrupted, err.exit)
+  eq(2, err.result.sent)
+  eq(2, err.result.unsent)
+  eq(1, err.result.unconfirmed)
+  eq("sent connection.drop to 2 connections of 1 label; 2 connections not sent; "
+    .. "1 connection unconfirmed (in flight when stopped)",
+    connections.summary(err.result))
+end)
+
+test("send to a group on the default layer", function()
+  local g = "chat.42"
+  local proc = "specific." .. hex(32) .. "!"
+  redis.conn(redis.shard_for(g)):call("ZADD", P .. ":group:" .. g, core.time(),
+    proc .. "a", core.time(), proc .. "b")
+  local r = connections.send(g, { type = "chat.event", n = 1 })
+  eq(2, r.sent); eq(1, r.process_keys)
+  local data = redis.conn(redis.shard_for(proc)):call("ZRANGE", P .. proc, 0, -1)[1]
+  local m = require("venueless.msgpack").decode(data:sub(13))
+  eq("chat.event", m.type); eq(1, m.n)
+  eq({ proc .. "a", proc .. "b" }, { m.__asgi_channel__[1], m.__asgi_channel__[2] })
+  -- type first, then the other keys sorted, __asgi_channel__ last
+  local want = "\x83\xa4type\xaachat.event\xa1n\x01\xb0__asgi_channel__\x92"
+  eq(want, data:sub(13, 12 + #want))
+end)
