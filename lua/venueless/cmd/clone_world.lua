@@ -1,0 +1,24 @@
+-- venueless clone_world WORLD_ID [--new-secrets] [--id ID] [--title TITLE]
+-- [--domain DOMAIN] [--json]: copy a world, its rooms and exhibitors.
+local cli = require "venueless.cli"
+local create = require "venueless.cmd.create_world"
+
+local M = {}
+
+function M.run(opts, args)
+  cli.max_args(args, 1)
+  if args[1] == nil then cli.usage("expected the WORLD_ID to copy") end
+  local db = require "venueless.db"
+  local worlds = require "venueless.worlds"
+  cli.check("db", db.connect({ application_name = "venueless clone_world" }))
+  -- The source must exist before anybody is asked anything.
+  local src, msg, code = worlds.get(args[1])
+  if src == nil then cli.check("db", nil, msg, code) end
+  local spec = create.ask_new(opts, "clone_world")
+  spec.new_secrets = opts["new-secrets"] or nil
+  local w, url, c2, world, summary = worlds.clone(src.id, spec)
+  if w ~= nil then summary = c2 end
+  create.finish("World cloned.", opts, w, url, c2, world, summary)
+end
+
+return M

@@ -1,0 +1,51 @@
+-- venueless import_config FILE [--json]: create or update a world from
+-- the venueless JSON format ("-" reads stdin), in one transaction.
+local cli = require "venueless.cli"
+local json = require "venueless.json"
+
+local M = {}
+
+local function plural(n, what)
+  return ("%d %s%s"):format(n, what, n == 1 and "" or "s")
+end
+
+-- One line saying what was written.
+local function summary_line(s)
+  return ("World %s %s: %s (%d new), %s (%d new), %s, %s, %s"):format(s.world,
+    s.created and "created" or "updated", plural(s.rooms, "room"), s.rooms_created,
+    plural(s.exhibitors, "exhibitor"), s.exhibitors_created,
+    plural(s.channels_created, "new chat channel"), plural(s.links, "link"),
+    plural(s.social_links, "social media link"))
+end
+
+local function report(opts, w, s)
+  if opts.json then
+    cli.say(json.encode(json.ordered({ world = s.world, created = s.created,
+      version = w.version, rooms = s.rooms, rooms_created = s.rooms_created,
+      channels_created = s.channels_created, exhibitors = s.exhibitors,
+      exhibitors_created = s.exhibitors_created, links = s.links,
+      social_links = s.social_links },
+      { "world", "created", "version", "rooms", "rooms_created", "channels_created",
+        "exhibitors", "exhibitors_created", "links", "social_links" })))
+  else
+    cli.say(summary_line(s))
+  end
+end
+
+function M.run(opts, args)
+  cli.max_args(args, 1)
+  if args[1] == nil then cli.usage("expected a FILE argument (- for stdin)") end
+  local db = require "venueless.db"
+  local worlds = require "venueless.worlds"
+  cli.check("db", db.connect({ application_name = "venueless import_config" }))
+  local w, s, code, world, summary = worlds.import(args[1])
+  if w == nil then
+    if world == nil then cli.check("db", nil, s, code) end
+    report(opts, world, summary)
+    io.stdout:flush()
+    cli.check("redis", nil, s, code)
+  end
+  report(opts, w, s)
+end
+
+return M

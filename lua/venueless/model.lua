@@ -1,0 +1,282 @@
+-- What worlds.lua and rooms.lua share: strict row objects (known
+-- columns only, jsonb as Lua tables), the failure conventions, the
+-- defaults Django gives new rows, and the Redis model cache update
+-- after a commit (shared/reference/README.md, "Worlds and rooms").
+local core = require "venueless.core"
+local db = require "venueless.db"
+local json = require "venueless.json"
+
+local M = {}
+
+-- The server's cache keeps a model's version a week.
+M.CACHE_EXPIRY = 604800
+
+-- Set the cached version if ours is higher, and refresh the expiry, in
+-- one step so a concurrent writer cannot lower it.
+M.CACHE_SCRIPT = [[
+local cur = tonumber(redis.call('GET', KEYS[1]) or '')
+local new = tonumber(ARGV[1])
+if cur == nil or new > cur then redis.call('SET', KEYS[1], ARGV[1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return cur or -1
+]]
+
+-- Values Django gives a new world and room (shared/reference/defaults.json).
+local ADMIN = {
+  "world:view", "world:exhibition.contact", "world:chat.direct", "room:view",
+  "room:chat.read", "room:digitalsamba.join", "room:chat.join", "room:chat.send",
+  "room:question.read", "room:question.ask", "room:question.vote", "room:poll.read",
+  "room:poll.vote", "room:roulette.join", "room:bbb.join", "room:digitalsamba.join",
+  "room:digitalsamba.speak", "room:januscall.join", "room:zoom.join",
+  "room:bbb.moderate", "room:digitalsamba.speak", "room:januscall.moderate",
+  "room:poll.early_results", "room:viewers", "room:chat.moderate", "room:announce",
+  "room:bbb.recordings", "room:digitalsamba.moderate", "room:digitalsamba.recordings",
+  "room:question.moderate", "room:poll.early_results", "room:poll.manage",
+  "world:announce", "world:rooms.create.chat", "world:update", "room:delete",
+  "room:update", "world:rooms.create.bbb", "world:rooms.create.stage",
+  "world:rooms.create.exhibition", "world:rooms.create.poster", "world:users.list",
+  "world:users.manage", "world:graphs", "world:connections.unlimited",
+}
+
+-- The first n entries of the admin list (the roles are its prefixes).
+local function prefix(n, extra)
+  local t = table.move(ADMIN, 1, n, 1, {})
+  for _, v in ipairs(extra or {}) do t[#t + 1] = v end
+  return json.array(t)
+end
+
+-- A fresh copy each call: callers may change what they get.
+function M.world_defaults()
+  return {
+    roles = json.object({
+      admin = prefix(#ADMIN),
+      viewer = prefix(6),
+      apiuser = prefix(#ADMIN, { "world:api", "world:secrets" }),
+      speaker = prefix(23),
+      attendee = prefix(3),
+      moderator = prefix(33),
+      room_owner = prefix(19, { "room:invite", "room:delete" }),
+      participant = prefix(19),
+      room_creator = json.array({ "world:rooms.create.chat" }),
+      scheduleuser = json.array({ "world:api" }),
+    }),
+    trait_grants = json.object({
+      admin = json.array({ "admin" }), attendee = json.array({ "attendee" }),
+      scheduleuser = json.array({ "schedule-update" }),
+    }),
+    feature_flags = json.array({ "chat-moderation" }),
+    locale = "en",
+    timezone = "Europe/Berlin",
+  }
+end
+
+function M.room_defaults()
+  return {
+    trait_grants = json.object({ viewer = json.array({}) }),
+    module_config = json.array({}),
+  }
+end
+
+---------------------------------------------------------------- failures
+
+-- Raise a venueless error (inside a transaction, so it rolls back).
+function M.raise(msg, code, exit)
+  core.error(exit or core.exit.failure, msg, code)
+end
+
+-- Pass a db result through, or raise its failure as an error object.
+function M.check(ok, msg, code, ...)
+  if ok == nil then
+    local exit = core.exit.failure
+    if type(code) == "string" and (code:sub(1, 2) == "08" or code == "28P01"
+        or code == "28000") then
+      exit = core.exit.nopg
+    end
+    core.error(exit, tostring(msg), code)
+  end
+  return ok, msg, code, ...
+end
+
+-- Run fn(...) protected: its results, or nil, message, code for a
+-- venueless error (server failures); other errors (misuse) propagate.
+function M.protect(fn, ...)
+  local r = table.pack(pcall(fn, ...))
+  if r[1] then return table.unpack(r, 2, r.n) end
+  local e = r[2]
+  if core.is_error(e) and e.code ~= "interrupted" then
+    return nil, e.message, e.code
+  end
+  error(e, 0)
+end
+
+-- A string of at most max characters, valid UTF-8 without NUL; else
+-- the reason it is not.
+function M.bad_string(s, max)
+  if type(s) ~= "string" then return "expected a string" end
+  if s:find("\0", 1, true) then return "contains a NUL byte" end
+  local n = utf8.len(s)
+  if n == nil then return "is not valid UTF-8" end
+  if max and n > max then return ("longer than %d characters"):format(max) end
+  return nil
+end
+
+---------------------------------------------------------------- objects
+
+-- A class of strict row objects. spec: name (for messages), columns
+-- (in order), json (set of jsonb columns), arrays (jsonb columns that
+-- are arrays when empty), readonly (set), tostring(row).
+function M.class(spec)
+  local rows = setmetatable({}, { __mode = "k" })
+  local known = {}
+  for _, c in ipairs(spec.columns) do known[c] = true end
+  local methods = {}
+  local mt = { __name = "venueless." .. spec.name }
+
+  mt.__index = function(obj, k)
+    local m = methods[k]
+    if m ~= nil then return m end
+    if known[k] then
+      local v = rows[obj][k]
+      if v == db.NULL then return nil end
+      return v
+    end
+    error(("%s has no field '%s'"):format(spec.name, tostring(k)), 2)
+  end
+  mt.__newindex = function(obj, k, v)
+    if not known[k] then
+      error(("%s has no field '%s'"):format(spec.name, tostring(k)), 2)
+    end
+    if spec.readonly[k] then
+      error(("%s.%s is read-only"):format(spec.name, k), 2)
+    end
+    rows[obj][k] = v == nil and db.NULL or v
+  end
+  mt.__tostring = function(obj) return spec.tostring(rows[obj]) end
+  -- pairs(obj): the columns in table order, NULL as nil skipped.
+  mt.__pairs = function(obj)
+    local i, row = 0, rows[obj]
+    return function()
+      repeat
+        i = i + 1
+        local c = spec.columns[i]
+        if c == nil then return nil end
+        if row[c] ~= db.NULL then return c, row[c] end
+      until false
+    end, obj, nil
+  end
+
+  local class = { methods = methods, columns = spec.columns, json = spec.json }
+  -- Wrap a row (column -> value, jsonb decoded) as an object.
+  function class.wrap(row)
+    local obj = {}
+    rows[obj] = row
+    return setmetatable(obj, mt)
+  end
+  -- The object's row (for the module's own code).
+  function class.row(obj)
+    return rows[obj]
+  end
+  function class.is(v)
+    return type(v) == "table" and rows[v] ~= nil
+  end
+  -- A column value as a query parameter: jsonb as JSON text.
+  function class.param(row, col)
+    local v = row[col]
+    if v == nil or v == db.NULL then return db.NULL end
+    if spec.json[col] then
+      if type(v) == "table" and spec.arrays[col] and next(v) == nil
+          and getmetatable(v) == nil then
+        v = json.array({})
+      end
+      return json.encode(v)
+    end
+    return v
+  end
+  return class
+end
+
+---------------------------------------------------------------- cache
+
+local pending		-- versions waiting for an outer transaction's commit
+
+-- Redis's name for a model's cache entry (the shard key).
+function M.cache_name(model, id)
+  return ("modelcache:core.%s:%s"):format(model, id)
+end
+
+-- Tell the servers' cache the new versions: entries = {{model, id,
+-- version}, ...}. One pipeline per shard. Returns true, or nil, message,
+-- "connection" (or the error reply's code).
+function M.publish(entries)
+  if #entries == 0 then return true end
+  local redis = require "venueless.redis"
+  local by_shard, order = {}, {}
+  for _, e in ipairs(entries) do
+    local name = M.cache_name(e[1], e[2])
+    local s = redis.shard_for(name)
+    if not by_shard[s] then by_shard[s] = {}; order[#order + 1] = s end
+    local cmds = by_shard[s]
+    cmds[#cmds + 1] = { "EVAL", M.CACHE_SCRIPT, 1, name .. ":version",
+      e[3], M.CACHE_EXPIRY }
+  end
+  table.sort(order)
+  for _, s in ipairs(order) do
+    local ok, replies, msg, code = pcall(function()
+      return redis.conn(s):pipeline(by_shard[s])
+    end)
+    if not ok then
+      if core.is_error(replies) then return nil, replies.message, replies.code end
+      error(replies, 0)
+    end
+    if replies == nil then return nil, msg, code end
+    for _, r in ipairs(replies) do
+      if type(r) == "table" and r.err then
+        return nil, ("redis shard %d: %s"):format(s, r.err), r.err:match("^%S+")
+      end
+    end
+  end
+  return true
+end
+
+-- After a change: publish now, or, inside M.transaction, at its commit.
+-- A save inside a bare db.transaction cannot know when (or whether) it
+-- commits, so it is refused.
+function M.after_commit(entries)
+  if pending then
+    table.move(entries, 1, #entries, #pending + 1, pending)
+    return true
+  end
+  return M.publish(entries)
+end
+
+-- Refuse saving inside a db.transaction we do not own.
+function M.check_outside(what)
+  if not pending and db.in_transaction() then
+    error(what .. ": inside db.transaction the cache cannot follow the commit;"
+      .. " use worlds.transaction(fn)", 3)
+  end
+end
+
+-- worlds.transaction(fn, ...): fn's saves in one transaction, the cache
+-- updated after it commits. Returns fn's results (raising as
+-- db.transaction does); a Redis failure after the commit returns nil,
+-- message, code.
+function M.transaction(fn, ...)
+  if pending then return fn(...) end
+  pending = {}
+  local r = table.pack(pcall(db.transaction, fn, ...))
+  local entries = pending
+  pending = nil
+  if not r[1] then error(r[2], 0) end
+  local ok, msg, code = M.publish(entries)
+  if not ok then return nil, M.redis_message(msg), code end
+  return table.unpack(r, 2, r.n)
+end
+
+-- The message for a cache update that failed after the commit.
+function M.redis_message(msg)
+  return "committed, but the server cache was not updated (running servers"
+    .. " may serve the old configuration until they reload): " .. tostring(msg)
+end
+
+return M
