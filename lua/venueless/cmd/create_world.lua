@@ -138,7 +138,8 @@ end
 function M.report(w, url, headline, opts, summary)
   local secrets = type(w.config) == "table" and w.config.JWT_secrets or json.array({})
   if opts.json then
-    local token = w:admin_token()
+    -- The URL's token when there is one: the same JWT twice.
+    local token = url and url:match("#token=(.*)$") or w:admin_token()
     cli.say(json.encode(json.ordered({ id = w.id, title = w.title,
       domain = w.domain or json.null, version = w.version, secrets = secrets,
       admin_url = url or json.null, admin_token = token or json.null,
