@@ -1,0 +1,314 @@
+# import_config against throwaway PostgreSQL and Redis: the reference's
+# mapping of the JSON format to rows, idempotent re-import, validation
+# with JSON paths (nothing written), hostile strings, the model cache,
+# DB and Redis failures, and kill -9 at several points leaving the
+# database as it was.
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+V=$VENUELESS
+SAMPLE=$TOP_SRCDIR/tests/data/sample-world.json
+GEN=$TOP_SRCDIR/tests/data/gen-world.py
+
+vl_exit 2 "$V" import_config
+vl_contains "$VL_ERR" "venueless: import_config: expected a FILE argument"
+vl_exit 2 "$V" import_config a b
+
+vl_pg_start
+vl_redis_start
+"$V" migrate -v 0 || vl_fail "migrate"
+
+# snap: a digest of every row of the six tables (the database "as before").
+snap() {
+	vl_psql -c "select md5(coalesce(string_agg(t, '|' order by t), '')) from (
+	  select 'w' || row_to_json(x)::text t from core_world x
+	  union all select 'r' || row_to_json(x)::text from core_room x
+	  union all select 'c' || row_to_json(x)::text from core_channel x
+	  union all select 'e' || row_to_json(x)::text from core_exhibitor x
+	  union all select 'l' || row_to_json(x)::text from core_exhibitorlink x
+	  union all select 's' || row_to_json(x)::text from core_exhibitorsocialmedialink x) y"
+}
+counts() {	# counts WORLD: rooms channels exhibitors links social
+	vl_psql -c "select (select count(*) from core_room where world_id = '$1'),
+	  (select count(*) from core_channel where world_id = '$1'),
+	  (select count(*) from core_exhibitor where world_id = '$1'),
+	  (select count(*) from core_exhibitorlink l join core_exhibitor e on e.id = l.exhibitor_id where e.world_id = '$1'),
+	  (select count(*) from core_exhibitorsocialmedialink l join core_exhibitor e on e.id = l.exhibitor_id where e.world_id = '$1')"
+}
+
+# --- The sample world: every row as the reference maps the format.
+vl_exit 0 "$V" import_config "$SAMPLE"
+vl_eq "World sample created: 8 rooms (8 new), 3 exhibitors (3 new), 3 new chat channels, 3 links, 3 social media links" "$VL_OUT"
+vl_eq "" "$VL_ERR"
+vl_psql -c "select json_build_object(
+  'world', (select row_to_json(w) from (select id, title, config, domain, roles, trait_grants, version,
+     locale, timezone, feature_flags, external_auth_url from core_world where id = 'sample') w),
+  'rooms', (select json_agg(r order by sorting_priority) from (select import_id, name, description,
+     picture, sorting_priority, trait_grants, module_config, version, deleted, pretalx_id, force_join,
+     schedule_data, (select json_agg(json_build_object('name', c.name, 'world', c.world_id))
+       from core_channel c where c.room_id = core_room.id) channels
+     from core_room where world_id = 'sample') r),
+  'exhibitors', (select json_agg(e order by sorting_priority) from (select x.name, tagline, short_text,
+     logo, text_legacy, text_content, size, x.sorting_priority, r.import_id room, banner_detail,
+     banner_list, contact_enabled, highlighted_room_id,
+     (select json_agg(json_build_array(display_text, url, category, sorting_priority) order by sorting_priority)
+        from core_exhibitorlink where exhibitor_id = x.id) links,
+     (select json_agg(json_build_array(display_text, url) order by id)
+        from core_exhibitorsocialmedialink where exhibitor_id = x.id) social
+     from core_exhibitor x join core_room r on r.id = x.room_id and r.world_id = x.world_id
+     where x.world_id = 'sample') e))" >"$VL_TMP/rows.json"
+"$PY" - "$SAMPLE" "$VL_TMP/rows.json" <<'PY' || vl_fail "sample rows"
+import json, sys
+src = json.load(open(sys.argv[1])); db = json.load(open(sys.argv[2]))
+w = db["world"]
+cfg = {k: v for k, v in src["world"].items() if k not in ("id", "title")}
+assert w["id"] == "sample" and w["title"] == src["world"]["title"]
+assert w["config"] == cfg, "config is every other world key"
+assert w["roles"] == src["roles"] and w["trait_grants"] == src["trait_grants"]
+assert w["version"] == 2 and w["domain"] is None and w["external_auth_url"] is None
+assert (w["locale"], w["timezone"], w["feature_flags"]) == ("en", "Europe/Berlin", ["chat-moderation"])
+assert len(db["rooms"]) == len(src["rooms"])
+for i, (r, s) in enumerate(zip(db["rooms"], src["rooms"])):
+    where = "room %d" % i
+    assert r["import_id"] == s["id"] and r["name"] == s["name"], where
+    assert r["description"] == s.get("description"), where
+    assert r["picture"] is None, where + ": picture is ignored"
+    assert r["sorting_priority"] == i, where
+    assert r["trait_grants"] == s.get("trait_grants", {}), where
+    assert r["module_config"] == s["modules"], where
+    assert r["pretalx_id"] == s.get("pretalx_id", 0), where
+    assert (r["version"], r["deleted"], r["force_join"], r["schedule_data"]) == (2, False, False, None), where
+    chat = any(m["type"] == "chat.native" for m in s["modules"])
+    assert r["channels"] == ([{"name": None, "world": "sample"}] if chat else None), where
+assert len(db["exhibitors"]) == len(src["exhibitors"])
+for i, (e, s) in enumerate(zip(db["exhibitors"], src["exhibitors"])):
+    where = "exhibitor %d" % i
+    assert e["name"] == s["name"] and e["tagline"] == s.get("tagline"), where
+    assert e["short_text"] == s.get("short_text") and e["logo"] == s.get("logo"), where
+    assert e["text_legacy"] == s.get("text"), where
+    assert e["text_content"] == s.get("text_content", []), where
+    assert e["size"] == s["size"] and e["sorting_priority"] == i and e["room"] == s["room"], where
+    assert (e["banner_detail"], e["banner_list"], e["contact_enabled"], e["highlighted_room_id"]) == (None, None, False, None), where
+    links = [[l["display_text"], l["url"], l.get("category", "profile"), j] for j, l in enumerate(s.get("links", []))]
+    assert (e["links"] or []) == links, where
+    social = [[l["display_text"], l["url"]] for l in s.get("social_media_links", [])]
+    assert (e["social"] or []) == social, where
+PY
+
+# The model cache: the world and every room at version 2, a week's TTL.
+vl_eq 2 "$(vl_redis_cli GET modelcache:core.World:sample:version)" "world cached"
+for id in $(vl_psql -c "select id from core_room where world_id = 'sample'"); do
+	vl_eq 2 "$(vl_redis_cli GET "modelcache:core.Room:$id:version")" "room $id cached"
+	t=$(vl_redis_cli TTL "modelcache:core.Room:$id:version")
+	[ "$t" -gt 604000 ] || vl_fail "room TTL $t"
+done
+
+# --- Re-import: the same rows (ids too), each world and room version + 1.
+ids=$(vl_psql -c "select string_agg(id::text, ',' order by id) from (select id from core_room union all select id from core_exhibitor union all select id from core_channel) x")
+before=$(counts sample)
+first=$(vl_redis_cli GET "modelcache:core.Room:$(vl_psql -c "select id from core_room where world_id = 'sample' and import_id = 'lobby'"):version")
+# A higher cached version is kept (set if higher), its expiry refreshed.
+lobby=$(vl_psql -c "select id from core_room where world_id = 'sample' and import_id = 'lobby'")
+vl_redis_cli SET "modelcache:core.Room:$lobby:version" 99 EX 10 >/dev/null
+vl_exit 0 "$V" import_config "$SAMPLE" --json
+"$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); assert d == {"world": "sample", "created": False, "version": 3, "rooms": 8, "rooms_created": 0, "channels_created": 0, "exhibitors": 3, "exhibitors_created": 0, "links": 3, "social_links": 3}, d' "$VL_OUT" ||
+    vl_fail "re-import --json: $VL_OUT"
+vl_eq "$before" "$(counts sample)" "re-import row counts"
+vl_eq "$ids" "$(vl_psql -c "select string_agg(id::text, ',' order by id) from (select id from core_room union all select id from core_exhibitor union all select id from core_channel) x")" "same ids"
+vl_eq "3|8" "$(vl_psql -c "select w.version, count(*) from core_world w join core_room r on r.world_id = w.id and r.version = 3 where w.id = 'sample' group by 1")" "versions + 1"
+vl_eq 3 "$(vl_redis_cli GET modelcache:core.World:sample:version)"
+vl_eq 99 "$(vl_redis_cli GET "modelcache:core.Room:$lobby:version")" "higher cached version kept"
+t=$(vl_redis_cli TTL "modelcache:core.Room:$lobby:version")
+[ "$t" -gt 604000 ] || vl_fail "expiry not refreshed: $t"
+vl_eq 2 "$first" "lobby was 2 before"
+
+# --- A changed file: rooms updated by import id, new ones added, a room
+# gaining chat.native gets its one channel, links replaced; from stdin.
+"$PY" - "$SAMPLE" >"$VL_TMP/changed.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["rooms"][3]["name"] = "Workshop (umbenannt)"
+d["rooms"][3]["modules"].append({"type": "chat.native", "config": {}})
+d["rooms"].insert(0, {"id": 42, "name": "Neu", "modules": []})
+d["exhibitors"][0]["links"] = [{"display_text": "Nur noch einer", "url": "https://one.example.org"}]
+d["world"]["title"] = "Neuer Titel"
+print(json.dumps(d))
+PY
+vl_exit 0 sh -c "'$V' import_config - <'$VL_TMP/changed.json'"
+vl_eq "World sample updated: 9 rooms (1 new), 3 exhibitors (0 new), 1 new chat channel, 2 links, 3 social media links" "$VL_OUT"
+vl_eq "9|4|3|2|3" "$(counts sample)" "changed counts"
+vl_eq "Workshop (umbenannt)|4|4" "$(vl_psql -c "select name, sorting_priority, version from core_room where world_id = 'sample' and import_id = 'workshop'")"
+vl_eq "Neu|0|2" "$(vl_psql -c "select name, sorting_priority, version from core_room where world_id = 'sample' and import_id = '42'")" "integer import id stored as text"
+vl_eq 1 "$(vl_psql -c "select count(*) from core_channel c join core_room r on r.id = c.room_id where r.import_id = 'workshop'")"
+vl_eq "Neuer Titel" "$(vl_psql -c "select title from core_world where id = 'sample'")"
+# Importing the same twice more keeps exactly one channel per chat room.
+vl_exit 0 "$V" import_config "$VL_TMP/changed.json"
+vl_eq "9|4|3|2|3" "$(counts sample)" "stable counts"
+vl_eq 0 "$(vl_psql -c "select count(*) from (select room_id from core_channel group by 1 having count(*) > 1) x")"
+vl_exit 0 "$V" import_config "$SAMPLE"
+
+# --- Broken JSON: one line, with line and column; nothing written.
+s0=$(snap)
+printf '{\n  "world": {"id": "x",\n  "title": }\n}\n' >"$VL_TMP/broken.json"
+vl_exit 1 "$V" import_config "$VL_TMP/broken.json"
+vl_eq 1 "$(printf '%s\n' "$VL_ERR" | wc -l)" "one line"
+vl_contains "$VL_ERR" "venueless: import_config: $VL_TMP/broken.json: line 3 column "
+vl_exit 1 "$V" import_config "$VL_TMP/no-such.json"
+vl_contains "$VL_ERR" "venueless: import_config: $VL_TMP/no-such.json: No such file or directory"
+vl_exit 1 "$V" import_config -	# stdin is /dev/null
+vl_contains "$VL_ERR" "venueless: import_config: stdin: line 1 column "
+
+# bad LABEL PYTHON MESSAGE: mutate the sample (d) with PYTHON, expect
+# exit 1 with exactly MESSAGE, and no change to the database.
+bad() {
+	"$PY" -c "import json, sys
+d = json.load(open(sys.argv[1]))
+$2
+sys.stdout.write(json.dumps(d))" "$SAMPLE" >"$VL_TMP/bad.json" || vl_fail "$1: generator"
+	vl_exit 1 "$V" import_config "$VL_TMP/bad.json"
+	vl_eq "venueless: import_config: $3" "$VL_ERR" "$1"
+	vl_eq "$s0" "$(snap)" "$1: nothing written"
+}
+bad "modules type" 'd["rooms"][3]["modules"] = {"type": "x"}' "rooms[3].modules: expected an array"
+bad "modules string" 'd["rooms"][2]["modules"] = "chat"' "rooms[2].modules: expected an array"
+bad "rooms type" 'd["rooms"] = {}' "rooms: expected an array"
+bad "missing title" 'del d["world"]["title"]' "world.title: missing"
+bad "title type" 'd["world"]["title"] = 7' "world.title: expected a string"
+bad "missing world" 'del d["world"]' "world: missing"
+bad "missing rooms" 'del d["rooms"]' "rooms: missing"
+bad "unknown top key" 'd["colour"] = "red"' "colour: unknown key"
+bad "unknown room key" 'd["rooms"][1]["colour"] = "red"' "rooms[1].colour: unknown key"
+bad "unknown exhibitor key" 'd["exhibitors"][2]["booth"] = 1' "exhibitors[2].booth: unknown key"
+bad "room name missing" 'del d["rooms"][5]["name"]' "rooms[5].name: missing"
+bad "room not an object" 'd["rooms"][1] = ["x"]' "rooms[1]: expected an object"
+bad "module type missing" 'd["rooms"][0]["modules"][1] = {"config": {}}' "rooms[0].modules[1].type: missing"
+bad "pretalx_id" 'd["rooms"][0]["pretalx_id"] = "1"' "rooms[0].pretalx_id: expected an integer"
+bad "trait_grants" 'd["rooms"][0]["trait_grants"] = []' "rooms[0].trait_grants: expected an object"
+bad "roles" 'd["roles"] = ["admin"]' "roles: expected an object"
+bad "link url" 'd["exhibitors"][1]["links"][0]["url"] = None' "exhibitors[1].links[0].url: expected a string"
+bad "social link" 'd["exhibitors"][0]["social_media_links"][1] = "x"' "exhibitors[0].social_media_links[1]: expected an object"
+bad "text_content" 'd["exhibitors"][0]["text_content"] = "x"' "exhibitors[0].text_content: expected an array"
+bad "tagline null ok, number not" 'd["exhibitors"][0]["tagline"] = 5' "exhibitors[0].tagline: expected a string or null"
+bad "duplicate room id" 'd["rooms"][4]["id"] = "stage"' "rooms[4].id: duplicate of rooms[0].id"
+bad "duplicate exhibitor" 'd["exhibitors"][2]["name"] = d["exhibitors"][0]["name"]' "exhibitors[2].name: duplicate of exhibitors[0].name"
+bad "long name" 'd["rooms"][0]["name"] = "x" * 301' "rooms[0].name: longer than 300 characters"
+bad "world id shape" 'd["world"]["id"] = "a b"' "world.id: expected letters, digits, '_', '-' or '.'"
+bad "world id length" 'd["world"]["id"] = "a" * 51' "world.id: longer than 50 characters"
+# NUL (which jsonb refuses) is refused by the JSON reader already.
+printf '{"world": {"id": "nul", "title": "a\\u0000b"}, "rooms": []}' >"$VL_TMP/nul.json"
+vl_exit 1 "$V" import_config "$VL_TMP/nul.json"
+vl_eq "venueless: import_config: $VL_TMP/nul.json: line 1 column 36: \\u0000 in a string is not supported" "$VL_ERR" "NUL"
+vl_eq "$s0" "$(snap)" "NUL: nothing written"
+bad "unknown room" 'd["world"]["id"] = "newworld"; d["exhibitors"][1]["room"] = "nosuch"' "exhibitors[1].room: no room with id nosuch in world newworld"
+# A room of another world is not found (upstream looks across worlds).
+bad "room of another world" 'd["world"]["id"] = "other"; d["rooms"] = [{"id": "x", "name": "x", "modules": []}]' "exhibitors[0].room: no room with id expo in world other"
+# Invalid UTF-8 (raw bytes in the file).
+"$PY" -c "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read().replace(b'Lobby', b'Lob\xffby', 1))" "$SAMPLE" >"$VL_TMP/utf8.json"
+vl_exit 1 "$V" import_config "$VL_TMP/utf8.json"
+# The reader refuses it, at the bad byte (1-based column).
+ln=$(grep -n '"Lobby"' "$SAMPLE" | head -1 | cut -d: -f1)
+col=$(( $(sed -n "${ln}p" "$SAMPLE" | awk '{ print index($0, "Lobby") }') + 3 ))
+vl_eq "venueless: import_config: $VL_TMP/utf8.json: line $ln column $col: invalid UTF-8 in string" "$VL_ERR"
+vl_eq "$s0" "$(snap)" "invalid UTF-8: nothing written"
+
+# --- Hostile strings are stored as they are.
+"$PY" - "$SAMPLE" >"$VL_TMP/evil.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["world"]["id"] = "evil"
+d["world"]["title"] = "x'); DROP TABLE core_world; --"
+d["rooms"][0]["name"] = "Robert'); DROP TABLE core_room; -- \\ \" $1 %s"
+d["rooms"][0]["id"] = "'; DELETE FROM core_room; --"
+d["exhibitors"][0]["room"] = d["rooms"][0]["id"]
+d["exhibitors"][0]["name"] = "\\\\\" ''"
+d["rooms"][1]["modules"][0]["config"]["q"] = "\"}]'; SELECT 1; --\\u0000"
+print(json.dumps(d))
+PY
+vl_exit 0 "$V" import_config "$VL_TMP/evil.json"
+vl_eq "Robert'); DROP TABLE core_room; -- \\ \" \$1 %s" "$(vl_psql -c "select name from core_room where world_id = 'evil' and sorting_priority = 0")"
+vl_eq "\\\\\" ''" "$(vl_psql -c "select name from core_exhibitor where world_id = 'evil' and sorting_priority = 0")"
+vl_eq "\"}]'; SELECT 1; --\\u0000" "$(vl_psql -c "select module_config->0->'config'->>'q' from core_room where world_id = 'evil' and sorting_priority = 1")"
+vl_eq "9|4|3|3|3" "$(counts sample)" "sample untouched (rooms not in the file are kept, as upstream)"
+
+# --- PostgreSQL unreachable: exit 10.
+VENUELESS_DB_HOST=$VL_TMP/nowhere vl_exit 10 "$V" import_config "$SAMPLE"
+vl_contains "$VL_ERR" "venueless: import_config: "
+
+# --- Redis unreachable after the commit: committed, said so, exit 11.
+"$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); d['world']['id']='noredis'; print(json.dumps(d))" "$SAMPLE" >"$VL_TMP/noredis.json"
+VENUELESS_REDIS_URLS=unix://$VL_TMP/nowhere.sock vl_exit 11 "$V" import_config "$VL_TMP/noredis.json"
+vl_eq "World noredis created: 8 rooms (8 new), 3 exhibitors (3 new), 3 new chat channels, 3 links, 3 social media links" "$VL_OUT"
+vl_contains "$VL_ERR" "venueless: import_config: committed, but the server cache was not updated (running servers may serve the old configuration until they reload): "
+vl_eq "8|3|3|3|3" "$(counts noredis)" "committed without Redis"
+vl_eq "" "$(vl_redis_cli GET modelcache:core.World:noredis:version)"
+
+# --- Interrupted at any point: the database is as it was.
+"$PY" "$GEN" big 6000 1500 >"$VL_TMP/big.json"
+vl_exit 0 "$V" import_config "$VL_TMP/big.json"
+vl_eq "6000|2000|1500|3000|1500" "$(counts big)" "big world"
+"$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); d['world']['id']='big2'; d['rooms'][0]['name']='changed'; print(json.dumps(d))" "$VL_TMP/big.json" >"$VL_TMP/big2.json"
+
+# locker TABLE: hold an exclusive lock on TABLE from another session.
+locker() {
+	psql -X -q -c "BEGIN; LOCK TABLE $1 IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);" >/dev/null 2>&1 &
+	LOCKER=$!
+	vl_wait_for sh -c "[ \$(psql -X -At -c \"select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = '$1' and l.mode = 'AccessExclusiveLock' and l.granted\") = 1 ]"
+}
+unlock() {
+	vl_psql -c "select pg_terminate_backend(pid) from pg_stat_activity where query like '%pg_sleep(120)%' and pid <> pg_backend_pid()" >/dev/null
+	wait "$LOCKER" 2>/dev/null
+}
+# waiting APP: until a backend of application_name APP waits for a lock.
+waiting() {
+	vl_wait_for sh -c "[ \$(psql -X -At -c \"select count(*) from pg_stat_activity where application_name = '$1' and wait_event_type = 'Lock'\") = 1 ]"
+}
+gone() {
+	vl_wait_for sh -c "[ \$(psql -X -At -c \"select count(*) from pg_stat_activity where application_name like 'venueless%'\") = 0 ]"
+}
+# killed_at TABLE SIGNAL CMD...: run CMD until it waits for TABLE, signal it.
+killed_at() {
+	local table=$1 sig=$2 pid app
+	shift 2
+	app="venueless $2"
+	locker "$table"
+	"$@" >/dev/null 2>"$VL_TMP/killed.err" &
+	pid=$!
+	waiting "$app"
+	kill "-$sig" "$pid"
+	wait "$pid"
+	KILLED_RC=$?
+	unlock
+	gone
+}
+s0=$(snap)
+for t in core_room core_exhibitor core_exhibitorlink core_exhibitorsocialmedialink; do
+	killed_at "$t" KILL "$V" import_config "$VL_TMP/big2.json"	# a new world
+	vl_eq "$s0" "$(snap)" "import killed at $t (new world)"
+	killed_at "$t" KILL "$V" import_config "$VL_TMP/big.json"	# an update
+	vl_eq "$s0" "$(snap)" "import killed at $t (update)"
+	killed_at "$t" KILL "$V" clone_world big --id bigclone --title C --domain ''
+	vl_eq "$s0" "$(snap)" "clone killed at $t"
+done
+# SIGTERM: the query is cancelled, exit 130, nothing written.
+killed_at core_exhibitor TERM "$V" import_config "$VL_TMP/big2.json"
+vl_eq 130 "$KILLED_RC" "SIGTERM exit"
+vl_eq "$s0" "$(snap)" "import stopped by SIGTERM"
+# kill -9 after a few delays: all or nothing.
+for delay in 0.05 0.15 0.3 0.5; do
+	"$V" import_config "$VL_TMP/big2.json" >/dev/null 2>&1 &
+	pid=$!
+	sleep "$delay"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid"
+	gone
+	c=$(counts big2)
+	case "$c" in
+	"0|0|0|0|0") vl_eq "$s0" "$(snap)" "killed after ${delay}s" ;;
+	"6000|2000|1500|3000|1500") vl_psql -c "begin; delete from core_exhibitorlink l using core_exhibitor e where e.id = l.exhibitor_id and e.world_id = 'big2';
+	    delete from core_exhibitorsocialmedialink l using core_exhibitor e where e.id = l.exhibitor_id and e.world_id = 'big2';
+	    delete from core_exhibitor where world_id = 'big2'; delete from core_channel where world_id = 'big2';
+	    delete from core_room where world_id = 'big2'; delete from core_world where id = 'big2'; commit" ;;
+	*) vl_fail "killed after ${delay}s: partial import $c" ;;
+	esac
+done
+echo "import: ok"
