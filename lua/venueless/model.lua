@@ -198,6 +198,7 @@ end
 ---------------------------------------------------------------- cache
 
 local pending		-- versions waiting for an outer transaction's commit
+local undo		-- what to put back in the objects if it rolls back
 
 -- Redis's name for a model's cache entry (the shard key).
 function M.cache_name(model, id)
@@ -249,6 +250,12 @@ function M.after_commit(entries)
   return M.publish(entries)
 end
 
+-- Inside M.transaction: remember how to restore an object's version if
+-- the transaction rolls back.
+function M.on_rollback(fn)
+  if undo then undo[#undo + 1] = fn end
+end
+
 -- Refuse saving inside a db.transaction we do not own.
 function M.check_outside(what)
   if not pending and db.in_transaction() then
@@ -263,11 +270,14 @@ end
 -- message, code.
 function M.transaction(fn, ...)
   if pending then return fn(...) end
-  pending = {}
+  pending, undo = {}, {}
   local r = table.pack(pcall(db.transaction, fn, ...))
-  local entries = pending
-  pending = nil
-  if not r[1] then error(r[2], 0) end
+  local entries, restore = pending, undo
+  pending, undo = nil, nil
+  if not r[1] then
+    for i = #restore, 1, -1 do restore[i]() end
+    error(r[2], 0)
+  end
   local ok, msg, code = M.publish(entries)
   if not ok then return nil, M.redis_message(msg), code end
   return table.unpack(r, 2, r.n)

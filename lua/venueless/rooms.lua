@@ -82,9 +82,9 @@ WITH saved AS (
   INSERT INTO core_room (id, module_config, name, description, picture, import_id,
     world_id, sorting_priority, trait_grants, version, deleted, pretalx_id,
     force_join, schedule_data)
-  SELECT gen_random_uuid(), $2::jsonb, $3, $4, $5, $6, $1,
+  SELECT gen_random_uuid(), $2::jsonb, $3, $4, $5, $6, $1::text,
     coalesce($7::int, (SELECT coalesce(max(sorting_priority) + 1, 0)
-      FROM core_room WHERE world_id = $1)),
+      FROM core_room WHERE world_id = $1::text)),
     $8::jsonb, 2, false, $9, $10, NULL
   RETURNING ]] .. LIST .. [[),
 ]] .. CHANNEL_CTE .. [[
@@ -142,6 +142,8 @@ function Room.methods.save(self)
   local r, msg, code = db.query(UPDATE, table.unpack(p, 1, 12))
   if r == nil then return nil, msg, code end
   if #r == 0 then return nil, ("room %s does not exist"):format(row.id), "notfound" end
+  local old = row.version
+  model.on_rollback(function() row.version = old end)
   row.version = r[1].version
   local ok
   ok, msg, code = model.after_commit({ { "Room", row.id, row.version } })

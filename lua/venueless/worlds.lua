@@ -67,7 +67,7 @@ local function check_new(spec)
     end
   end
   if not worlds.valid_id(spec.id) then
-    return nil, "the world id must be 1 to 50 letters or digits (A-Z, a-z, 0-9)", "invalid"
+    return nil, "the world id must be alphanumeric (A-Z, a-z, 0-9), 1 to 50 characters", "invalid"
   end
   local why = model.bad_string(spec.title, 300)
   if why then return nil, "title " .. why, "invalid" end
@@ -177,7 +177,7 @@ RETURNING ]] .. table.concat(COLUMNS, ", ")
 
 -- Why a new world's id or domain is taken: nil, message, code.
 local function conflict(id, domain)
-  local r, msg, code = db.query("SELECT id, domain = $2 AS dom FROM core_world"
+  local r, msg, code = db.query("SELECT id, coalesce(domain = $2, false) AS dom FROM core_world"
     .. " WHERE id = $1 OR domain = $2 ORDER BY id = $1 DESC LIMIT 1", id, domain)
   if r == nil then return nil, msg, code end
   if r[1] and not r[1].dom then return nil, ("world %s already exists"):format(id), "exists" end
@@ -238,6 +238,8 @@ function World.methods.save(self)
   local r, msg, code = db.query(UPDATE, table.unpack(p, 1, 12))
   if r == nil then return nil, msg, code end
   if #r == 0 then return not_found(row.id) end
+  local old = row.version
+  model.on_rollback(function() row.version = old end)
   row.version = r[1].version
   local ok
   ok, msg, code = model.after_commit({ { "World", row.id, row.version } })

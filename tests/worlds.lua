@@ -1,0 +1,312 @@
+-- The worlds and rooms Lua API: strict objects, help metadata, defaults
+-- against the reference, versions and the model cache, the chat channel
+-- rule, transactions, tokens checked by PyJWT, import from tables, and
+-- Redis going away after a commit.
+local db = require "venueless.db"
+local redis = require "venueless.redis"
+local json = require "venueless.json"
+local migrations = require "venueless.migrations"
+local worlds = require "venueless.worlds"
+local rooms = require "venueless.rooms"
+
+migrations.apply()
+local REF = os.getenv("VL_REFERENCE")
+local TMP = os.getenv("VL_TMP")
+
+local function one(sql, ...)
+  local r = assert(db.query(sql, ...))
+  local row = r[1]
+  return row and row[r.columns[1]]
+end
+
+local function cached(model, id)
+  return redis.call("GET", ("modelcache:core.%s:%s:version"):format(model, id))
+end
+
+local function shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+test("create: version 2, admin URL, cached, globals", function()
+  local w, url = worlds.create({ id = "api1", title = "API \"eins\"", domain = "api1.example.org" })
+  ok(w, url)
+  eq(2, w.version)
+  ok(url:find("^https://api1%.example%.org/#token=[%w_-]+%.[%w_-]+%.[%w_-]+$"), url)
+  eq("2", cached("World", "api1"))
+  eq('<world api1 "API \\"eins\\"">', tostring(w))
+  eq("venueless.world", getmetatable(w).__name)
+  ok(getmetatable(w).__tostring)
+  eq(worlds, _G.worlds)
+  eq(rooms, _G.rooms)
+end)
+
+test("create: defaults are the reference's defaults.json", function()
+  local f = assert(io.open(REF .. "/defaults.json"))
+  local d = assert(json.decode(f:read("a")))
+  f:close()
+  local w = assert(worlds.get("api1"))
+  eq(d.roles, w.roles)
+  eq(d.trait_grants, w.trait_grants)
+  eq(d.feature_flags, w.feature_flags)
+  eq(d.locale, w.locale)
+  eq(d.timezone, w.timezone)
+  local r = assert(w:add_room({ name = "Defaults" }))
+  eq(d.room_trait_grants_default, r.trait_grants)
+  eq(d.room_module_config_default, r.module_config)
+  eq("array", one("SELECT jsonb_typeof(module_config) FROM core_room WHERE id = $1", r.id))
+  eq(false, r.deleted)
+  eq(false, r.force_join)
+  eq(0, r.pretalx_id)
+  eq(nil, r.import_id)
+end)
+
+test("create: refusals return nil, message, code; misuse raises", function()
+  eq("exists", select(2, fails("world api1 already exists", worlds.create({ id = "api1", title = "x" }))))
+  eq("domain", select(2, fails("domain api1.example.org is already used by world api1",
+    worlds.create({ id = "api2", title = "x", domain = "api1.example.org" }))))
+  eq("invalid", select(2, fails("alphanumeric", worlds.create({ id = "a b", title = "x" }))))
+  fails("alphanumeric", worlds.create({ id = "", title = "x" }))
+  fails("title is not valid UTF%-8", worlds.create({ id = "u8", title = "\xff" }))
+  fails("title contains a NUL byte", worlds.create({ id = "u8", title = "a\0b" }))
+  raises(function() worlds.create("api3") end, "expected a table")
+  raises(function() worlds.create({ id = "api3", title = "x", colour = 1 }) end, "unknown field 'colour'")
+  eq(0, one("SELECT count(*) FROM core_world WHERE id IN ('api2', 'api3', 'u8')"))
+end)
+
+test("objects: columns as fields, unknown fields raise, read-only fields", function()
+  local w = assert(worlds.get("api1"))
+  eq("api1.example.org", w.domain)
+  eq(nil, w.external_auth_url)			-- NULL reads as nil
+  ok(w.vapid_private_key:find("^%-%-%-%-%-BEGIN PRIVATE KEY%-%-%-%-%-\n"))
+  eq("any", w.config.JWT_secrets[1].issuer)	-- jsonb as Lua tables
+  raises(function() return w.colour end, "world has no field 'colour'")
+  raises(function() w.colour = 1 end, "world has no field 'colour'")
+  raises(function() w.id = "x" end, "world.id is read%-only")
+  raises(function() w.version = 9 end, "world.version is read%-only")
+  local seen = {}
+  for k, v in pairs(w) do seen[#seen + 1] = k; ok(v ~= nil) end
+  eq("id", seen[1])
+  ok(not table.concat(seen, " "):find("external_auth_url"), "NULL columns skipped by pairs")
+end)
+
+test("help metadata: _doc entries and _methods agree", function()
+  for _, m in ipairs({ { worlds, "world" }, { rooms, "room" } }) do
+    local mod, obj = m[1], m[2]
+    ok(type(mod._doc) == "table" and type(mod._methods) == "table")
+    for name, d in pairs(mod._doc) do
+      ok(type(d.sig) == "string" and type(d.text) == "string", name)
+      local meth = name:match("^" .. obj .. ":(.+)$")
+      if meth then
+        ok(type(mod._methods[meth]) == "function", name .. " is a method")
+        ok(d.sig:find("^" .. obj .. ":" .. meth .. "[%({]"), name .. " sig")
+      else
+        ok(type(mod[name]) == "function", name .. " is a function")
+      end
+    end
+    for meth in pairs(mod._methods) do ok(mod._doc[obj .. ":" .. meth], obj .. ":" .. meth .. " documented") end
+  end
+  eq("worlds.clone(source_id, {id=, title=, domain=, new_secrets=})", worlds._doc.clone.sig)
+  ok(worlds._doc["world:save"] and rooms._doc["room:save"])
+end)
+
+test("save: version + 1, cache follows, jsonb and empty arrays", function()
+  local w = assert(worlds.get("api1"))
+  w.title = "Umbenannt 'quoted' \\ \"x\""
+  w.feature_flags = {}
+  w.config.extra = { 1, 2, { deep = true } }
+  w.external_auth_url = "https://auth.example.org"
+  eq(w, assert(w:save()))
+  eq(3, w.version)
+  eq("3", cached("World", "api1"))
+  local again = assert(worlds.get("api1"))
+  eq(w.title, again.title)
+  eq(3, again.version)
+  eq("array", one("SELECT jsonb_typeof(feature_flags) FROM core_world WHERE id = 'api1'"))
+  eq({ 1, 2, { deep = true } }, again.config.extra)
+  again.external_auth_url = nil
+  assert(again:save())
+  eq(true, one("SELECT external_auth_url IS NULL FROM core_world WHERE id = 'api1'"))
+  eq(4, again.version)
+  eq("4", cached("World", "api1"))
+  -- An older object saving later still raises the version (no lost update of it).
+  assert(w:save())
+  eq(5, w.version)
+  -- A value PostgreSQL refuses: nil, message, code; nothing changed.
+  w.title = ("x"):rep(301)
+  local msg, code = fails("too long", w:save())
+  eq("22001", code)
+  eq(5, one("SELECT version FROM core_world WHERE id = 'api1'"))
+end)
+
+test("get and list: lookups of any shape, filters, order by id", function()
+  eq("notfound", select(2, fails("world nosuch does not exist", worlds.get("nosuch"))))
+  fails("does not exist", worlds.get("'; DROP TABLE core_world; --"))
+  eq("invalid", select(2, fails("world id is not valid UTF%-8", worlds.get("\xff\xfe"))))
+  fails("world id contains a NUL byte", worlds.get("a\0b"))
+  fails("world id longer than 50", worlds.get(("a"):rep(51)))
+  raises(function() worlds.get(42) end, "world id expected")
+  assert(worlds.create({ id = "zed", title = "Zweite Welt" }))
+  assert(worlds.create({ id = "abc", title = "Noch eine WELT" }))
+  local ids = {}
+  for i, w in ipairs(assert(worlds.list())) do ids[i] = w.id end
+  eq({ "abc", "api1", "zed" }, ids)
+  local l = assert(worlds.list({ title = "welt" }))
+  eq(2, #l)
+  eq("abc", l[1].id)
+  eq(1, #assert(worlds.list({ limit = 1 })))
+  eq("api1", assert(worlds.list({ domain = "api1.example.org" }))[1].id)
+  eq(0, #assert(worlds.list({ title = "%" })))	-- not a LIKE pattern
+  raises(function() worlds.list({ colour = 1 }) end, "unknown filter 'colour'")
+end)
+
+test("rooms: add_room, chat channel rule, save, list, get", function()
+  local w = assert(worlds.get("zed"))
+  local chat = assert(w:add_room({ name = "Chat", modules = { { type = "chat.native", config = {} } } }))
+  eq(2, chat.version)
+  eq("2", cached("Room", chat.id))
+  eq(1, one("SELECT count(*) FROM core_channel WHERE room_id = $1 AND world_id = 'zed' AND name IS NULL", chat.id))
+  ok(chat:channel())
+  local stage = assert(w:add_room({ name = "Bühne \"1\"", modules = { { type = "livestream.native" } } }))
+  eq(0, one("SELECT count(*) FROM core_channel WHERE room_id = $1", stage.id))
+  eq(nil, stage:channel())
+  eq(('<room %s "Bühne \\"1\\"">'):format(stage.id), tostring(stage))
+  eq("venueless.room", getmetatable(stage).__name)
+  eq({ 0, 1 }, { chat.sorting_priority, stage.sorting_priority })
+  -- Gaining a chat module on save adds the one channel; saving again does not.
+  local mc = stage.module_config
+  mc[#mc + 1] = { type = "chat.native", config = { volatile = true } }
+  stage.module_config = mc
+  assert(stage:save())
+  eq(3, stage.version)
+  eq("3", cached("Room", stage.id))
+  assert(stage:save())
+  eq(1, one("SELECT count(*) FROM core_channel WHERE room_id = $1", stage.id))
+  eq(4, stage.version)
+  raises(function() stage.world_id = "api1" end, "room.world_id is read%-only")
+  raises(function() return stage.colour end, "room has no field 'colour'")
+  raises(function() w:add_room({ name = "x", colour = 1 }) end, "unknown field 'colour'")
+  raises(function() w:add_room({}) end, "name must be a string")
+  local got = assert(rooms.get(stage.id))
+  eq(stage.name, got.name)
+  eq("volatile", next(got.module_config[2].config))
+  eq("invalid", select(2, fails("room id must be a UUID", rooms.get("'; --"))))
+  fails("does not exist", rooms.get("00000000-0000-4000-8000-000000000000"))
+  local names = {}
+  for i, r in ipairs(assert(w:rooms())) do names[i] = r.name end
+  eq({ "Chat", "Bühne \"1\"" }, names)
+  eq(1, #assert(rooms.list({ world = w, name = "chat" })))
+  eq(0, #assert(rooms.list({ world = "zed", deleted = true })))
+  raises(function() rooms.list({ colour = 1 }) end, "unknown filter")
+end)
+
+test("transactions: saves inside db.transaction are refused; worlds.transaction publishes after commit", function()
+  local w = assert(worlds.get("zed"))
+  raises(function() db.transaction(function() w:save() end) end, "use worlds.transaction")
+  local before = cached("World", "zed")
+  -- A rolled-back transaction tells the cache nothing.
+  raises(function()
+    worlds.transaction(function()
+      assert(w:save())
+      eq(before, cached("World", "zed"))	-- not yet
+      error("boom")
+    end)
+  end, "boom")
+  eq(before, cached("World", "zed"))
+  eq(tonumber(before), one("SELECT version FROM core_world WHERE id = 'zed'"))
+  eq(tonumber(before), w.version, "the object's version put back")
+  local r = assert(w:rooms()[1])
+  eq("done", worlds.transaction(function()
+    w.title = "In einer Transaktion"
+    assert(w:save())
+    r.name = "Chat 2"
+    assert(r:save())
+    eq(before, cached("World", "zed"))
+    return "done"
+  end))
+  eq(tostring(tonumber(before) + 1), cached("World", "zed"))
+  eq(tostring(r.version), cached("Room", r.id))
+end)
+
+test("admin_token: PyJWT verifies it; days and traits", function()
+  local w = assert(worlds.get("api1"))
+  local secret = w.config.JWT_secrets[1].secret
+  local tok = assert(w:admin_token({ days = 2, traits = { "admin", "moderator" } }))
+  local out, code = sh("/usr/bin/python3 -c " .. shq([[
+import jwt, sys
+p = jwt.decode(sys.argv[1], sys.argv[2], algorithms=["HS256"], audience="venueless", issuer="any")
+assert p["exp"] - p["iat"] == 2 * 86400 and p["traits"] == ["admin", "moderator"], p
+print("verified")]]) .. " " .. tok .. " " .. secret)
+  eq(0, code, out)
+  eq("verified\n", out)
+  local z = assert(worlds.get("zed"))
+  ok(z:admin_token())
+  fails("has no domain", z:admin_url())
+  z.config = {}
+  eq("nosecret", select(2, fails("world zed has no JWT secret", z:admin_token())))
+  raises(function() w:admin_token({ days = -1 }) end, "days must be a positive number")
+end)
+
+test("import from a table: plain Lua tables, paths in errors, summary", function()
+  local doc = {
+    world = { id = "tbl", title = "Aus einer Tabelle", theme = { colors = {} } },
+    rooms = {
+      { id = "a", name = "A", modules = { { type = "chat.native", config = {} } } },
+      { id = 7, name = "B", modules = {}, trait_grants = {} },
+    },
+    exhibitors = { { name = "E", room = 7, links = { { display_text = "x", url = "https://x" } } } },
+  }
+  local w, s = worlds.import(doc)
+  ok(w, s)
+  eq({ world = "tbl", created = true, rooms = 2, rooms_created = 2, channels_created = 1,
+    exhibitors = 1, exhibitors_created = 1, links = 1, social_links = 0 }, s)
+  eq(2, w.version)
+  eq("2", cached("World", "tbl"))
+  eq("array", one("SELECT jsonb_typeof(module_config) FROM core_room WHERE world_id = 'tbl' AND import_id = '7'"))
+  eq("object", one("SELECT jsonb_typeof(trait_grants) FROM core_room WHERE world_id = 'tbl' AND import_id = '7'"))
+  local w2, s2 = worlds.import(doc)
+  eq(3, w2.version)
+  eq(false, s2.created)
+  eq(0, s2.rooms_created)
+  doc.rooms[2].modules = "x"
+  eq("invalid", select(2, fails("^rooms%[1%]%.modules: expected an array$", worlds.import(doc))))
+  doc.rooms[2].modules = {}
+  doc.rooms[1].name = "a\0b"
+  fails("^rooms%[0%]%.name: contains a NUL byte$", worlds.import(doc))
+  doc.rooms[1].name = "A"
+  doc.rooms[1].modules[1].config = { ["k\xff"] = 1 }
+  fails("^rooms%[0%]%.modules%[0%]%.config: a key is not valid UTF%-8$", worlds.import(doc))
+  eq("io", select(2, fails("No such file", worlds.import(TMP .. "/nope.json"))))
+  raises(function() worlds.import(42) end, "file name or table expected")
+  eq(3, one("SELECT version FROM core_world WHERE id = 'tbl'"))
+end)
+
+test("clone through the API: summary and new secrets", function()
+  local w, url, s = worlds.clone("tbl", { id = "tblcopy", title = "Kopie", domain = "copy.example.org",
+    new_secrets = true })
+  ok(w, url)
+  ok(url:find("^https://copy%.example%.org/#token="))
+  eq({ rooms = 2, channels = 1, exhibitors = 1, links = 1, social_links = 0 }, s)
+  local src = assert(worlds.get("tbl"))
+  ok(src.config.JWT_secrets == nil)
+  eq(64, #w.config.JWT_secrets[1].secret)
+  eq({ colors = {} }, w.config.theme)
+  eq("notfound", select(2, fails("world nosuch does not exist",
+    worlds.clone("nosuch", { id = "x1", title = "x" }))))
+  eq(0, one("SELECT count(*) FROM core_world WHERE id = 'x1'"))
+  fails("already exists", worlds.clone("tbl", { id = "tblcopy", title = "x" }))
+end)
+
+-- Last: Redis goes away. The DB change is committed and said so.
+test("Redis down after the commit: nil, message, connection; the row is saved", function()
+  redis.pcall("SHUTDOWN", "NOSAVE")
+  redis.close()
+  local w = assert(worlds.get("abc"))
+  local msg, code = fails("^committed, but the server cache was not updated", w:save())
+  eq("connection", code)
+  eq(3, one("SELECT version FROM core_world WHERE id = 'abc'"))
+  eq(3, w.version)
+  local nw, m2, c2, created = worlds.create({ id = "late", title = "Spät" })
+  eq(nil, nw)
+  eq("connection", c2)
+  ok(m2:find("committed"))
+  eq("late", created.id)
+  eq(1, one("SELECT count(*) FROM core_world WHERE id = 'late'"))
+end)
