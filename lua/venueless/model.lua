@@ -11,15 +11,22 @@ local M = {}
 -- The server's cache keeps a model's version a week.
 M.CACHE_EXPIRY = 604800
 
--- Set the cached version if ours is higher, and refresh the expiry, in
--- one step so a concurrent writer cannot lower it.
+-- For each key, set the cached version if ours is higher, and refresh
+-- the expiry, in one step so a concurrent writer cannot lower it.
+-- KEYS: the version keys; ARGV: their versions, then the expiry.
 M.CACHE_SCRIPT = [[
-local cur = tonumber(redis.call('GET', KEYS[1]) or '')
-local new = tonumber(ARGV[1])
-if cur == nil or new > cur then redis.call('SET', KEYS[1], ARGV[1]) end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return cur or -1
+local expiry = ARGV[#KEYS + 1]
+for i, key in ipairs(KEYS) do
+  local cur = tonumber(redis.call('GET', key) or '')
+  if cur == nil or tonumber(ARGV[i]) > cur then redis.call('SET', key, ARGV[i]) end
+  redis.call('EXPIRE', key, expiry)
+end
+return #KEYS
 ]]
+
+-- Keys per EVAL: big enough that 10,000 rooms are a handful of calls,
+-- small enough not to stall the server for long.
+M.CACHE_BATCH = 500
 
 -- Values Django gives a new world and room (shared/reference/defaults.json).
 local ADMIN = {
@@ -216,24 +223,42 @@ function M.publish(entries)
     local name = M.cache_name(e[1], e[2])
     local s = redis.shard_for(name)
     if not by_shard[s] then by_shard[s] = {}; order[#order + 1] = s end
-    local cmds = by_shard[s]
-    cmds[#cmds + 1] = { "EVAL", M.CACHE_SCRIPT, 1, name .. ":version",
-      e[3], M.CACHE_EXPIRY }
+    local keys = by_shard[s]
+    keys[#keys + 1] = name .. ":version"
+    keys[#keys + 1] = e[3]
   end
   table.sort(order)
   for _, s in ipairs(order) do
-    local ok, replies, msg, code = pcall(function()
-      return redis.conn(s):pipeline(by_shard[s])
-    end)
-    if not ok then
-      if core.is_error(replies) then return nil, replies.message, replies.code end
-      error(replies, 0)
-    end
-    if replies == nil then return nil, msg, code end
-    for _, r in ipairs(replies) do
-      if type(r) == "table" and r.err then
-        return nil, ("redis shard %d: %s"):format(s, r.err), r.err:match("^%S+")
-      end
+    local ok, msg, code = M.publish_shard(redis, s, by_shard[s])
+    if not ok then return nil, msg, code end
+  end
+  return true
+end
+
+-- One shard's keys and versions (alternating), in EVALs of CACHE_BATCH
+-- keys, pipelined.
+function M.publish_shard(redis, s, kv)
+  local cmds = {}
+  for first = 1, #kv, 2 * M.CACHE_BATCH do
+    local last = math.min(#kv, first + 2 * M.CACHE_BATCH - 1)
+    local n = (last - first + 1) // 2
+    local cmd = { "EVAL", M.CACHE_SCRIPT, n }
+    for i = 0, n - 1 do cmd[4 + i] = kv[first + 2 * i] end
+    for i = 0, n - 1 do cmd[4 + n + i] = kv[first + 2 * i + 1] end
+    cmd[#cmd + 1] = M.CACHE_EXPIRY
+    cmds[#cmds + 1] = cmd
+  end
+  local ok, replies, msg, code = pcall(function()
+    return redis.conn(s):pipeline(cmds)
+  end)
+  if not ok then
+    if core.is_error(replies) then return nil, replies.message, replies.code end
+    error(replies, 0)
+  end
+  if replies == nil then return nil, msg, code end
+  for _, r in ipairs(replies) do
+    if type(r) == "table" and r.err then
+      return nil, ("redis shard %d: %s"):format(s, r.err), r.err:match("^%S+")
     end
   end
   return true

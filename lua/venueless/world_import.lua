@@ -71,14 +71,20 @@ end
 local ARTICLE = { array = "an array", object = "an object", string = "a string",
   integer = "an integer", boolean = "a boolean" }
 
--- Take key from obj (removing it); check its type and size. spec:
--- {type, required=, max=, null= (may be null), default=}.
+-- Strings in a document json.decode read are valid UTF-8 without NUL
+-- already (it refuses both); a table handed to worlds.import is checked.
+local trusted = false
+
+local function join(path, key)
+  return path == "" and key or path .. "." .. key
+end
+
+-- obj[key] checked against spec {type, required=, max=, null= (may be
+-- null), default=, nonempty=}; the path is built only for a complaint.
 local function take(obj, key, path, spec)
-  local p = path == "" and key or path .. "." .. key
   local v = obj[key]
-  obj[key] = nil
   if v == nil then
-    if spec.required then bad(p, "missing") end
+    if spec.required then bad(join(path, key), "missing") end
     return spec.default
   end
   if v == json.null and spec.null then return json.null end
@@ -88,104 +94,127 @@ local function take(obj, key, path, spec)
     t = "string"
   end
   if not is(v, t) then
-    bad(p, "expected " .. ARTICLE[t] .. (spec.null and " or null" or ""))
+    bad(join(path, key), "expected " .. ARTICLE[t] .. (spec.null and " or null" or ""))
   end
   if t == "string" then
-    local why = model.bad_string(v, spec.max)
-    if why then bad(p, why) end
-    if spec.nonempty and v == "" then bad(p, "must not be empty") end
-  else
-    check_text(v, p)
+    if not trusted or (spec.max and #v > spec.max) then
+      local why = model.bad_string(v, spec.max)
+      if why then bad(join(path, key), why) end
+    end
+    if spec.nonempty and v == "" then bad(join(path, key), "must not be empty") end
+    return v
   end
-  if t == "array" and kind(v) == "empty" then v = json.array({}) end
-  if t == "object" and kind(v) == "empty" then v = json.object({}) end
+  if not trusted then check_text(v, join(path, key)) end
+  if kind(v) == "empty" then v = t == "array" and json.array({}) or json.object({}) end
   return v
 end
 
--- Any key left in obj is unknown.
-local function leftover(obj, path)
-  local keys = {}
-  for k in pairs(obj) do keys[#keys + 1] = tostring(k) end
-  if #keys == 0 then return end
-  table.sort(keys)
-  bad(path == "" and keys[1] or path .. "." .. keys[1], "unknown key")
+-- A key of obj that is not in allowed is an error.
+local function leftover(obj, allowed, path)
+  local bad_keys = {}
+  for k in pairs(obj) do
+    if not allowed[k] then bad_keys[#bad_keys + 1] = tostring(k) end
+  end
+  if #bad_keys == 0 then return end
+  table.sort(bad_keys)
+  bad(join(path, bad_keys[1]), "unknown key")
 end
 
--- A shallow copy, so that take() can consume it.
-local function copy(t)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  return c
-end
-
--- An array field's elements, each an object, as copies.
-local function objects(list, path)
-  local out = {}
+-- Each element of list as an object, with its path: fn(obj, path, i).
+local function each_object(list, path, fn)
+  local out = json.array({})
   for i, v in ipairs(list) do
     local p = ("%s[%d]"):format(path, i - 1)
     if not is(v, "object") then bad(p, "expected an object") end
-    out[i] = { copy(v), p }
+    out[i] = fn(v, p, i)
   end
   return out
 end
 
+local function set(list)
+  local t = {}
+  for _, k in ipairs(list) do t[k] = true end
+  return t
+end
+
+local S = {
+  room_id = { "id", required = true, max = 100 },
+  room_name = { "string", required = true, max = 300 },
+  text_or_null = { "string", null = true, default = json.null },
+  grants = { "object", default = json.object({}) },
+  modules = { "array", required = true },
+  pretalx = { "integer", default = 0 },
+  picture = { "string", null = true, max = 100 },
+  display_text = { "string", required = true, max = 300 },
+  url = { "string", required = true, max = 200 },
+  category = { "string", max = 32, default = "profile" },
+  ex_name = { "string", required = true, max = 80 },
+  tagline = { "string", null = true, max = 250, default = json.null },
+  logo = { "string", null = true, max = 200, default = json.null },
+  text_content = { "array", default = json.array({}) },
+  size = { "string", max = 3, default = "1x1" },
+  list = { "array", default = json.array({}) },
+}
+local ROOM_KEYS = set({ "id", "name", "description", "picture", "trait_grants",
+  "modules", "pretalx_id" })
+local LINK_KEYS = set({ "display_text", "url", "category" })
+local SOCIAL_KEYS = set({ "display_text", "url" })
+local EXHIBITOR_KEYS = set({ "name", "tagline", "short_text", "logo", "text",
+  "text_content", "size", "room", "links", "social_media_links" })
+
 local function room(o, p, i)
+  leftover(o, ROOM_KEYS, p)
   local r = {
-    import_id = take(o, "id", p, { "id", required = true, max = 100 }),
-    name = take(o, "name", p, { "string", required = true, max = 300 }),
-    description = take(o, "description", p, { "string", null = true, default = json.null }),
-    trait_grants = take(o, "trait_grants", p, { "object", default = json.object({}) }),
-    module_config = take(o, "modules", p, { "array", required = true }),
-    pretalx_id = take(o, "pretalx_id", p, { "integer", default = 0 }),
+    import_id = take(o, "id", p, S.room_id),
+    name = take(o, "name", p, S.room_name),
+    description = take(o, "description", p, S.text_or_null),
+    trait_grants = take(o, "trait_grants", p, S.grants),
+    module_config = take(o, "modules", p, S.modules),
+    pretalx_id = take(o, "pretalx_id", p, S.pretalx),
     sorting_priority = i - 1,
   }
-  take(o, "picture", p, { "string", null = true, max = 100 })	-- ignored, as upstream
+  take(o, "picture", p, S.picture)	-- ignored, as upstream
   for j, m in ipairs(r.module_config) do
-    local mp = ("%s.modules[%d]"):format(p, j - 1)
-    if not is(m, "object") then bad(mp, "expected an object") end
-    if type(m.type) ~= "string" then bad(mp .. ".type", m.type == nil and "missing" or "expected a string") end
+    if not is(m, "object") then bad(("%s.modules[%d]"):format(p, j - 1), "expected an object") end
+    if type(m.type) ~= "string" then
+      bad(("%s.modules[%d].type"):format(p, j - 1), m.type == nil and "missing" or "expected a string")
+    end
   end
   if r.pretalx_id < -2147483648 or r.pretalx_id > 2147483647 then
     bad(p .. ".pretalx_id", "out of range")
   end
-  leftover(o, p)
   return r
 end
 
-local function links(list, path, with_category)
-  local out = json.array({})
-  for j, x in ipairs(objects(list, path)) do
-    local o, p = x[1], x[2]
-    out[j] = {
-      display_text = take(o, "display_text", p, { "string", required = true, max = 300 }),
-      url = take(o, "url", p, { "string", required = true, max = 200 }),
-      category = with_category and take(o, "category", p,
-        { "string", max = 32, default = "profile" }) or nil,
-      sorting_priority = with_category and j - 1 or nil,
-    }
-    leftover(o, p)
-  end
-  return out
+local function link(o, p, j)
+  leftover(o, LINK_KEYS, p)
+  return { display_text = take(o, "display_text", p, S.display_text),
+    url = take(o, "url", p, S.url), category = take(o, "category", p, S.category),
+    sorting_priority = j - 1 }
+end
+
+local function social(o, p)
+  leftover(o, SOCIAL_KEYS, p)
+  return { display_text = take(o, "display_text", p, S.display_text),
+    url = take(o, "url", p, S.url) }
 end
 
 local function exhibitor(o, p, i)
-  local e = {
-    name = take(o, "name", p, { "string", required = true, max = 80 }),
-    tagline = take(o, "tagline", p, { "string", null = true, max = 250, default = json.null }),
-    short_text = take(o, "short_text", p, { "string", null = true, default = json.null }),
-    logo = take(o, "logo", p, { "string", null = true, max = 200, default = json.null }),
-    text_legacy = take(o, "text", p, { "string", null = true, default = json.null }),
-    text_content = take(o, "text_content", p, { "array", default = json.array({}) }),
-    size = take(o, "size", p, { "string", max = 3, default = "1x1" }),
-    room = take(o, "room", p, { "id", required = true, max = 100 }),
+  leftover(o, EXHIBITOR_KEYS, p)
+  return {
+    name = take(o, "name", p, S.ex_name),
+    tagline = take(o, "tagline", p, S.tagline),
+    short_text = take(o, "short_text", p, S.text_or_null),
+    logo = take(o, "logo", p, S.logo),
+    text_legacy = take(o, "text", p, S.text_or_null),
+    text_content = take(o, "text_content", p, S.text_content),
+    size = take(o, "size", p, S.size),
+    room = take(o, "room", p, S.room_id),
     sorting_priority = i - 1,
+    links = each_object(take(o, "links", p, S.list), p .. ".links", link),
+    social = each_object(take(o, "social_media_links", p, S.list),
+      p .. ".social_media_links", social),
   }
-  e.links = links(take(o, "links", p, { "array", default = json.array({}) }),
-    p .. ".links", true)
-  e.social = links(take(o, "social_media_links", p, { "array", default = json.array({}) }),
-    p .. ".social_media_links", false)
-  leftover(o, p)
-  return e
 end
 
 -- Duplicate keys in a list would make the upsert ambiguous.
@@ -201,62 +230,93 @@ local function unique(list, key, path, field)
   end
 end
 
--- The whole document checked and normalized: {world, rooms, exhibitors}.
-function M.validate(doc)
+local TOP_KEYS = set({ "world", "roles", "trait_grants", "rooms", "exhibitors" })
+local W = {
+  world = { "object", required = true },
+  id = { "string", required = true, max = 50, nonempty = true },
+  title = { "string", required = true, max = 300 },
+  rooms = { "array", required = true },
+}
+
+local function validate(doc)
   if not is(doc, "object") then bad("(document)", "expected an object") end
-  local d = copy(doc)
-  local w = copy(take(d, "world", "", { "object", required = true }))
+  leftover(doc, TOP_KEYS, "")
+  local w = take(doc, "world", "", W.world)
   local out = {
-    id = take(w, "id", "world", { "string", required = true, max = 50, nonempty = true }),
-    title = take(w, "title", "world", { "string", required = true, max = 300 }),
-    roles = take(d, "roles", "", { "object", default = json.object({}) }),
-    trait_grants = take(d, "trait_grants", "", { "object", default = json.object({}) }),
+    id = take(w, "id", "world", W.id),
+    title = take(w, "title", "world", W.title),
+    roles = take(doc, "roles", "", S.grants),
+    trait_grants = take(doc, "trait_grants", "", S.grants),
   }
   if not out.id:find("^[%w_.-]+$") then
     bad("world.id", "expected letters, digits, '_', '-' or '.'")
   end
-  out.config = json.object(w)		-- every other world key
-  check_text(out.config, "world")
-  local rooms = take(d, "rooms", "", { "array", required = true })
-  local exhibitors = take(d, "exhibitors", "", { "array", default = json.array({}) })
-  leftover(d, "")
-  out.rooms = json.array({})
-  for i, x in ipairs(objects(rooms, "rooms")) do out.rooms[i] = room(x[1], x[2], i) end
-  out.exhibitors = json.array({})
-  for i, x in ipairs(objects(exhibitors, "exhibitors")) do
-    out.exhibitors[i] = exhibitor(x[1], x[2], i)
+  out.config = json.object({})		-- every other world key
+  for k, v in pairs(w) do
+    if k ~= "id" and k ~= "title" then out.config[k] = v end
   end
+  if not trusted then check_text(out.config, "world") end
+  out.rooms = each_object(take(doc, "rooms", "", W.rooms), "rooms", room)
+  out.exhibitors = each_object(take(doc, "exhibitors", "", S.list), "exhibitors", exhibitor)
   unique(out.rooms, "import_id", "rooms", "id")
   unique(out.exhibitors, "name", "exhibitors", "name")
   return out
 end
 
+-- The whole document checked and normalized: {id, title, config, roles,
+-- trait_grants, rooms, exhibitors}. decoded: it came from json.decode.
+function M.validate(doc, decoded)
+  trusted = decoded and true or false
+  local ok, r = pcall(validate, doc)
+  trusted = false
+  if not ok then error(r, 0) end
+  return r
+end
+
 ---------------------------------------------------------------- SQL
 
-local WORLD = [[
-INSERT INTO core_world (id, title, config, domain, roles, trait_grants, version,
-  locale, timezone, feature_flags, external_auth_url, vapid_private_key,
-  vapid_public_key)
-VALUES ($1, $2, $3::jsonb, NULL, $4::jsonb, $5::jsonb, 2, $6, $7, $8::jsonb, NULL,
-  $9, $10)
-ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, config = EXCLUDED.config,
-  roles = EXCLUDED.roles, trait_grants = EXCLUDED.trait_grants,
-  version = core_world.version + 1
-RETURNING %s, (xmax = 0) AS created]]
+-- The document goes in as JSON text ($2), as read (json.decode and
+-- jsonb both keep the last of duplicate keys), so nothing is encoded
+-- again; the statements map its keys to columns.
 
--- Rooms by (world, import id): update the known ones, insert the rest,
--- then the chat channels.
-local ROOMS = [[
-WITH input AS (
-  SELECT * FROM jsonb_to_recordset($2::jsonb) AS i(import_id text, name text,
-    description text, trait_grants jsonb, module_config jsonb, pretalx_id int,
-    sorting_priority int)),
+-- One statement: the world by id; rooms by (world, import id), updating
+-- the known ones and inserting the rest, and their chat channels;
+-- exhibitors by (world, name) with their rooms looked up within the world
+-- (upstream looks across worlds, which breaks re-importing after a
+-- clone), their links and social links replaced by the file's. The
+-- constraints are deferred, so exhibitors may point at rooms inserted by
+-- the same statement. An exhibitor whose room is not one of the world's
+-- is returned (the caller rolls back). Joins, not correlated subqueries:
+-- set-returning functions are estimated at 100 rows, whatever they hold.
+local IMPORT = [[
+WITH doc AS MATERIALIZED (SELECT $2::jsonb AS d),
+w AS (
+  INSERT INTO core_world (id, title, config, domain, roles, trait_grants, version,
+    locale, timezone, feature_flags, external_auth_url, vapid_private_key,
+    vapid_public_key)
+  SELECT $1, d -> 'world' ->> 'title', (d -> 'world') - 'id' - 'title', NULL,
+    coalesce(d -> 'roles', '{}'), coalesce(d -> 'trait_grants', '{}'), 2, $3, $4,
+    $5::jsonb, NULL, $6, $7
+  FROM doc
+  ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, config = EXCLUDED.config,
+    roles = EXCLUDED.roles, trait_grants = EXCLUDED.trait_grants,
+    version = core_world.version + 1
+  RETURNING %s, (xmax = 0) AS created),
+input AS MATERIALIZED (
+  SELECT r ->> 'id' AS import_id, r ->> 'name' AS name, r ->> 'description' AS description,
+    coalesce(r -> 'trait_grants', '{}') AS trait_grants, r -> 'modules' AS module_config,
+    coalesce((r ->> 'pretalx_id')::int, 0) AS pretalx_id, (o - 1)::int AS sorting_priority
+  FROM doc, jsonb_array_elements(d -> 'rooms') WITH ORDINALITY AS x(r, o)),
+cur AS MATERIALIZED (
+  SELECT id, import_id, deleted, sorting_priority FROM core_room
+  WHERE world_id = $1 AND import_id IS NOT NULL),
 upd AS (
   UPDATE core_room r SET name = i.name, description = i.description,
     trait_grants = i.trait_grants, module_config = i.module_config,
     pretalx_id = i.pretalx_id, sorting_priority = i.sorting_priority,
     version = r.version + 1
-  FROM input i WHERE r.world_id = $1 AND r.import_id = i.import_id
+  FROM input i JOIN cur ON cur.import_id = i.import_id
+  WHERE r.id = cur.id
   RETURNING r.id, r.world_id, r.module_config, r.version),
 ins AS (
   INSERT INTO core_room (id, module_config, name, description, picture, import_id,
@@ -265,124 +325,124 @@ ins AS (
   SELECT gen_random_uuid(), i.module_config, i.name, i.description, NULL,
     i.import_id, $1, i.sorting_priority, i.trait_grants, 2, false, i.pretalx_id,
     false, NULL
-  FROM input i
-  WHERE NOT EXISTS (SELECT 1 FROM core_room r
-    WHERE r.world_id = $1 AND r.import_id = i.import_id)
+  FROM input i LEFT JOIN cur ON cur.import_id = i.import_id
+  WHERE cur.id IS NULL
   ORDER BY i.sorting_priority
-  RETURNING id, world_id, module_config, version),
-saved AS (SELECT * FROM upd UNION ALL SELECT * FROM ins),
-%s
-SELECT (SELECT coalesce(json_agg(json_build_array(id, version)), '[]') FROM saved) AS rooms,
-  (SELECT count(*) FROM ins)::int AS created,
-  (SELECT count(*) FROM ch)::int AS channels]]
-
--- The first exhibitor whose room is not one of the world's rooms.
-local ROOM_REFS = [[
-SELECT i.ord::int - 1 AS idx, i.room
-FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS i(room, ord)
-WHERE NOT EXISTS (SELECT 1 FROM core_room r WHERE r.world_id = $1 AND r.import_id = i.room)
-ORDER BY i.ord LIMIT 1]]
-
--- Exhibitors by (world, name); rooms looked up within the world (upstream
--- looks across worlds, which breaks re-importing after a clone).
-local EXHIBITORS = [[
-WITH input AS (
-  SELECT * FROM jsonb_to_recordset($2::jsonb) AS i(name text, tagline text,
-    short_text text, logo text, text_legacy text, text_content jsonb, size text,
-    room text, sorting_priority int)),
-src AS (
-  SELECT i.*, (SELECT r.id FROM core_room r WHERE r.world_id = $1
-      AND r.import_id = i.room ORDER BY r.deleted, r.sorting_priority, r.id LIMIT 1)
-    AS room_id
-  FROM input i),
-upd AS (
+  RETURNING id, world_id, module_config, version, import_id, sorting_priority),
+saved AS (
+  SELECT * FROM upd UNION ALL SELECT id, world_id, module_config, version FROM ins),
+%s,
+ex_input AS MATERIALIZED (
+  SELECT e ->> 'name' AS name, e ->> 'tagline' AS tagline, e ->> 'short_text' AS short_text,
+    e ->> 'logo' AS logo, e ->> 'text' AS text_legacy,
+    coalesce(e -> 'text_content', '[]') AS text_content,
+    coalesce(e ->> 'size', '1x1') AS size, e ->> 'room' AS room,
+    (o - 1)::int AS sorting_priority,
+    coalesce(e -> 'links', '[]') AS links, coalesce(e -> 'social_media_links', '[]') AS social
+  FROM doc, jsonb_array_elements(coalesce(d -> 'exhibitors', '[]')) WITH ORDINALITY AS x(e, o)),
+rm AS MATERIALIZED (
+  SELECT DISTINCT ON (import_id) import_id, id FROM (
+    SELECT import_id, id, deleted, sorting_priority FROM cur
+    UNION ALL SELECT import_id, id, false, sorting_priority FROM ins) x
+  ORDER BY import_id, deleted, sorting_priority, id),
+src AS MATERIALIZED (
+  SELECT i.*, rm.id AS room_id FROM ex_input i LEFT JOIN rm ON rm.import_id = i.room),
+missing AS (
+  SELECT sorting_priority AS idx, room FROM src WHERE room_id IS NULL
+  ORDER BY sorting_priority LIMIT 1),
+ecur AS MATERIALIZED (
+  SELECT DISTINCT ON (name) name, id FROM core_exhibitor WHERE world_id = $1
+  ORDER BY name, id),
+eupd AS (
   UPDATE core_exhibitor e SET tagline = s.tagline, short_text = s.short_text,
     logo = s.logo, text_legacy = s.text_legacy, text_content = s.text_content,
     size = s.size, sorting_priority = s.sorting_priority, room_id = s.room_id
-  FROM src s WHERE e.world_id = $1 AND e.name = s.name
-  RETURNING 1),
-ins AS (
+  FROM src s JOIN ecur ON ecur.name = s.name
+  WHERE e.id = ecur.id AND NOT EXISTS (SELECT 1 FROM missing)
+  RETURNING e.id, s.links, s.social),
+eins AS (
   INSERT INTO core_exhibitor (id, name, tagline, short_text, logo, text_legacy, size,
     sorting_priority, room_id, world_id, banner_detail, banner_list,
     contact_enabled, highlighted_room_id, text_content)
   SELECT gen_random_uuid(), s.name, s.tagline, s.short_text, s.logo, s.text_legacy,
     s.size, s.sorting_priority, s.room_id, $1, NULL, NULL, false, NULL, s.text_content
-  FROM src s
-  WHERE NOT EXISTS (SELECT 1 FROM core_exhibitor e WHERE e.world_id = $1 AND e.name = s.name)
+  FROM src s LEFT JOIN ecur ON ecur.name = s.name
+  WHERE ecur.id IS NULL AND NOT EXISTS (SELECT 1 FROM missing)
   ORDER BY s.sorting_priority
-  RETURNING 1)
-SELECT (SELECT count(*) FROM upd)::int AS updated, (SELECT count(*) FROM ins)::int AS created]]
-
--- The imported exhibitors' links and social links replaced by the file's.
-local LINKS = [[
-WITH input AS (
-  SELECT * FROM jsonb_to_recordset($2::jsonb) AS i(name text, links jsonb, social jsonb)),
+  RETURNING id, name),
 ex AS MATERIALIZED (
-  SELECT e.id, i.links, i.social FROM core_exhibitor e
-  JOIN input i ON e.world_id = $1 AND e.name = i.name),
-dl AS (DELETE FROM core_exhibitorlink WHERE exhibitor_id IN (SELECT id FROM ex) RETURNING 1),
-ds AS (DELETE FROM core_exhibitorsocialmedialink WHERE exhibitor_id IN (SELECT id FROM ex)
+  SELECT id, links, social FROM eupd
+  UNION ALL SELECT eins.id, s.links, s.social FROM eins JOIN src s ON s.name = eins.name),
+dl AS (DELETE FROM core_exhibitorlink WHERE exhibitor_id IN (SELECT id FROM eupd) RETURNING 1),
+ds AS (DELETE FROM core_exhibitorsocialmedialink WHERE exhibitor_id IN (SELECT id FROM eupd)
   RETURNING 1),
 il AS (
   INSERT INTO core_exhibitorlink (display_text, url, exhibitor_id, category, sorting_priority)
-  SELECT l.display_text, l.url, ex.id, l.category, l.sorting_priority
-  FROM ex, jsonb_to_recordset(ex.links) AS l(display_text text, url text,
-    category text, sorting_priority int)
-  ORDER BY ex.id, l.sorting_priority
+  SELECT l ->> 'display_text', l ->> 'url', ex.id, coalesce(l ->> 'category', 'profile'),
+    (lo - 1)::int
+  FROM ex, jsonb_array_elements(ex.links) WITH ORDINALITY AS y(l, lo)
+  ORDER BY ex.id, lo
   RETURNING 1),
 isl AS (
   INSERT INTO core_exhibitorsocialmedialink (display_text, url, exhibitor_id)
-  SELECT l.display_text, l.url, ex.id
-  FROM ex, jsonb_array_elements(ex.social) WITH ORDINALITY AS j(v, ord),
-    jsonb_to_record(j.v) AS l(display_text text, url text)
-  ORDER BY ex.id, j.ord
+  SELECT l ->> 'display_text', l ->> 'url', ex.id
+  FROM ex, jsonb_array_elements(ex.social) WITH ORDINALITY AS y(l, lo)
+  ORDER BY ex.id, lo
   RETURNING 1)
-SELECT (SELECT count(*) FROM dl)::int AS links_deleted,
-  (SELECT count(*) FROM ds)::int AS social_deleted,
+SELECT (SELECT row_to_json(w) FROM w) AS world,
+  (SELECT coalesce(json_agg(json_build_array(id, version)), '[]') FROM saved) AS rooms,
+  (SELECT count(*) FROM ins)::int AS created,
+  (SELECT count(*) FROM ch)::int AS channels,
+  (SELECT count(*) FROM eins)::int AS ex_created,
+  (SELECT idx FROM missing) AS missing_idx, (SELECT room FROM missing) AS missing_room,
   (SELECT count(*) FROM il)::int AS links, (SELECT count(*) FROM isl)::int AS social_links]]
 
 local q = function(sql, ...) return model.check(db.query({ json = true }, sql, ...)) end
 
--- Write the validated document d; returns the world row and a summary.
-local function write(worlds, d)
+-- Write the validated document d (text: its JSON); returns the world row
+-- and a summary.
+local function write(worlds, d, text)
   local defaults = model.world_defaults()
   local priv, pub = crypto.ec_p256()
-  local w = q(WORLD:format(table.concat(worlds._columns, ", ")), d.id, d.title,
-    d.config, d.roles, d.trait_grants, defaults.locale, defaults.timezone,
-    defaults.feature_flags, priv, pub)[1]
-  local rooms = q(ROOMS:format(require("venueless.rooms").CHANNEL_CTE), d.id, d.rooms)[1]
+  local r = q(IMPORT:format(table.concat(worlds._columns, ", "),
+    require("venueless.rooms").CHANNEL_CTE), d.id, text, defaults.locale,
+    defaults.timezone, defaults.feature_flags, priv, pub)[1]
+  if r.missing_idx ~= db.NULL then
+    bad(("exhibitors[%d].room"):format(r.missing_idx),
+      ("no room with id %s in world %s"):format(r.missing_room, d.id))
+  end
+  local w = r.world
   local s = { world = d.id, created = w.created, rooms = #d.rooms,
-    rooms_created = rooms.created, channels_created = rooms.channels,
-    exhibitors = #d.exhibitors, exhibitors_created = 0, links = 0, social_links = 0,
-    room_versions = rooms.rooms }
+    rooms_created = r.created, channels_created = r.channels,
+    exhibitors = #d.exhibitors, exhibitors_created = r.ex_created,
+    links = r.links, social_links = r.social_links, room_versions = r.rooms }
   w.created = nil
-  if #d.exhibitors == 0 then return w, s end
-  local refs, ex, ln = json.array({}), json.array({}), json.array({})
-  for i, e in ipairs(d.exhibitors) do
-    refs[i] = e.room
-    ln[i] = { name = e.name, links = e.links, social = e.social }
-    ex[i] = e
-  end
-  local missing = q(ROOM_REFS, d.id, refs)[1]
-  if missing then
-    bad(("exhibitors[%d].room"):format(missing.idx),
-      ("no room with id %s in world %s"):format(missing.room, d.id))
-  end
-  local saved_links, saved_social = {}, {}
-  for i, e in ipairs(ex) do
-    saved_links[i], saved_social[i] = e.links, e.social
-    e.links, e.social = nil, nil
-  end
-  local er = q(EXHIBITORS, d.id, ex)[1]
-  for i, e in ipairs(ex) do e.links, e.social = saved_links[i], saved_social[i] end
-  local lr = q(LINKS, d.id, ln)[1]
-  s.exhibitors_created, s.links, s.social_links = er.created, lr.links, lr.social_links
   return w, s
+end
+
+-- The JSON text of a validated document from a table: its normalized
+-- values, so that an empty Lua table is the array or object it stands for.
+local function encode(v)
+  local world = json.object({})
+  for k, x in pairs(v.config) do world[k] = x end
+  world.id, world.title = v.id, v.title
+  local rooms, ex = json.array({}), json.array({})
+  for i, r in ipairs(v.rooms) do
+    rooms[i] = { id = r.import_id, name = r.name, description = r.description,
+      trait_grants = r.trait_grants, modules = r.module_config, pretalx_id = r.pretalx_id }
+  end
+  for i, e in ipairs(v.exhibitors) do
+    ex[i] = { name = e.name, tagline = e.tagline, short_text = e.short_text,
+      logo = e.logo, text = e.text_legacy, text_content = e.text_content, size = e.size,
+      room = e.room, links = e.links, social_media_links = e.social }
+  end
+  return json.encode({ world = world, roles = v.roles, trait_grants = v.trait_grants,
+    rooms = rooms, exhibitors = ex })
 end
 
 -- The document from a file name ("-" is stdin) or a table.
 local function load(src)
-  if type(src) == "table" then return src end
+  if type(src) == "table" then return src, nil, nil, nil end
   local f, err
   if src == "-" then
     f = io.stdin
@@ -397,22 +457,22 @@ local function load(src)
   if doc == nil then
     return nil, (src == "-" and "stdin" or src) .. ": " .. msg, "json"
   end
-  return doc
+  return doc, nil, nil, text
 end
 
 -- worlds.import(src) -> world, summary; nil, message, code ("io",
 -- "json", "invalid" with the JSON path, a SQLSTATE). After the commit a
 -- Redis failure gives nil, message, code, world, summary.
 function M.import(worlds, src)
-  local doc, msg, code = load(src)
+  local doc, msg, code, text = load(src)
   if doc == nil then return nil, msg, code end
-  local ok, d = pcall(M.validate, doc)
+  local ok, d = pcall(M.validate, doc, text ~= nil)
   if not ok then
     if require("venueless.core").is_error(d) then return nil, d.message, d.code end
     error(d, 0)
   end
   local w, s
-  w, s, code = model.protect(db.transaction, write, worlds, d)
+  w, s, code = model.protect(db.transaction, write, worlds, d, text or encode(d))
   if w == nil then return nil, s, code end
   local world = worlds._wrap(w)
   local entries = { { "World", world.id, world.version } }
