@@ -248,51 +248,98 @@ vl_exit 0 "$V" import_config "$VL_TMP/big.json"
 vl_eq "6000|2000|1500|3000|1500" "$(counts big)" "big world"
 "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); d['world']['id']='big2'; d['rooms'][0]['name']='changed'; print(json.dumps(d))" "$VL_TMP/big.json" >"$VL_TMP/big2.json"
 
-# locker TABLE: hold an exclusive lock on TABLE from another session.
+# Points to stop at. A table lock stops a command before its statement
+# runs (locks are taken when it is planned). To stop one in the middle of
+# its statement, or at COMMIT (the deferred constraint checks), triggers
+# take a shared advisory lock the locker holds exclusively: a row trigger
+# on the exhibitor links (inserted last) and a deferred constraint
+# trigger on the world. They are dropped afterwards.
+vl_psql -c "CREATE FUNCTION vl_pause_row() RETURNS trigger LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242); RETURN NEW; END \$\$" \
+  -c "CREATE FUNCTION vl_pause_commit() RETURNS trigger LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM pg_advisory_lock_shared(4243); PERFORM pg_advisory_unlock_shared(4243); RETURN NULL; END \$\$" \
+  -c "CREATE TRIGGER vl_pause_links BEFORE INSERT ON core_exhibitorlink FOR EACH ROW EXECUTE FUNCTION vl_pause_row()" \
+  -c "CREATE TRIGGER vl_pause_social BEFORE INSERT ON core_exhibitorsocialmedialink FOR EACH ROW EXECUTE FUNCTION vl_pause_row()" \
+  -c "CREATE CONSTRAINT TRIGGER vl_pause_world AFTER INSERT OR UPDATE ON core_world
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION vl_pause_commit()"
+
+# locker WHAT: hold table WHAT exclusively, or advisory lock "mid" (4242)
+# or "commit" (4243), from another session.
 locker() {
-	psql -X -q -c "BEGIN; LOCK TABLE $1 IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);" >/dev/null 2>&1 &
+	local sql check
+	case "$1" in
+	mid|commit)
+		key=4242; [ "$1" = commit ] && key=4243
+		sql="SELECT pg_advisory_lock($key), pg_sleep(120)"
+		check="select count(*) from pg_locks where locktype = 'advisory' and objid = $key and mode = 'ExclusiveLock' and granted" ;;
+	*)
+		sql="BEGIN; LOCK TABLE $1 IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);"
+		check="select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = '$1' and l.mode = 'AccessExclusiveLock' and l.granted" ;;
+	esac
+	psql -X -q -c "$sql" >/dev/null 2>&1 &
 	LOCKER=$!
-	vl_wait_for sh -c "[ \$(psql -X -At -c \"select count(*) from pg_locks l join pg_class c on c.oid = l.relation where c.relname = '$1' and l.mode = 'AccessExclusiveLock' and l.granted\") = 1 ]"
+	vl_wait_for sh -c "[ \$(psql -X -At -c \"$check\") = 1 ]"
 }
 unlock() {
 	vl_psql -c "select pg_terminate_backend(pid) from pg_stat_activity where query like '%pg_sleep(120)%' and pid <> pg_backend_pid()" >/dev/null
 	wait "$LOCKER" 2>/dev/null
 }
-# waiting APP: until a backend of application_name APP waits for a lock.
+# waiting APP STATE: until a backend of application_name APP waits for a
+# lock, STATE "active" (in a statement, COMMIT included).
 waiting() {
-	vl_wait_for sh -c "[ \$(psql -X -At -c \"select count(*) from pg_stat_activity where application_name = '$1' and wait_event_type = 'Lock'\") = 1 ]"
+	vl_wait_for sh -c "[ \$(psql -X -At -c \"select count(*) from pg_stat_activity where application_name = '$1' and wait_event_type = 'Lock' and state = 'active'\") = 1 ]"
 }
 gone() {
 	vl_wait_for sh -c "[ \$(psql -X -At -c \"select count(*) from pg_stat_activity where application_name like 'venueless%'\") = 0 ]"
 }
-# killed_at TABLE SIGNAL CMD...: run CMD until it waits for TABLE, signal it.
+# killed_at WHERE SIGNAL CMD...: run CMD until it waits at WHERE, signal it.
 killed_at() {
-	local table=$1 sig=$2 pid app
+	local where=$1 sig=$2 pid app
 	shift 2
 	app="venueless $2"
-	locker "$table"
+	locker "$where"
 	"$@" >/dev/null 2>"$VL_TMP/killed.err" &
 	pid=$!
 	waiting "$app"
+	KILLED_QUERY=$(vl_psql -c "select left(query, 40) from pg_stat_activity where application_name = '$app'")
 	kill "-$sig" "$pid"
 	wait "$pid"
 	KILLED_RC=$?
 	unlock
 	gone
 }
+# drop_world ID: delete a world and what hangs off it.
+drop_world() {
+	vl_psql -c "begin; delete from core_exhibitorlink l using core_exhibitor e where e.id = l.exhibitor_id and e.world_id = '$1';
+	    delete from core_exhibitorsocialmedialink l using core_exhibitor e where e.id = l.exhibitor_id and e.world_id = '$1';
+	    delete from core_exhibitor where world_id = '$1'; delete from core_channel where world_id = '$1';
+	    delete from core_room where world_id = '$1'; delete from core_world where id = '$1'; commit"
+}
 s0=$(snap)
-for t in core_room core_exhibitor core_exhibitorlink core_exhibitorsocialmedialink; do
-	killed_at "$t" KILL "$V" import_config "$VL_TMP/big2.json"	# a new world
-	vl_eq "$s0" "$(snap)" "import killed at $t (new world)"
-	killed_at "$t" KILL "$V" import_config "$VL_TMP/big.json"	# an update
-	vl_eq "$s0" "$(snap)" "import killed at $t (update)"
-	killed_at "$t" KILL "$V" clone_world big --id bigclone --title C --domain ''
-	vl_eq "$s0" "$(snap)" "clone killed at $t"
+for at in core_room mid; do
+	killed_at "$at" KILL "$V" import_config "$VL_TMP/big2.json"	# a new world
+	vl_eq "$s0" "$(snap)" "import killed at $at (new world)"
+	killed_at "$at" KILL "$V" import_config "$VL_TMP/big.json"	# an update
+	vl_eq "$s0" "$(snap)" "import killed at $at (update)"
+	killed_at "$at" KILL "$V" clone_world big --id bigclone --title C --domain ''
+	vl_eq "$s0" "$(snap)" "clone killed at $at"
 done
+vl_contains "$KILLED_QUERY" "WITH w AS" "clone stopped inside its statement"
+# Once COMMIT is sent the server finishes it without us: killed there,
+# the change is all there (and the cache was not told).
+killed_at commit KILL "$V" import_config "$VL_TMP/big2.json"
+vl_eq "COMMIT" "$KILLED_QUERY" "stopped in COMMIT"
+vl_eq "6000|2000|1500|3000|1500" "$(counts big2)" "committed whole"
+vl_eq "" "$(vl_redis_cli GET modelcache:core.World:big2:version)" "cache not told"
+drop_world big2
+vl_eq "$s0" "$(snap)" "restored"
 # SIGTERM: the query is cancelled, exit 130, nothing written.
-killed_at core_exhibitor TERM "$V" import_config "$VL_TMP/big2.json"
+killed_at mid TERM "$V" import_config "$VL_TMP/big2.json"
 vl_eq 130 "$KILLED_RC" "SIGTERM exit"
 vl_eq "$s0" "$(snap)" "import stopped by SIGTERM"
+vl_psql -c "DROP TRIGGER vl_pause_links ON core_exhibitorlink" \
+  -c "DROP TRIGGER vl_pause_social ON core_exhibitorsocialmedialink" \
+  -c "DROP TRIGGER vl_pause_world ON core_world"
 # kill -9 after a few delays: all or nothing.
 for delay in 0.05 0.15 0.3 0.5; do
 	"$V" import_config "$VL_TMP/big2.json" >/dev/null 2>&1 &
@@ -304,10 +351,7 @@ for delay in 0.05 0.15 0.3 0.5; do
 	c=$(counts big2)
 	case "$c" in
 	"0|0|0|0|0") vl_eq "$s0" "$(snap)" "killed after ${delay}s" ;;
-	"6000|2000|1500|3000|1500") vl_psql -c "begin; delete from core_exhibitorlink l using core_exhibitor e where e.id = l.exhibitor_id and e.world_id = 'big2';
-	    delete from core_exhibitorsocialmedialink l using core_exhibitor e where e.id = l.exhibitor_id and e.world_id = 'big2';
-	    delete from core_exhibitor where world_id = 'big2'; delete from core_channel where world_id = 'big2';
-	    delete from core_room where world_id = 'big2'; delete from core_world where id = 'big2'; commit" ;;
+	"6000|2000|1500|3000|1500") drop_world big2 ;;
 	*) vl_fail "killed after ${delay}s: partial import $c" ;;
 	esac
 done
