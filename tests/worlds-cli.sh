@@ -285,6 +285,58 @@ vl_eq "$(world_copy sample)" "$(world_copy klon)" "source and clone still alike 
 vl_eq 3 "$(vl_psql -c "select count(*) from core_exhibitor where world_id = 'sample'")" "re-import after clone: no duplicates"
 vl_eq 0 "$(vl_psql -c "select count(*) from core_exhibitor e join core_room r on r.id = e.room_id where e.world_id <> r.world_id")" "exhibitor rooms stay within their world"
 
+# --- On a terminal: the prompts are shown there, in order, and answered;
+# Ctrl-D at a prompt is end of input. (A pseudo-terminal, from Python.)
+tty_run() {	# tty_run ANSWER... : prints the transcript, then "exit N"
+	"$PY" - "$V" "$@" <<'PY'
+import os, pty, select, sys, time
+v, answers = sys.argv[1], sys.argv[2:]
+prompts = [b"Enter the internal ID for the new world (alphanumeric): ",
+           b"Enter the title for the new world: ",
+           b"Enter the domain of the new world (e.g. myevent.example.org): "]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(v, [v, "create_world"])
+buf = b""
+def read_until(pred, timeout=10):
+    global buf
+    end = time.time() + timeout
+    while not pred(buf) and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+for p, a in zip(prompts, answers):
+    read_until(lambda b: b.endswith(p) or b.rstrip().endswith(p.rstrip()))
+    if not buf.rstrip().endswith(p.rstrip()):
+        sys.exit("no prompt %r in %r" % (p, buf))
+    os.write(fd, a.encode().replace(b"^D", b"\x04") + (b"" if a == "^D" else b"\n"))
+read_until(lambda b: False, timeout=5)
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(buf.decode("utf-8", "replace").replace("\r", ""))
+print("exit %d" % os.waitstatus_to_exitcode(status))
+PY
+}
+out=$(tty_run ttyworld "TTY Welt" tty.example.org) || vl_fail "tty: $out"
+vl_contains "$out" "$P_ID" "tty id prompt"
+vl_contains "$out" "$P_TITLE" "tty title prompt"
+vl_contains "$out" "$P_DOMAIN" "tty domain prompt"
+vl_contains "$out" "World created.
+Default API key secrets: [{'issuer': 'any', 'audience': 'venueless', 'secret': '$(secret_of ttyworld)'}]
+Admin url:
+https://tty.example.org/#token=" "tty output"
+vl_contains "$out" "exit 0"
+vl_eq "TTY Welt|tty.example.org" "$(vl_psql -c "select title, domain from core_world where id = 'ttyworld'")"
+out=$(tty_run ttyeof '^D') || vl_fail "tty EOF: $out"
+vl_contains "$out" "venueless: create_world: end of input at the title prompt; nothing was written"
+vl_contains "$out" "exit 1"
+vl_eq 0 "$(vl_psql -c "select count(*) from core_world where id = 'ttyeof'")"
+
 # --- PostgreSQL unreachable: exit 10 before any prompt.
 VENUELESS_DB_HOST=$VL_TMP/nowhere feed 'a\nb\nc\n' 10 "$V" create_world
 vl_eq "" "$(grep '^Enter' "$VL_TMP/err")" "no prompt without a database"
