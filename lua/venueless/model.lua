@@ -129,17 +129,10 @@ end
 
 ---------------------------------------------------------------- objects
 
--- A class of strict row objects. spec: name (for messages), columns
--- (in order), json (set of jsonb columns), arrays (jsonb columns that
--- are arrays when empty), readonly (set), tostring(row).
-function M.class(spec)
-  local rows = setmetatable({}, { __mode = "k" })
-  local known = {}
-  for _, c in ipairs(spec.columns) do known[c] = true end
-  local methods = {}
-  local mt = { __name = "venueless." .. spec.name }
-
-  mt.__index = function(obj, k)
+-- __index: methods first, then the columns (NULL reads as nil); any
+-- other key raises at the caller.
+local function indexer(name, rows, known, methods)
+  return function(obj, k)
     local m = methods[k]
     if m ~= nil then return m end
     if known[k] then
@@ -147,59 +140,73 @@ function M.class(spec)
       if v == db.NULL then return nil end
       return v
     end
-    error(("%s has no field '%s'"):format(spec.name, tostring(k)), 2)
+    error(("%s has no field '%s'"):format(name, tostring(k)), 2)
   end
-  mt.__newindex = function(obj, k, v)
-    if not known[k] then
-      error(("%s has no field '%s'"):format(spec.name, tostring(k)), 2)
-    end
-    if spec.readonly[k] then
-      error(("%s.%s is read-only"):format(spec.name, k), 2)
-    end
+end
+
+-- __newindex: known, writable columns only (nil stores NULL).
+local function newindexer(name, rows, known, readonly)
+  return function(obj, k, v)
+    if not known[k] then error(("%s has no field '%s'"):format(name, tostring(k)), 2) end
+    if readonly[k] then error(("%s.%s is read-only"):format(name, k), 2) end
     rows[obj][k] = v == nil and db.NULL or v
   end
-  mt.__tostring = function(obj) return spec.tostring(rows[obj]) end
-  -- pairs(obj): the columns in table order, NULL as nil skipped.
-  mt.__pairs = function(obj)
+end
+
+-- __pairs: the columns in table order, NULL ones skipped.
+local function pairser(columns, rows)
+  return function(obj)
     local i, row = 0, rows[obj]
     return function()
       repeat
         i = i + 1
-        local c = spec.columns[i]
+        local c = columns[i]
         if c == nil then return nil end
         if row[c] ~= db.NULL then return c, row[c] end
       until false
     end, obj, nil
   end
+end
 
-  local class = { methods = methods, columns = spec.columns, json = spec.json }
-  -- Wrap a row (column -> value, jsonb decoded) as an object.
-  function class.wrap(row)
-    local obj = {}
-    rows[obj] = row
-    return setmetatable(obj, mt)
+-- A column value as a query parameter: jsonb as JSON text, an empty
+-- plain table in an array column as [].
+local function param(spec, row, col)
+  local v = row[col]
+  if v == nil or v == db.NULL then return db.NULL end
+  if not spec.json[col] then return v end
+  if type(v) == "table" and spec.arrays[col] and next(v) == nil and getmetatable(v) == nil then
+    v = json.array({})
   end
-  -- The object's row (for the module's own code).
-  function class.row(obj)
-    return rows[obj]
-  end
-  function class.is(v)
-    return type(v) == "table" and rows[v] ~= nil
-  end
-  -- A column value as a query parameter: jsonb as JSON text.
-  function class.param(row, col)
-    local v = row[col]
-    if v == nil or v == db.NULL then return db.NULL end
-    if spec.json[col] then
-      if type(v) == "table" and spec.arrays[col] and next(v) == nil
-          and getmetatable(v) == nil then
-        v = json.array({})
-      end
-      return json.encode(v)
-    end
-    return v
-  end
-  return class
+  return json.encode(v)
+end
+
+-- A class of strict row objects. spec: name (for messages), columns
+-- (in order), json (set of jsonb columns), arrays (jsonb columns that
+-- are arrays when empty), readonly (set), tostring(row). The rows live
+-- in a weak table beside the objects, so an object has no raw fields.
+function M.class(spec)
+  local rows = setmetatable({}, { __mode = "k" })
+  local known, methods = {}, {}
+  for _, c in ipairs(spec.columns) do known[c] = true end
+  local mt = {
+    __name = "venueless." .. spec.name,
+    __index = indexer(spec.name, rows, known, methods),
+    __newindex = newindexer(spec.name, rows, known, spec.readonly),
+    __tostring = function(obj) return spec.tostring(rows[obj]) end,
+    __pairs = pairser(spec.columns, rows),
+  }
+  return {
+    methods = methods, columns = spec.columns, json = spec.json,
+    -- Wrap a row (column -> value, jsonb decoded) as an object.
+    wrap = function(row)
+      local obj = {}
+      rows[obj] = row
+      return setmetatable(obj, mt)
+    end,
+    row = function(obj) return rows[obj] end,
+    is = function(v) return type(v) == "table" and rows[v] ~= nil end,
+    param = function(row, col) return param(spec, row, col) end,
+  }
 end
 
 ---------------------------------------------------------------- cache
