@@ -202,6 +202,10 @@ feed 'x\ny\nz\n' 1 "$V" clone_world nosuch
 vl_eq "venueless: clone_world: world nosuch does not exist" "$VL_ERR" "unknown source, no prompt"
 feed '' 1 "$V" clone_world "bad'; DROP TABLE core_world; --"
 vl_contains "$VL_ERR" "does not exist"
+feed '' 1 "$V" clone_world ''
+vl_eq "venueless: clone_world: world id is empty" "$VL_ERR"
+feed '' 1 "$V" clone_world "$(printf 'x%.0s' $(seq 60))"
+vl_eq "venueless: clone_world: world id longer than 50 characters" "$VL_ERR"
 feed '' 1 "$V" clone_world "$(printf 'bad\377')"
 vl_contains "$VL_ERR" "venueless: clone_world: world id is not valid UTF-8"
 

@@ -49,6 +49,7 @@ end
 -- Why id cannot be looked up (nil if it can). Any string of the column's
 -- size is a possible id of a world made elsewhere.
 local function bad_lookup_id(id)
+  if id == "" then return "world id is empty" end
   local why = model.bad_string(id, 50)
   if why then return "world id " .. why end
   return nil
