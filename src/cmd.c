@@ -116,26 +116,39 @@ vl_usage(FILE *f)
 		fprintf(f, "  %-16s%s\n", c->name, c->summary);
 }
 
-/* One command's usage line and options. */
+/* Format one option's left column ("-v, --verbosity LEVEL"). */
+static void
+aux_optleft(const struct vl_option *o, char *buf, size_t len)
+{
+	if (o->shortc)
+		snprintf(buf, len, "-%c, --%s%s%s", o->shortc, o->name,
+		    o->arg ? " " : "", o->arg ? o->arg : "");
+	else
+		snprintf(buf, len, "    --%s%s%s", o->name, o->arg ? " " : "",
+		    o->arg ? o->arg : "");
+}
+
+/* One command's usage line and options, help texts aligned. */
 void
 vl_cmd_usage(const struct vl_cmd *c, FILE *f)
 {
 	const struct vl_option *o;
 	char	 left[64];
+	int	 w = (int)strlen("-h, --help");
 
+	for (o = c->options; o->name != NULL; o++) {
+		aux_optleft(o, left, sizeof left);
+		if ((int)strlen(left) > w)
+			w = (int)strlen(left);
+	}
 	fprintf(f, "usage: venueless %s %s\n%s\n", c->name, c->usage,
 	    c->summary);
 	fputs("\noptions:\n", f);
 	for (o = c->options; o->name != NULL; o++) {
-		if (o->shortc)
-			snprintf(left, sizeof left, "-%c, --%s%s%s", o->shortc,
-			    o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-		else
-			snprintf(left, sizeof left, "    --%s%s%s", o->name,
-			    o->arg ? " " : "", o->arg ? o->arg : "");
-		fprintf(f, "  %-26s%s\n", left, o->help);
+		aux_optleft(o, left, sizeof left);
+		fprintf(f, "  %-*s  %s\n", w, left, o->help);
 	}
-	fprintf(f, "  %-26s%s\n", "-h, --help", "show this help");
+	fprintf(f, "  %-*s  %s\n", w, "-h, --help", "show this help");
 }
 
 /* Build getopt_long's tables from the command's options. */

@@ -1,4 +1,11 @@
-/* venueless.crypto: random values, digests, encodings and keys (libcrypto). */
+/*
+ * venueless.crypto: random values, digests, encodings and keys (libcrypto,
+ * loaded with dlopen when the module is first required: linking it costs
+ * about a millisecond at every start of the binary).
+ */
+#include "config.h"
+
+#include <dlfcn.h>
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
@@ -14,6 +21,21 @@
 
 #define CRYPTO_KEYS	"venueless.crypto.keys"
 #define CRYPTO_CHUNK	3072	/* bytes of input per EVP_EncodeBlock call */
+
+/* The libcrypto functions we use, resolved with dlsym. */
+#define OSSL_FUNCS \
+	X(BIO_free) X(BIO_ctrl) X(BIO_new) X(BIO_s_mem) X(ERR_clear_error) \
+	X(ERR_error_string_n) X(ERR_get_error) X(EVP_Digest) \
+	X(EVP_EncodeBlock) X(EVP_PKEY_Q_keygen) X(EVP_PKEY_free) \
+	X(EVP_sha256) X(PEM_write_bio_PUBKEY) X(PEM_write_bio_PrivateKey) \
+	X(RAND_bytes) X(HMAC)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+	OSSL_FUNCS
+#undef X
+} ossl;
+static void	*ossl_handle;
 
 static const char crypto_alnum[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -31,8 +53,8 @@ aux_sslerror(lua_State *L, const char *what)
 {
 	char	 msg[256];
 
-	ERR_error_string_n(ERR_get_error(), msg, sizeof msg);
-	ERR_clear_error();
+	ossl.ERR_error_string_n(ossl.ERR_get_error(), msg, sizeof msg);
+	ossl.ERR_clear_error();
 	return luaL_error(L, "%s: %s", what, msg);
 }
 
@@ -44,7 +66,7 @@ aux_random(lua_State *L, unsigned char *p, size_t n)
 
 	for (; n > 0; p += k, n -= k) {
 		k = n > INT_MAX ? INT_MAX : n;
-		if (RAND_bytes(p, (int)k) != 1)
+		if (ossl.RAND_bytes(p, (int)k) != 1)
 			aux_sslerror(L, "RAND_bytes");
 	}
 }
@@ -113,7 +135,7 @@ lcrypto_hmac_sha256(lua_State *L)
 	key = luaL_checklstring(L, 1, &keylen);
 	msg = luaL_checklstring(L, 2, &msglen);
 	luaL_argcheck(L, keylen <= INT_MAX, 1, "key too long");
-	if (HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg,
+	if (ossl.HMAC(ossl.EVP_sha256(), key, (int)keylen, (const unsigned char *)msg,
 	    msglen, mac, &maclen) == NULL)
 		return aux_sslerror(L, "HMAC");
 	lua_pushlstring(L, (const char *)mac, maclen);
@@ -130,7 +152,7 @@ lcrypto_sha256(lua_State *L)
 	size_t		 len;
 
 	s = luaL_checklstring(L, 1, &len);
-	if (EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+	if (ossl.EVP_Digest(s, len, md, &mdlen, ossl.EVP_sha256(), NULL) != 1)
 		return aux_sslerror(L, "EVP_Digest");
 	lua_pushlstring(L, (const char *)md, mdlen);
 	return 1;
@@ -172,7 +194,7 @@ aux_base64(lua_State *L, int url)
 		k = len > CRYPTO_CHUNK ? CRYPTO_CHUNK : len;
 		out = (unsigned char *)luaL_prepbuffsize(&b, CRYPTO_CHUNK / 3 *
 		    4 + 1);
-		n = (size_t)EVP_EncodeBlock(out, s, (int)k);
+		n = (size_t)ossl.EVP_EncodeBlock(out, s, (int)k);
 		for (i = 0; url && i < n; i++) {
 			if (out[i] == '+')
 				out[i] = '-';
@@ -282,9 +304,9 @@ keys_gc(lua_State *L)
 {
 	struct keybox	*k = luaL_checkudata(L, 1, CRYPTO_KEYS);
 
-	EVP_PKEY_free(k->pkey);
-	BIO_free(k->priv);
-	BIO_free(k->pub);
+	ossl.EVP_PKEY_free(k->pkey);
+	ossl.BIO_free(k->priv);
+	ossl.BIO_free(k->pub);
 	k->pkey = NULL;
 	k->priv = k->pub = NULL;
 	return 0;
@@ -297,7 +319,7 @@ aux_pushbio(lua_State *L, BIO *bio)
 	char	*p;
 	long	 n;
 
-	n = BIO_get_mem_data(bio, &p);
+	n = ossl.BIO_ctrl(bio, BIO_CTRL_INFO, 0, (char *)&p);
 	lua_pushlstring(L, p, n > 0 ? (size_t)n : 0);
 }
 
@@ -312,13 +334,13 @@ lcrypto_ec_p256(lua_State *L)
 	k->pkey = NULL;
 	k->priv = k->pub = NULL;
 	luaL_setmetatable(L, CRYPTO_KEYS);
-	if ((k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL)
+	if ((k->pkey = ossl.EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL)
 		return aux_sslerror(L, "EC key generation");
-	if ((k->priv = BIO_new(BIO_s_mem())) == NULL ||
-	    (k->pub = BIO_new(BIO_s_mem())) == NULL)
+	if ((k->priv = ossl.BIO_new(ossl.BIO_s_mem())) == NULL ||
+	    (k->pub = ossl.BIO_new(ossl.BIO_s_mem())) == NULL)
 		return aux_sslerror(L, "BIO_new");
-	if (PEM_write_bio_PrivateKey(k->priv, k->pkey, NULL, NULL, 0, NULL,
-	    NULL) != 1 || PEM_write_bio_PUBKEY(k->pub, k->pkey) != 1)
+	if (ossl.PEM_write_bio_PrivateKey(k->priv, k->pkey, NULL, NULL, 0, NULL,
+	    NULL) != 1 || ossl.PEM_write_bio_PUBKEY(k->pub, k->pkey) != 1)
 		return aux_sslerror(L, "PEM_write_bio");
 	aux_pushbio(L, k->priv);
 	aux_pushbio(L, k->pub);
@@ -342,9 +364,39 @@ static const luaL_Reg lcrypto_funcs[] = {
 	{ NULL, NULL }
 };
 
+/* Load libcrypto and resolve every function; -1 with cause on failure. */
+static int
+aux_load(const char **cause)
+{
+	void	*h, *p;
+
+	if (ossl_handle != NULL)
+		return 0;
+	if ((h = dlopen(VL_LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		*cause = dlerror();
+		return -1;
+	}
+#define X(f) \
+	if ((p = dlsym(h, #f)) == NULL) \
+		goto fail; \
+	memcpy(&ossl.f, &p, sizeof p);
+	OSSL_FUNCS
+#undef X
+	ossl_handle = h;
+	return 0;
+fail:
+	*cause = dlerror();
+	dlclose(h);
+	return -1;
+}
+
 int
 luaopen_venueless_crypto(lua_State *L)
 {
+	const char	*cause;
+
+	if (aux_load(&cause) == -1)
+		return luaL_error(L, "cannot load libcrypto: %s", cause);
 	if (luaL_newmetatable(L, CRYPTO_KEYS)) {
 		lua_pushcfunction(L, keys_gc);
 		lua_setfield(L, -2, "__gc");

@@ -145,6 +145,32 @@ aux_seterr(struct conn *c, const char *msg, const char *code)
 	snprintf(c->errcode, sizeof c->errcode, "%s", code);
 }
 
+/*
+ * Join libpq's connection message and its indented hint ("\n\tIs the
+ * server running…") into one line: the CLI reports a failure in one line.
+ */
+static void
+aux_oneline(char *msg)
+{
+	char	*r, *w;
+
+	for (r = w = msg; *r != '\0'; r++) {
+		if (*r != '\n') {
+			*w++ = *r;
+			continue;
+		}
+		if (r[1] != '\t' && r[1] != ' ' && r[1] != '\n') {
+			*w++ = ' ';
+			continue;
+		}
+		while (r[1] == '\t' || r[1] == ' ' || r[1] == '\n')
+			r++;
+		*w++ = ';';		/* r moved two or more: w stays behind */
+		*w++ = ' ';
+	}
+	*w = '\0';
+}
+
 /* Record an error result: primary message, detail, SQLSTATE. */
 static void
 aux_reserr(struct conn *c, const PGresult *res)
@@ -278,6 +304,7 @@ aux_startconn(struct conn *c, const char **kw, const char **val,
 		st = pq.PQconnectPoll(c->pg);
 	}
 	aux_seterr(c, pq.PQerrorMessage(c->pg), "08006");
+	aux_oneline(c->errmsg);
 	snprintf(c->errcode, sizeof c->errcode, "%s",
 	    aux_connstate(c->pg, c->errmsg));
 	aux_drop(c);

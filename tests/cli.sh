@@ -9,6 +9,12 @@ for c in migrate showmigrations create_world clone_world import_config \
 	vl_contains "$help" "  $c" "--help lists $c"
 	vl_exit 0 "$VENUELESS" "$c" --help
 	vl_contains "$VL_OUT" "usage: venueless $c" "$c --help"
+	# Every option line: the option, two or more spaces, its help text,
+	# which starts in the same column on every line.
+	cols=$(printf '%s\n' "$VL_OUT" | sed -n '/^options:/,$p' | sed 1d |
+	    awk '{ if (!match($0, /^  (-[a-zA-Z], |    )--[a-z-]+( [A-Z]+)?  +/)) { print "bad: " $0; next }
+	        print RLENGTH }' | sort -u)
+	vl_eq 1 "$(printf '%s\n' "$cols" | wc -l)" "$c --help columns: $cols"
 	vl_exit 0 "$VENUELESS" help "$c"
 	vl_contains "$VL_OUT" "usage: venueless $c" "help $c"
 	vl_exit 2 "$VENUELESS" "$c" --no-such-option

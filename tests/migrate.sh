@@ -23,6 +23,9 @@ PG_DUMP=$BINDIR/pg_dump
 # Nobody listening: exit 10.
 VENUELESS_DB_HOST=$VL_TMP/nowhere vl_exit 10 "$V" migrate
 vl_contains "$VL_ERR" "venueless: migrate: "
+# libpq's message has an indented hint on a second line; we print one line.
+vl_eq 1 "$(printf '%s\n' "$VL_ERR" | wc -l)" "one line on stderr: $VL_ERR"
+vl_contains "$VL_ERR" "$VL_TMP/nowhere"
 
 # json_ok LUA [WHAT]: decode $VL_OUT with our json as d; LUA, a Lua
 # expression, must be true.
