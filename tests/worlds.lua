@@ -102,6 +102,9 @@ test("help metadata: _doc entries and _methods agree", function()
       end
     end
     for meth in pairs(mod._methods) do ok(mod._doc[obj .. ":" .. meth], obj .. ":" .. meth .. " documented") end
+    for name, v in pairs(mod) do
+      if type(v) == "function" and not name:find("^_") then ok(mod._doc[name], name .. " documented") end
+    end
   end
   eq("worlds.clone(source_id, {id=, title=, domain=, new_secrets=})", worlds._doc.clone.sig)
   ok(worlds._doc["world:save"] and rooms._doc["room:save"])

@@ -20,7 +20,7 @@ local Room = model.class({
   arrays = { module_config = true },
   readonly = { id = true, world_id = true, version = true },
   tostring = function(row)
-    return ("<room %s %s>"):format(row.id, worlds.quoted(row.name))
+    return ("<room %s %s>"):format(row.id, worlds._quoted(row.name))
   end,
 })
 rooms._methods = Room.methods

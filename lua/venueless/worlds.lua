@@ -21,7 +21,7 @@ local function quoted(s)
     return ("\\x%02x"):format(c:byte())
   end) .. '"'
 end
-worlds.quoted = quoted
+worlds._quoted = quoted
 
 local World = model.class({
   name = "world", columns = COLUMNS,
@@ -206,12 +206,12 @@ function worlds.create(spec)
   if r == nil then return nil, msg, code end
   if #r == 0 then return conflict(spec.id, domain or db.NULL) end
   local w = World.wrap(r[1])
-  return worlds.finish(w, { { "World", w.id, w.version } })
+  return worlds._finish(w, { { "World", w.id, w.version } })
 end
 
 -- After a commit: update the cache; return w and its admin URL, or nil,
 -- message, code (the change is committed) when Redis failed.
-function worlds.finish(w, entries)
+function worlds._finish(w, entries)
   local ok, msg, code = model.after_commit(entries)
   if not ok then return nil, model.redis_message(msg), code, w end
   return w, (w:admin_url())
@@ -313,6 +313,10 @@ worlds._doc = {
     text = "create or update a world from venueless JSON config; returns it and a summary" },
   transaction = { sig = "worlds.transaction(fn, ...)",
     text = "run fn's saves in one transaction; the server cache learns them after the commit" },
+  valid_id = { sig = "worlds.valid_id(id)",
+    text = "whether id is a valid new world id (1 to 50 ASCII letters or digits)" },
+  new_secret = { sig = "worlds.new_secret()",
+    text = "a new JWT secret entry {issuer=\"any\", audience=\"venueless\", secret=<64 chars>}" },
   token = { sig = "worlds.token({issuer=, audience=, secret=}, {days=, traits=})",
     text = "an HS256 JWT in the shape venueless expects" },
   ["world:save"] = { sig = "world:save()",
