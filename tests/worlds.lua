@@ -276,9 +276,19 @@ test("import from a table: plain Lua tables, paths in errors, summary", function
   doc.rooms[1].name = "A"
   doc.rooms[1].modules[1].config = { ["k\xff"] = 1 }
   fails("^rooms%[0%]%.modules%[0%]%.config: a key is not valid UTF%-8$", worlds.import(doc))
+  -- An exhibitor may name a room of the world that the file does not list.
+  local w3, s3 = worlds.import({ world = { id = "tbl", title = "Aus einer Tabelle" },
+    rooms = { { id = "a", name = "A", modules = { { type = "chat.native" } } } },
+    exhibitors = { { name = "E", room = 7 } } })
+  ok(w3, s3)
+  eq(2, one("SELECT count(*) FROM core_room WHERE world_id = 'tbl'"))
+  eq("7", one("SELECT r.import_id FROM core_exhibitor e JOIN core_room r ON r.id = e.room_id WHERE e.world_id = 'tbl'"))
+  eq(0, one("SELECT count(*) FROM core_exhibitorlink l JOIN core_exhibitor e ON e.id = l.exhibitor_id WHERE e.world_id = 'tbl'"))
+  eq("chat.native", one("SELECT module_config->0->>'type' FROM core_room WHERE world_id = 'tbl' AND import_id = 'a'"))
+  eq(1, one("SELECT count(*) FROM core_channel WHERE world_id = 'tbl'"))
   eq("io", select(2, fails("No such file", worlds.import(TMP .. "/nope.json"))))
   raises(function() worlds.import(42) end, "file name or table expected")
-  eq(3, one("SELECT version FROM core_world WHERE id = 'tbl'"))
+  eq(4, one("SELECT version FROM core_world WHERE id = 'tbl'"))
 end)
 
 test("clone through the API: summary and new secrets", function()
@@ -286,7 +296,7 @@ test("clone through the API: summary and new secrets", function()
     new_secrets = true })
   ok(w, url)
   ok(url:find("^https://copy%.example%.org/#token="))
-  eq({ rooms = 2, channels = 1, exhibitors = 1, links = 1, social_links = 0 }, s)
+  eq({ rooms = 2, channels = 1, exhibitors = 1, links = 0, social_links = 0 }, s)
   local src = assert(worlds.get("tbl"))
   ok(src.config.JWT_secrets == nil)
   eq(64, #w.config.JWT_secrets[1].secret)
