@@ -292,15 +292,17 @@ test("import from a table: plain Lua tables, paths in errors, summary", function
 end)
 
 test("clone through the API: summary and new secrets", function()
+  local src = assert(worlds.get("tbl"))
+  src.config = { theme = { colors = { primary = "#180044" } } }
+  assert(src:save())
   local w, url, s = worlds.clone("tbl", { id = "tblcopy", title = "Kopie", domain = "copy.example.org",
     new_secrets = true })
   ok(w, url)
   ok(url:find("^https://copy%.example%.org/#token="))
   eq({ rooms = 2, channels = 1, exhibitors = 1, links = 0, social_links = 0 }, s)
-  local src = assert(worlds.get("tbl"))
-  ok(src.config.JWT_secrets == nil)
+  ok(assert(worlds.get("tbl")).config.JWT_secrets == nil)
   eq(64, #w.config.JWT_secrets[1].secret)
-  eq({ colors = {} }, w.config.theme)
+  eq({ colors = { primary = "#180044" } }, w.config.theme)
   eq("notfound", select(2, fails("world nosuch does not exist",
     worlds.clone("nosuch", { id = "x1", title = "x" }))))
   eq(0, one("SELECT count(*) FROM core_world WHERE id = 'x1'"))
