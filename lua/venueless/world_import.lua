@@ -1,7 +1,7 @@
 -- worlds.import: the venueless world JSON format (upstream import_config)
--- validated whole first, then written in one transaction by a fixed
--- number of set-based statements: the room and exhibitor lists go in as
--- one JSON parameter each, so round trips do not grow with the world.
+-- validated whole first (errors name their JSON path), then written in
+-- one transaction by one set-based statement, the document passed once
+-- as a JSON parameter: round trips do not grow with the world.
 local db = require "venueless.db"
 local json = require "venueless.json"
 local crypto = require "venueless.crypto"
