@@ -150,6 +150,14 @@ local function fields(v, only_functions)
       t = mt.__index
     else
       add_keys(set, mt._methods, only_functions)
+      if type(mt.__index) == "function" then
+        -- a C __index (redis connections) keeps its methods in an upvalue
+        for i = 1, 3 do
+          local name, up = debug.getupvalue(mt.__index, i)
+          if name == nil then break end
+          if name == "" and type(up) == "table" then add_keys(set, up, only_functions) end
+        end
+      end
       break
     end
   end
@@ -454,6 +462,9 @@ function M.complete(text, env)
   env = env or _G
   local toks = M.lex(text)
   local last = toks[#toks]
+  if last and last.type == "comment" and (last.open or last.e == #text) then
+    return {}, #text + 1
+  end
   if last and last.open then
     if last.type == "string" and last.quote then return in_string(toks, last) end
     return {}, #text + 1

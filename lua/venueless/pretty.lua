@@ -181,14 +181,18 @@ local function aligned(ctx, cols, cells, widths)
   return out
 end
 
--- One "column | value" block per row, like psql's \x.
+-- One "column | value" block per row, like psql's \x; the header is as
+-- wide as the widest line.
 local function expanded(ctx, cols, cells)
-  local kw = 0
+  local kw, vw = 0, 0
   for _, c in ipairs(cols) do kw = math.max(kw, dwidth(c)) end
+  for _, row in ipairs(cells) do
+    for _, s in ipairs(row) do vw = math.max(vw, dwidth(s)) end
+  end
   local out = {}
   for i, row in ipairs(cells) do
     local head = ("-[ RECORD %d ]"):format(i)
-    out[#out + 1] = head .. ("-"):rep(math.max(0, kw + 3 - #head + 10))
+    out[#out + 1] = head .. ("-"):rep(kw + 3 + vw - #head)
     for j, c in ipairs(cols) do
       out[#out + 1] = paint(ctx, "key", c) .. (" "):rep(kw - dwidth(c)) .. " | " .. row[j]
     end

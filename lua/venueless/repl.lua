@@ -276,7 +276,6 @@ end
 function M.run(opts)
   opts = opts or {}
   local st = { session = opts.session or M.session(), histfile = M.histfile() }
-  set_local(st.session, "help", require("venueless.doc").help)
   st.ed = edit.new({ name = "venueless" })
   st.ed:set_completer(M.completer(st.session))
   if st.histfile then st.ed:history_load(st.histfile) end

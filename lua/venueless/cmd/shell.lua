@@ -50,7 +50,9 @@ local function run_file(path, args)
   _G.arg = script
   local f, err
   if path == "-" then
-    f, err = load(io.stdin:read("a"), "=stdin", "t")
+    -- a shebang line is skipped, as loadfile does for files
+    local src = io.stdin:read("a"):gsub("^#[^\n]*", "")
+    f, err = load(src, "=stdin", "t")
   else
     f, err = loadfile(path, "t")
   end
@@ -58,7 +60,13 @@ local function run_file(path, args)
   run(f, table.unpack(script))
 end
 
+-- help([v]) in every mode of the shell; venueless.doc loads on first use.
+local function help(...)
+  return require("venueless.doc").help(...)
+end
+
 function M.run(opts, args)
+  rawset(_G, "help", help)
   for i, chunk in ipairs(opts.execute or {}) do
     local f = compile(chunk, "=(command line)")
     local res = table.pack(run(f))
