@@ -76,6 +76,11 @@ $TM new-session -d -s vl -x 150 -y 50 \
 mark
 prompt
 
+# Colours on a terminal (NO_COLOR is unset here).
+mark; line '{ a = "x" }'; wait_for '{ a = "x" }'
+$TM capture-pane -p -e -t vl | grep -qF "$(printf '\033[32m"x"')" ||
+    vl_fail "no colour for a string on a terminal"
+
 # Expression first, then statement; results print as the printer shows them.
 mark; line '1 + 1'; wait_for $'\n2'
 mark; line 'x0 = 7'; prompt; absent 'error'
@@ -204,10 +209,39 @@ vl_eq 600 "$(stat -c %a "$VENUELESS_HISTFILE")" "history file mode"
 # A new shell reads the history back: Up recalls the last entry.
 $TM kill-session -t vl
 $TM new-session -d -s vl -x 150 -y 50 \
-    "'$VENUELESS' shell -e 'y0 = 5' -i; echo EXIT=\$?; sleep 600"
+    "NO_COLOR=1 '$VENUELESS' shell -e 'y0 = 5' -i; echo EXIT=\$?; sleep 600"
 mark; prompt
 mark; $TM send-keys -t vl Up; wait_for "${PROMPT}1 + 1"
 $TM send-keys -t vl C-c; prompt
 mark; line 'y0 * 2'; wait_for $'\n10'
+mark; line '{ a = "x" }'; wait_for '{ a = "x" }'
+$TM capture-pane -p -e -t vl | grep -qF "$(printf '\033[32m')" &&
+    vl_fail "colour despite NO_COLOR"
 mark; $TM send-keys -t vl C-d; wait_for 'EXIT=0'
+
+# SIGTERM ends the shell at the prompt (Ctrl-C does not).
+$TM kill-session -t vl
+$TM new-session -d -s vl -x 150 -y 50 "'$VENUELESS' shell; echo EXIT=\$?; sleep 600"
+mark; prompt
+$TM send-keys -t vl C-c; prompt
+pid=$(pgrep -P "$($TM display-message -p -t vl '#{pane_pid}')" venueless)
+[ -n "$pid" ] || vl_fail "no venueless process in the pane"
+mark; kill -TERM "$pid"; wait_for 'EXIT=130'
+
+# edit.readline: a line without its newline, nil at Ctrl-D, Ctrl-C raises.
+cat >"$VL_TMP/ask.lua" <<'LUA'
+local edit = require "venueless.edit"
+while true do
+  local l = edit.readline("name? ")
+  print("got[" .. tostring(l) .. "]")
+  if l == nil then break end
+end
+edit.readline("again? ")
+LUA
+$TM kill-session -t vl
+$TM new-session -d -s vl -x 150 -y 50 "'$VENUELESS' shell '$VL_TMP/ask.lua'; echo EXIT=\$?; sleep 600"
+mark; wait_for 'name? '
+line 'sample world'; wait_for 'got[sample world]'
+mark; $TM send-keys -t vl C-d; wait_for 'got[nil]'; wait_for 'again? '
+mark; $TM send-keys -t vl C-c; wait_for 'EXIT=130'
 echo "shell-pty: ok"
