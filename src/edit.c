@@ -408,6 +408,9 @@ aux_gets(lua_State *L, struct editor *e, const char *prompt)
 	e->L = L;
 	e->intr = 0;
 	aux_clearintr(L);
+	/* Raw mode before the prompt shows: a Ctrl-D typed at once counts. */
+	if (isatty(e->fd))
+		el_set(e->el, EL_PREP_TERM, 1);
 	line = el_gets(e->el, &count);
 	err = errno;
 	e->L = NULL;
