@@ -137,15 +137,36 @@ aux_nchars(const char *s, size_t len)
 	return n;
 }
 
-/* Terminal width for listing candidates. */
+/* Width of the terminal on stdout, or 0 when it is not one. */
 static int
-aux_columns(void)
+aux_termwidth(void)
 {
 	struct winsize	 ws;
 
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
 		return ws.ws_col;
-	return 80;
+	return 0;
+}
+
+/* Terminal width for listing candidates. */
+static int
+aux_columns(void)
+{
+	int	 w = aux_termwidth();
+
+	return w > 0 ? w : 80;
+}
+
+/* edit.columns() -> the terminal's width, or nil off a terminal */
+static int
+ledit_columns(lua_State *L)
+{
+	int	 w = aux_termwidth();
+
+	if (w <= 0)
+		return 0;
+	lua_pushinteger(L, w);
+	return 1;
 }
 
 /* Print the candidates in the table at idx in columns, below the line. */
@@ -691,6 +712,7 @@ static const luaL_Reg ed_metameth[] = {
 static const luaL_Reg ledit_funcs[] = {
 	{ "new", ledit_new },
 	{ "loop", ledit_loop },
+	{ "columns", ledit_columns },
 	{ NULL, NULL }
 };
 

@@ -10,7 +10,7 @@ M.depth = 4         -- nesting shown before {…}
 M.items = 50        -- entries shown per table before "… (N more)"
 M.rows = 200        -- rows shown of a query result
 M.expanded = nil    -- true/false forces result layout; nil: by width
-M.width = nil       -- columns; nil: the terminal's or COLUMNS or 80
+M.width = nil       -- columns; nil: the terminal's, else COLUMNS, else 80
 
 local COLORS = {
   string = "32", number = "36", boolean = "35", null = "35", ["nil"] = "35",
@@ -25,7 +25,8 @@ function M.use_color()
 end
 
 local function width()
-  return M.width or tonumber(os.getenv("COLUMNS") or "") or 80
+  return M.width or require("venueless.edit").columns()
+    or tonumber(os.getenv("COLUMNS") or "") or 80
 end
 
 -- Display width of s: UTF-8 characters, escapes not counted.
