@@ -337,8 +337,9 @@ aux_open(struct editor *e, const char *name, int editrc, char **cause)
 	el_set(e->el, EL_PROMPT, aux_prompt);
 	el_set(e->el, EL_HIST, history, e->hist);
 	el_set(e->el, EL_GETCFN, aux_getc);
-	el_set(e->el, EL_ADDFN, "vl-complete",
-	    "complete Lua names and venueless values", aux_complete);
+	/* The wide call: narrow EL_ADDFN leaks its copies of the strings. */
+	el_wset(e->el, EL_ADDFN, L"vl-complete",
+	    L"complete Lua names and venueless values", aux_complete);
 	el_set(e->el, EL_BIND, "^I", "vl-complete", NULL);
 	el_set(e->el, EL_BIND, "^R", "em-inc-search-prev", NULL);
 	if (editrc)
@@ -486,8 +487,10 @@ aux_histdedup(History *h, const char *line)
 	    i = history(h, &ev, H_NEXT))
 		if (strcmp(ev.str, line) == 0)
 			nums[n++] = ev.num;
+	/* H_DEL hands back a copy of the deleted entry: ours to free. */
 	for (i = 0; i < n; i++)
-		history(h, &ev, H_DEL, nums[i]);
+		if (history(h, &ev, H_DEL, nums[i]) == 0)
+			free((void *)ev.str);
 }
 
 /* editor:history_add(line): the newest entry, earlier copies removed. */
