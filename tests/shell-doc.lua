@@ -54,3 +54,20 @@ test("help texts", function()
   ok(doc.help_text(migrations):find("migrations.apply(", 1, true))
   eq("no help for nosuch.thing", doc.help_text("nosuch.thing"))
 end)
+
+test("the convention for domain modules: functions and methods", function()
+  local methods = { save = function() end }
+  local fake = { clone = function() end, _methods = methods, _doc = {
+    clone = { sig = "fake.clone(source_id)", text = "copy it" },
+    ["thing:save"] = { sig = "thing:save()", text = "write it back" } } }
+  local saved = package.loaded["venueless.rooms"]
+  package.loaded["venueless.rooms"] = fake
+  local ok_, err = pcall(function()
+    eq("fake.clone(source_id)\n  copy it", doc.help_text(fake.clone))
+    eq("thing:save()\n  write it back", doc.help_text(methods.save))
+    eq(methods.save, doc.value(fake, "thing:save"))
+    ok(doc.help_text(fake):find("thing:save()", 1, true), "module help lists methods")
+  end)
+  package.loaded["venueless.rooms"] = saved
+  if not ok_ then error(err, 0) end
+end)

@@ -70,11 +70,17 @@ prompt() {
 	wait_for "${1:-venueless(test)> }"
 }
 
+# ~/.editrc is read: a key bound to an editor command.
+printf 'venueless:bind ^X ed-move-to-beg\n' >"$HOME/.editrc"
+
 PROMPT='venueless(test)> '
 $TM new-session -d -s vl -x 150 -y 50 \
     "'$VENUELESS' shell; echo EXIT=\$?; sleep 600"
 mark
 prompt
+
+mark; keys '0 + 2'; wait_for "${PROMPT}0 + 2"
+$TM send-keys -t vl C-x; keys '4'; $TM send-keys -t vl Enter; wait_for $'\n42'
 
 # Colours on a terminal (NO_COLOR is unset here).
 mark; line '{ a = "x" }'; wait_for '{ a = "x" }'
@@ -128,6 +134,15 @@ mark; line '1 + 2'; wait_for $'\n3'; absent 'abc1'
 mark; line 'for i = 1, 3 do'; wait_for '>> '
 line 'print(i * 10)'; line 'end'
 wait_for $'10\n20\n30'
+
+# Ctrl-C at the continuation prompt drops the unfinished chunk.
+mark; line 'if true then'; wait_for '>> '
+$TM send-keys -t vl C-c; prompt
+mark; line '"fresh"'; wait_for $'\nfresh'; absent 'error'
+
+# Ctrl-R searches the history.
+mark; $TM send-keys -t vl C-r; keys 'i * 1'; wait_for 'print(i * 10)'
+$TM send-keys -t vl C-c; prompt
 
 # Top-level locals survive to later lines; results in _ and _N.
 mark; line 'local lx = 41'; prompt

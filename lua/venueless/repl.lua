@@ -148,7 +148,9 @@ function M.report(e)
   else
     msg = tostring(e)
   end
-  io.stderr:write("venueless: shell: ", msg, "\n")
+  -- after the terminal's "^C", start a new line
+  local nl = type(e) == "table" and e.code == "interrupted" and "\n" or ""
+  io.stderr:write(nl, "venueless: shell: ", msg, "\n")
   io.stderr:flush()
 end
 
