@@ -253,13 +253,17 @@ aux_apply(EditLine *el, lua_State *L, int base, size_t cursor)
 	lua_Integer	 n, start;
 	size_t		 common, wlen;
 	char		*ins;
-	int		 r = CC_REFRESH;
+	int		 r = CC_REFRESH, isnum;
 
-	if (lua_type(L, base) != LUA_TTABLE || (n = luaL_len(L, base)) == 0)
+	/* Raw access only: nothing here may raise inside el_gets. */
+	if (lua_type(L, base) != LUA_TTABLE ||
+	    (n = (lua_Integer)lua_rawlen(L, base)) == 0)
 		return CC_REFRESH_BEEP;
 	if (!aux_allstrings(L, base, n))
 		return CC_REFRESH_BEEP;
-	start = luaL_optinteger(L, base + 1, (lua_Integer)cursor + 1);
+	start = lua_tointegerx(L, base + 1, &isnum);
+	if (!isnum)
+		start = (lua_Integer)cursor + 1;
 	if (start < 1 || (size_t)start > cursor + 1)
 		return CC_REFRESH_BEEP;
 	word = el_line(el)->buffer + start - 1;
