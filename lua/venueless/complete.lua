@@ -276,14 +276,14 @@ local cache, down = {}, {}
 local pdb, predis       -- private db and redis module instances
 
 -- A db module of our own (its own connection), so completion never
--- touches the session's transaction or settings.
+-- touches the session's transaction or settings. Connects on first use:
+-- true, or nil, msg, code.
 local function private_db()
-  if not pdb then
-    pdb = package.preload["venueless.db"]("venueless.db")
-    pdb.connect({ connect_timeout = M.connect_timeout,
-      application_name = "venueless shell completion" })
-  end
-  return pdb
+  if pdb then return true end
+  local d = package.preload["venueless.db"]("venueless.db")
+  pdb = d
+  return d.connect({ connect_timeout = M.connect_timeout,
+    application_name = "venueless shell completion" })
 end
 
 local function private_redis()
@@ -306,7 +306,9 @@ local function query(sql, ...)
   local now = core.time("monotonic")
   if (down.db or 0) > now then return {} end
   local ok, res, msg, code = pcall(function(...)
-    return private_db().query({ timeout = M.timeout }, sql, ...)
+    local c, cmsg, ccode = private_db()
+    if not c then return nil, cmsg, ccode end
+    return pdb.query({ timeout = M.timeout }, sql, ...)
   end, ...)
   if not ok then
     if core.is_error(res) and res.code == "interrupted" then error(res, 0) end
