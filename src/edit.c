@@ -1,4 +1,10 @@
-/* venueless.edit: line editing on libedit for the shell and prompts. */
+/*
+ * venueless.edit: line editing on libedit for the shell and prompts,
+ * loaded with dlopen on first use so that other commands start faster.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,6 +26,19 @@
 #define EDIT_HISTSIZE	1000	/* entries kept in memory and in the file */
 #define EDIT_LISTMAX	200	/* candidates listed at most */
 
+/* The libedit functions we use, resolved with dlsym. */
+#define EL_FUNCS \
+	X(el_init) X(el_end) X(el_set) X(el_wset) X(el_get) X(el_gets) \
+	X(el_line) X(el_insertstr) X(el_deletestr) X(el_source) \
+	X(history_init) X(history_end) X(history)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+	EL_FUNCS
+#undef X
+} le;
+static void	*le_handle;
+
 /*
  * One editor. The completion callback finds it through EL_CLIENTDATA;
  * L is the thread inside gets(), valid only while el_gets runs.
@@ -40,7 +59,7 @@ aux_editor(EditLine *el)
 {
 	void	*p = NULL;
 
-	el_get(el, EL_CLIENTDATA, &p);
+	le.el_get(el, EL_CLIENTDATA, &p);
 	return p;
 }
 
@@ -266,16 +285,16 @@ aux_apply(EditLine *el, lua_State *L, int base, size_t cursor)
 		start = (lua_Integer)cursor + 1;
 	if (start < 1 || (size_t)start > cursor + 1)
 		return CC_REFRESH_BEEP;
-	word = el_line(el)->buffer + start - 1;
+	word = le.el_line(el)->buffer + start - 1;
 	wlen = cursor - (size_t)(start - 1);
 	common = aux_common(L, base, n);
 	if (n == 1 || common > wlen) {
 		lua_rawgeti(L, base, 1);
 		cand = lua_tostring(L, -1);
 		ins = xstrndup(cand, n == 1 ? strlen(cand) : common);
-		el_deletestr(el, aux_nchars(word, wlen));
+		le.el_deletestr(el, aux_nchars(word, wlen));
 		if (*ins != '\0')
-			el_insertstr(el, ins);
+			le.el_insertstr(el, ins);
 		free(ins);
 		lua_pop(L, 1);
 	} else {
@@ -306,7 +325,7 @@ aux_complete(EditLine *el, int ch)
 		return CC_ERROR;
 	if (!lua_checkstack(L, 8))
 		return CC_ERROR;
-	li = el_line(el);
+	li = le.el_line(el);
 	cursor = (size_t)(li->cursor - li->buffer);
 	top = lua_gettop(L);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, e->completer);
@@ -321,33 +340,64 @@ aux_complete(EditLine *el, int ch)
 	return r;
 }
 
+/* Load libedit once; 0 or -1 with *cause (dlerror's text). */
+static int
+aux_load(const char **cause)
+{
+	void	*h, *p;
+
+	if (le_handle != NULL)
+		return 0;
+	if ((h = dlopen(VL_LIBEDIT_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		*cause = dlerror();
+		return -1;
+	}
+#define X(f) \
+	if ((p = dlsym(h, #f)) == NULL) \
+		goto fail; \
+	memcpy(&le.f, &p, sizeof p);
+	EL_FUNCS
+#undef X
+	le_handle = h;
+	return 0;
+fail:
+	*cause = dlerror();
+	dlclose(h);
+	return -1;
+}
+
 /* Create the EditLine and its history for e. */
 static int
 aux_open(struct editor *e, const char *name, int editrc, char **cause)
 {
 	HistEvent	 ev;
+	const char	*why = NULL;
 
+	if (aux_load(&why) == -1) {
+		*cause = xstrdup(why != NULL ? why : "cannot load " VL_LIBEDIT_SONAME);
+		return -1;
+	}
 	setlocale(LC_CTYPE, "");	/* libedit decodes input by locale */
 	e->fd = fileno(stdin);
-	if ((e->el = el_init(name, stdin, stdout, stderr)) == NULL) {
+	if ((e->el = le.el_init(name, stdin, stdout, stderr)) == NULL) {
 		*cause = xstrdup("cannot initialise libedit");
 		return -1;
 	}
-	e->hist = history_init();
-	history(e->hist, &ev, H_SETSIZE, EDIT_HISTSIZE);
-	history(e->hist, &ev, H_SETUNIQUE, 1);
-	el_set(e->el, EL_CLIENTDATA, (void *)e);
-	el_set(e->el, EL_EDITOR, "emacs");
-	el_set(e->el, EL_PROMPT, aux_prompt);
-	el_set(e->el, EL_HIST, history, e->hist);
-	el_set(e->el, EL_GETCFN, aux_getc);
+	e->hist = le.history_init();
+	le.history(e->hist, &ev, H_SETSIZE, EDIT_HISTSIZE);
+	le.history(e->hist, &ev, H_SETUNIQUE, 1);
+	le.el_set(e->el, EL_CLIENTDATA, (void *)e);
+	le.el_set(e->el, EL_EDITOR, "emacs");
+	le.el_set(e->el, EL_PROMPT, aux_prompt);
+	le.el_set(e->el, EL_HIST, le.history, e->hist);
+	le.el_set(e->el, EL_GETCFN, aux_getc);
 	/* The wide call: narrow EL_ADDFN leaks its copies of the strings. */
-	el_wset(e->el, EL_ADDFN, L"vl-complete",
+	le.el_wset(e->el, EL_ADDFN, L"vl-complete",
 	    L"complete Lua names and venueless values", aux_complete);
-	el_set(e->el, EL_BIND, "^I", "vl-complete", NULL);
-	el_set(e->el, EL_BIND, "^R", "em-inc-search-prev", NULL);
+	le.el_set(e->el, EL_BIND, "^I", "vl-complete", NULL);
+	le.el_set(e->el, EL_BIND, "^R", "em-inc-search-prev", NULL);
 	if (editrc)
-		el_source(e->el, NULL);	/* ~/.editrc, after our bindings */
+		le.el_source(e->el, NULL);	/* ~/.editrc, after our bindings */
 	return 0;
 }
 
@@ -369,9 +419,9 @@ ed_close(lua_State *L)
 	struct editor	*e = luaL_checkudata(L, 1, VL_EDITOR);
 
 	if (e->el != NULL)
-		el_end(e->el);
+		le.el_end(e->el);
 	if (e->hist != NULL)
-		history_end(e->hist);
+		le.history_end(e->hist);
 	luaL_unref(L, LUA_REGISTRYINDEX, e->completer);
 	free(e->prompt);
 	e->el = NULL;
@@ -436,8 +486,8 @@ aux_gets(lua_State *L, struct editor *e, const char *prompt)
 	aux_clearintr(L);
 	/* Raw mode before the prompt shows: a Ctrl-D typed at once counts. */
 	if (isatty(e->fd))
-		el_set(e->el, EL_PREP_TERM, 1);
-	line = el_gets(e->el, &count);
+		le.el_set(e->el, EL_PREP_TERM, 1);
+	line = le.el_gets(e->el, &count);
 	err = errno;
 	e->L = NULL;
 	if (e->intr || (line == NULL && count < 0 && err == EINTR)) {
@@ -487,13 +537,13 @@ aux_histdedup(History *h, const char *line)
 	HistEvent	 ev;
 	int		 nums[64], n = 0, i;
 
-	for (i = history(h, &ev, H_FIRST); i == 0 && n < 64;
-	    i = history(h, &ev, H_NEXT))
+	for (i = le.history(h, &ev, H_FIRST); i == 0 && n < 64;
+	    i = le.history(h, &ev, H_NEXT))
 		if (strcmp(ev.str, line) == 0)
 			nums[n++] = ev.num;
 	/* H_DEL hands back a copy of the deleted entry: ours to free. */
 	for (i = 0; i < n; i++)
-		if (history(h, &ev, H_DEL, nums[i]) == 0)
+		if (le.history(h, &ev, H_DEL, nums[i]) == 0)
 			free((void *)ev.str);
 }
 
@@ -508,7 +558,7 @@ ed_history_add(lua_State *L)
 	if (*line == '\0')
 		return 0;
 	aux_histdedup(e->hist, line);
-	history(e->hist, &ev, H_ENTER, line);
+	le.history(e->hist, &ev, H_ENTER, line);
 	return 0;
 }
 
@@ -522,8 +572,8 @@ ed_history_list(lua_State *L)
 	int		 r;
 
 	lua_newtable(L);
-	for (r = history(e->hist, &ev, H_LAST); r == 0;
-	    r = history(e->hist, &ev, H_PREV)) {
+	for (r = le.history(e->hist, &ev, H_LAST); r == 0;
+	    r = le.history(e->hist, &ev, H_PREV)) {
 		lua_pushstring(L, ev.str);
 		lua_rawseti(L, -2, ++n);
 	}
@@ -567,7 +617,7 @@ ed_history_load(lua_State *L)
 	while (getline(&line, &cap, f) != -1) {
 		aux_unescape(line);
 		if (*line != '\0')
-			history(e->hist, &ev, H_ENTER, line);
+			le.history(e->hist, &ev, H_ENTER, line);
 	}
 	free(line);
 	fclose(f);
@@ -583,7 +633,7 @@ aux_histwrite(History *h, FILE *f)
 	const char	*s;
 	int		 r;
 
-	for (r = history(h, &ev, H_LAST); r == 0; r = history(h, &ev, H_PREV)) {
+	for (r = le.history(h, &ev, H_LAST); r == 0; r = le.history(h, &ev, H_PREV)) {
 		for (s = ev.str; *s != '\0'; s++) {
 			if (*s == '\\')
 				fputs("\\\\", f);

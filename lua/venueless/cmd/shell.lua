@@ -8,11 +8,15 @@ local M = {}
 -- Print what a chunk returned, tab-separated, as lua.c does.
 local function print_results(n, ...)
   if n == 0 then return end
-  local ok, pretty = pcall(require, "venueless.pretty")
   local out = {}
   for i = 1, n do
     local v = select(i, ...)
-    out[i] = ok and pretty.format(v) or tostring(v)
+    local t = type(v)
+    if t == "string" or t == "number" or t == "boolean" or t == "nil" then
+      out[i] = tostring(v)	-- as the printer would; spares loading it
+    else
+      out[i] = require("venueless.pretty").format(v)
+    end
   end
   io.stdout:write(table.concat(out, "\t"), "\n")
 end
