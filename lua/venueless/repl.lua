@@ -241,7 +241,14 @@ local function feed(st, line)
   st.buffer = nil
   if chunk:match("%S") and not M.is_secret(chunk) then
     st.ed:history_add(chunk)
-    if st.histfile then st.ed:history_save(st.histfile) end
+    if st.histfile then
+      local saved, err = st.ed:history_save(st.histfile)
+      if not saved then
+        -- say it once, then keep the history in memory only
+        io.stderr:write("venueless: shell: cannot save the history: ", err, "\n")
+        st.histfile = nil
+      end
+    end
   end
   if not f then
     M.report(names)
@@ -277,7 +284,9 @@ end
 -- opts.session reuses a session.
 function M.run(opts)
   opts = opts or {}
-  local st = { session = opts.session or M.session(), histfile = M.histfile() }
+  -- only what a person typed goes to the history file, not piped input
+  local st = { session = opts.session or M.session(),
+    histfile = core.isatty(0) and M.histfile() or nil }
   st.ed = edit.new({ name = "venueless" })
   st.ed:set_completer(M.completer(st.session))
   if st.histfile then st.ed:history_load(st.histfile) end
