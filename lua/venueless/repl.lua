@@ -266,7 +266,7 @@ local function step(st)
       st.buffer = nil
       return true
     end
-    io.stdout:write("\n")
+    if core.isatty(0) then io.stdout:write("\n") end
     return false
   end
   feed(st, line)
