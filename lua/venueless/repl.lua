@@ -5,8 +5,10 @@
 -- the database, the environment and an open transaction.
 local core = require "venueless.core"
 local edit = require "venueless.edit"
-local complete = require "venueless.complete"
-local pretty = require "venueless.pretty"
+
+-- The completer and the printer load on first use: the prompt comes sooner.
+local function complete() return require "venueless.complete" end
+local function pretty() return require "venueless.pretty" end
 
 local M = {}
 
@@ -57,7 +59,7 @@ local CLOSE = { ["end"] = true, ["until"] = true }
 -- names: "local x, y = 1" -> "x, y = 1", "local function f" -> "function
 -- f", "local x" -> "x = nil". Returns the new chunk and the names.
 function M.rewrite_locals(chunk)
-  local toks = complete.lex(chunk)
+  local toks = complete().lex(chunk)
   local depth, edits, names = 0, {}, {}
   local i = 1
   while i <= #toks do
@@ -167,7 +169,7 @@ function M.print_results(res)
   if res.n == 0 then return end
   local out, multi = {}, false
   for i = 1, res.n do
-    out[i] = pretty.format(res[i])
+    out[i] = pretty().format(res[i])
     if out[i]:find("\n") then multi = true end
   end
   io.stdout:write(table.concat(out, multi and "\n" or "\t"), "\n")
@@ -276,7 +278,7 @@ end
 -- The completer the editor calls with the whole line and the cursor.
 function M.completer(s)
   return function(line, cursor)
-    return complete.complete(line:sub(1, cursor), s.env)
+    return complete().complete(line:sub(1, cursor), s.env)
   end
 end
 
