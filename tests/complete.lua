@@ -152,6 +152,15 @@ test("connection labels from the connections hash", function()
   eq({ 'abc*.x"' }, (C('connections.force_reload("abc*')), "glob characters escaped")
 end)
 
+test("table and column names inside SQL strings of db.*", function()
+  local list, start = C('db.query("select * from core_wor')
+  ok(#list >= 2, "core_world and more")
+  for _, n in ipairs(list) do ok(n:find("^core_wor"), n) end
+  eq(25, start, "only the last word is replaced")
+  eq({ "vapid_private_key", "vapid_public_key" }, (C('db.query({timeout = 5}, "select vapid_p')))
+  eq({}, (C('db.exec("select ')), "nothing for an empty word")
+end)
+
 test("answers are cached briefly", function()
   world("cached1")
   eq({ 'cached1"' }, (C('worlds.get("cach')))

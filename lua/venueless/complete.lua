@@ -396,6 +396,18 @@ function M.sources.label(prefix)
   return out
 end
 
+-- Tables, views and their columns for SQL inside db.* strings, as psql.
+function M.sources.relation(prefix)
+  return column(query("SELECT relname AS name FROM pg_catalog.pg_class " ..
+    "WHERE relkind IN ('r', 'v', 'm', 'p', 'f') " ..
+    "AND relnamespace = 'public'::regnamespace AND relname LIKE $1 ESCAPE '\\' " ..
+    "UNION SELECT DISTINCT attname FROM pg_catalog.pg_attribute a " ..
+    "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid " ..
+    "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p') " ..
+    "AND a.attnum > 0 AND NOT a.attisdropped AND attname LIKE $1 ESCAPE '\\' " ..
+    "ORDER BY 1 LIMIT " .. M.limit, M.like_escape(prefix) .. "%"), "name")
+end
+
 -- Which live source completes argument argn of a call to fname.
 M.arguments = {
   { "^worlds[%.:]", 1, "world" },
@@ -403,7 +415,11 @@ M.arguments = {
   { "^rooms[%.:]", 2, "room" },
   { "^connections[%.:]", 1, "label" },
   { "^migrations[%.:]", nil, "migration" },
+  { "^db[%.:]", nil, "relation" },
 }
+
+-- Sources whose values are words inside the string (SQL), not all of it.
+local in_text = { relation = true }
 
 local function arg_source(fname, argn)
   for _, a in ipairs(M.arguments) do
@@ -442,11 +458,16 @@ local function in_string(toks, tok)
   if not fname then return {}, tok.s + 1 end
   local src = arg_source(fname, argn)
   if not src then return {}, tok.s + 1 end
-  local word = tok.value
+  local word, start = tok.value, tok.s + 1
+  if in_text[src] then
+    word = word:match("[%w_]*$")
+    start = tok.e - #word + 1
+    if word == "" then return {}, start end
+  end
   local extra = src == "room" and first_string_arg(toks, #toks) or nil
   local list = filter(cached(src, word, extra, M.sources[src]), word)
-  if #list == 1 then list[1] = list[1] .. tok.quote end
-  return list, tok.s + 1
+  if #list == 1 and not in_text[src] then list[1] = list[1] .. tok.quote end
+  return list, start
 end
 
 -- The signature of fn from the modules' _doc tables, if known.
