@@ -166,8 +166,11 @@ sleeping() {
 	    WHERE state = 'active' AND query LIKE '%pg_sleep(30)%'
 	    AND pid <> pg_backend_pid()"
 }
+sleeping_is() {
+	[ "$(sleeping)" = "$1" ]
+}
 mark; line 'db.query("select pg_sleep(30)")'
-vl_wait_for test "$(sleeping)" = 1
+vl_wait_for sleeping_is 1
 $TM send-keys -t vl C-c
 wait_for 'interrupted'; prompt
 for i in $(seq 1 20); do
@@ -179,7 +182,7 @@ mark; line 'db.query("select 6 * 7 as answer")'; wait_for ' answer'
 wait_for ' 42'; wait_for '(1 row)'
 # ... and again.
 mark; line 'db.query("select pg_sleep(30)")'
-vl_wait_for test "$(sleeping)" = 1
+vl_wait_for sleeping_is 1
 $TM send-keys -t vl C-c
 wait_for 'interrupted'; prompt
 
@@ -187,11 +190,14 @@ wait_for 'interrupted'; prompt
 blocked() {
 	vl_redis_cli CLIENT LIST | grep -c 'cmd=blpop'
 }
+blocked_is() {
+	[ "$(blocked)" = "$1" ]
+}
 mark; line 'redis.call("BLPOP", "k", 0)'
-vl_wait_for test "$(blocked)" = 1
+vl_wait_for blocked_is 1
 $TM send-keys -t vl C-c
 wait_for 'interrupted'; prompt
-vl_wait_for test "$(blocked)" = 0
+vl_wait_for blocked_is 0
 mark; line 'redis.call("PING")'; wait_for $'\nPONG'
 
 # The prompt marks an open transaction.
