@@ -700,7 +700,13 @@ ledit_readline(lua_State *L)
 		lua_setiuservalue(L, lua_upvalueindex(1), 1);
 	}
 	e = lua_touserdata(L, -1);
-	if ((n = aux_gets(L, e, prompt)) == 2) {
+	n = aux_gets(L, e, prompt);
+	/* End the prompt's line so that what the caller prints next starts afresh. */
+	if ((n == 2 || lua_isnil(L, -1)) && isatty(e->fd)) {
+		fputc('\n', stdout);
+		fflush(stdout);
+	}
+	if (n == 2) {
 		vl_interrupted = 1;
 		vl_check_interrupt(L);
 	}
