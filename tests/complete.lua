@@ -181,6 +181,27 @@ test("completion uses a connection of its own, outside the session's transaction
   ok(not db.in_transaction())
 end)
 
+test("a slow server gives no candidates within the statement timeout", function()
+  -- another session holds a lock that the completion query waits for
+  local lock = os.getenv("VL_TMP") .. "/lock.sql"
+  local f = assert(io.open(lock, "w"))
+  f:write("BEGIN; LOCK core_world; SELECT pg_sleep(3); COMMIT;\n")
+  f:close()
+  os.execute("psql -X -q -f " .. lock .. " >/dev/null 2>&1 &")
+  local core = require "venueless.core"
+  for _ = 1, 100 do
+    if db.query([[SELECT count(*) AS n FROM pg_locks
+      WHERE relation = 'core_world'::regclass AND mode = 'AccessExclusiveLock' AND granted]])[1].n == 1 then
+      break
+    end
+    core.sleep(20)
+  end
+  local t = core.time("monotonic")
+  eq({}, (C('worlds.get("slow')))
+  local took = core.time("monotonic") - t
+  ok(took >= complete.timeout / 1000 * 0.9 and took < 1, ("took %.3f s"):format(took))
+end)
+
 test("a server that is down gives no candidates, quickly", function()
   local out, code = sh(("VENUELESS_DB_HOST=%s/nothing VENUELESS_REDIS_URLS=unix://%s/none.sock %s shell -e '%s'")
     :format(os.getenv("VL_TMP"), os.getenv("VL_TMP"), os.getenv("VENUELESS"), [[
