@@ -261,6 +261,17 @@ aux_allstrings(lua_State *L, int idx, lua_Integer n)
 	return ok;
 }
 
+/* Print the hint at idx below the line, if there is one; else return r. */
+static unsigned char
+aux_hint(lua_State *L, int idx, unsigned char r)
+{
+	if (lua_type(L, idx) != LUA_TSTRING)
+		return r;
+	printf("\n%s\n", lua_tostring(L, idx));
+	fflush(stdout);
+	return CC_REDISPLAY;
+}
+
 /*
  * Apply the completer's answer at base: candidates, the 1-based start of
  * the word they replace, an optional hint line.
@@ -277,7 +288,7 @@ aux_apply(EditLine *el, lua_State *L, int base, size_t cursor)
 	/* Raw access only: nothing here may raise inside el_gets. */
 	if (lua_type(L, base) != LUA_TTABLE ||
 	    (n = (lua_Integer)lua_rawlen(L, base)) == 0)
-		return CC_REFRESH_BEEP;
+		return aux_hint(L, base + 2, CC_REFRESH_BEEP);
 	if (!aux_allstrings(L, base, n))
 		return CC_REFRESH_BEEP;
 	start = lua_tointegerx(L, base + 1, &isnum);
@@ -301,12 +312,7 @@ aux_apply(EditLine *el, lua_State *L, int base, size_t cursor)
 		aux_list(L, base, n);
 		r = CC_REDISPLAY;
 	}
-	if (lua_type(L, base + 2) == LUA_TSTRING) {
-		printf("\n%s\n", lua_tostring(L, base + 2));
-		fflush(stdout);
-		r = CC_REDISPLAY;
-	}
-	return r;
+	return aux_hint(L, base + 2, r);
 }
 
 /* Tab: ask the Lua completer (line, cursor) and apply its answer. */

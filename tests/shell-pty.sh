@@ -114,6 +114,16 @@ mark; keys 'db.qu'; $TM send-keys -t vl Tab
 $TM send-keys -t vl Tab; wait_for 'query'; wait_for 'quote_ident'
 $TM send-keys -t vl C-c; prompt
 
+# Argument hints: Tab after "(" shows the signature.
+mark; keys 'migrations.plan('; $TM send-keys -t vl Tab
+wait_for 'migrations.plan([{app=, target=, set=}])'
+$TM send-keys -t vl C-c; prompt
+
+# psql's \x for query results.
+mark; line '\x'; wait_for 'Expanded display is on.'
+mark; line 'db.query("select 1 as one")'; wait_for '-[ RECORD 1 ]'; wait_for 'one | 1'
+mark; line '\x auto'; wait_for 'Expanded display is auto.'
+
 # Live world ids: unique, then two candidates listed.
 mark; keys 'worlds.get("sam'; $TM send-keys -t vl Tab
 wait_for 'worlds.get("sample"'

@@ -125,3 +125,28 @@ test("the prompt does not connect", function()
   local v = os.getenv("VENUELESS")
   eq("false\n", (sh(v .. " shell -e 'require(\"venueless.repl\").prompt() return package.loaded[\"venueless.db\"] ~= nil'")))
 end)
+
+test("\\x toggles the expanded layout, as in psql", function()
+  local pretty = require "venueless.pretty"
+  local saved = io.stdout
+  local out = {}
+  io.stdout = { write = function(_, ...) for _, v in ipairs({ ... }) do out[#out + 1] = v end end }
+  local okay, err = pcall(function()
+    eq(nil, pretty.expanded)
+    eq(true, repl.backslash("\\x"))
+    eq(true, pretty.expanded)
+    eq(true, repl.backslash("\\x"))
+    eq(false, pretty.expanded)
+    eq(true, repl.backslash(" \\x auto "))
+    eq(nil, pretty.expanded)
+    eq(true, repl.backslash("\\x on"))
+    eq(true, pretty.expanded)
+    eq(false, repl.backslash("\\x sideways"))
+    eq(false, repl.backslash("x = 1"))
+  end)
+  io.stdout = saved
+  pretty.expanded = nil
+  if not okay then error(err, 0) end
+  eq("Expanded display is on.\nExpanded display is off.\nExpanded display is auto.\nExpanded display is on.\n",
+    table.concat(out))
+end)

@@ -479,6 +479,24 @@ local function signature(fn)
   end
 end
 
+-- The signature of the documented function called by the '(' at
+-- toks[i] (argument hints, like redis-cli's), or nil.
+function M.call_hint(toks, i, env)
+  local root, keys = chain(toks, i - 1)
+  if not root then return nil end
+  local fn = resolve(env or _G, root, keys)
+  if type(fn) ~= "function" then
+    -- a method call: obj:m( resolves through obj
+    local t, sep = toks[i - 1], toks[i - 2]
+    if not (t and t.type == "name" and sep and sep.value == ":") then return nil end
+    local r2, k2 = chain(toks, i - 3)
+    local obj = r2 and resolve(env or _G, r2, k2)
+    if obj == nil then return nil end
+    fn = fields(obj, true)[t.value]
+  end
+  return type(fn) == "function" and signature(fn) or nil
+end
+
 -- complete(text, env) -> candidates, start [, hint]: text is the line up
 -- to the cursor; candidates replace text:sub(start).
 function M.complete(text, env)
@@ -497,6 +515,9 @@ function M.complete(text, env)
     word, start, sepi = last.value, last.s, #toks - 1
   end
   local sep = toks[sepi]
+  if word == "" and sep and sep.type == "op" and sep.value == "(" and sep.e == #text then
+    return {}, start, M.call_hint(toks, sepi, env)
+  end
   local set, methods
   if sep and sep.type == "op" and (sep.value == "." or sep.value == ":")
     and sep.e == start - 1 then

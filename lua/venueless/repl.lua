@@ -231,8 +231,26 @@ end
 
 ---------------------------------------------------------------- the loop
 
+-- psql's \x: "\x" toggles the expanded layout of query results,
+-- "\x auto" goes back to choosing by width. True if line was one.
+function M.backslash(line)
+  local arg = line:match("^%s*\\x%s*(%a*)%s*$")
+  if not arg or (arg ~= "" and arg ~= "auto" and arg ~= "on" and arg ~= "off") then
+    return false
+  end
+  local p = pretty()
+  if arg == "auto" then p.expanded = nil
+  elseif arg == "on" then p.expanded = true
+  elseif arg == "off" then p.expanded = false
+  else p.expanded = not p.expanded end
+  local state = p.expanded == nil and "auto" or p.expanded and "on" or "off"
+  io.stdout:write("Expanded display is ", state, ".\n")
+  return true
+end
+
 -- One line of input into the pending chunk; runs it once complete.
 local function feed(st, line)
+  if not st.buffer and M.backslash(line) then return end
   local s = st.session
   local chunk = st.buffer and st.buffer .. "\n" .. line or line
   local f, names = M.compile(s, chunk)
