@@ -453,7 +453,7 @@ local function filter(list, word)
 end
 
 -- Completion inside an open string: live values for known calls.
-local function in_string(toks, tok)
+local function in_string(toks, tok, after)
   local fname, argn = callee(toks, #toks)
   if not fname then return {}, tok.s + 1 end
   local src = arg_source(fname, argn)
@@ -466,7 +466,9 @@ local function in_string(toks, tok)
   end
   local extra = src == "room" and first_string_arg(toks, #toks) or nil
   local list = filter(cached(src, word, extra, M.sources[src]), word)
-  if #list == 1 and not in_text[src] then list[1] = list[1] .. tok.quote end
+  if #list == 1 and not in_text[src] and (after or ""):sub(1, 1) ~= tok.quote then
+    list[1] = list[1] .. tok.quote
+  end
   return list, start
 end
 
@@ -497,9 +499,10 @@ function M.call_hint(toks, i, env)
   return type(fn) == "function" and signature(fn) or nil
 end
 
--- complete(text, env) -> candidates, start [, hint]: text is the line up
--- to the cursor; candidates replace text:sub(start).
-function M.complete(text, env)
+-- complete(text, env [, after]) -> candidates, start [, hint]: text is
+-- the line up to the cursor, after the rest of it; candidates replace
+-- text:sub(start).
+function M.complete(text, env, after)
   env = env or _G
   local toks = M.lex(text)
   local last = toks[#toks]
@@ -507,7 +510,7 @@ function M.complete(text, env)
     return {}, #text + 1
   end
   if last and last.open then
-    if last.type == "string" and last.quote then return in_string(toks, last) end
+    if last.type == "string" and last.quote then return in_string(toks, last, after) end
     return {}, #text + 1
   end
   local word, start, sepi = "", #text + 1, #toks

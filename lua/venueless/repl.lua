@@ -296,7 +296,7 @@ end
 -- The completer the editor calls with the whole line and the cursor.
 function M.completer(s)
   return function(line, cursor)
-    return complete().complete(line:sub(1, cursor), s.env)
+    return complete().complete(line:sub(1, cursor), s.env, line:sub(cursor + 1))
   end
 end
 
