@@ -29,7 +29,7 @@
 /* The libedit functions we use, resolved with dlsym. */
 #define EL_FUNCS \
 	X(el_init) X(el_end) X(el_set) X(el_wset) X(el_get) X(el_gets) \
-	X(el_line) X(el_insertstr) X(el_deletestr) X(el_source) \
+	X(el_line) X(el_insertstr) X(el_deletestr) X(el_source) X(el_resize) \
 	X(history_init) X(history_end) X(history)
 
 static struct {
@@ -38,6 +38,9 @@ static struct {
 #undef X
 } le;
 static void	*le_handle;
+
+/* Set by SIGWINCH / SIGCONT; the reader redraws the line for them. */
+static volatile sig_atomic_t resized, continued;
 
 /*
  * One editor. The completion callback finds it through EL_CLIENTDATA;
@@ -72,6 +75,47 @@ aux_prompt(EditLine *el)
 	return e != NULL && e->prompt != NULL ? e->prompt : (char *)"";
 }
 
+/* SIGWINCH and SIGCONT: note it for the reader. */
+static void
+aux_sigtty(int sig)
+{
+	if (sig == SIGWINCH)
+		resized = 1;
+	else
+		continued = 1;
+}
+
+/*
+ * Catch SIGWINCH and SIGCONT while editing. SA_RESTART, so that other
+ * reads are not disturbed; poll in the reader returns EINTR regardless.
+ */
+static void
+aux_ttysignals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = aux_sigtty;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGWINCH, &sa, NULL);
+	sigaction(SIGCONT, &sa, NULL);
+}
+
+/* After a resize or a stop: new size, raw mode again, redraw the line. */
+static void
+aux_redraw(struct editor *e)
+{
+	if (continued) {
+		continued = 0;
+		le.el_set(e->el, EL_PREP_TERM, 0);	/* re-read the tty's modes */
+		le.el_set(e->el, EL_PREP_TERM, 1);
+	}
+	resized = 0;
+	le.el_resize(e->el);
+	le.el_set(e->el, EL_REFRESH);
+}
+
 /* Wait for one byte: 1 read, 0 end of file, -1 error or interrupted. */
 static int
 aux_readbyte(struct editor *e, char *c)
@@ -86,6 +130,8 @@ aux_readbyte(struct editor *e, char *c)
 			errno = EINTR;
 			return -1;
 		}
+		if (resized || continued)
+			aux_redraw(e);
 		pfd.fd = e->fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
@@ -384,6 +430,7 @@ aux_open(struct editor *e, const char *name, int editrc, char **cause)
 		return -1;
 	}
 	setlocale(LC_CTYPE, "");	/* libedit decodes input by locale */
+	aux_ttysignals();
 	e->fd = fileno(stdin);
 	if ((e->el = le.el_init(name, stdin, stdout, stderr)) == NULL) {
 		*cause = xstrdup("cannot initialise libedit");

@@ -135,6 +135,12 @@ mark; keys 'connections.drop("411'; $TM send-keys -t vl Tab
 wait_for 'connections.drop("411b261.prod"'
 $TM send-keys -t vl C-c; prompt
 
+# A resize while editing: the line is kept and still edits.
+mark; keys 'string.rep("ab", 3'; wait_for "${PROMPT}string.rep"
+$TM resize-window -t vl -x 60 -y 40; sleep 0.2
+$TM resize-window -t vl -x 150 -y 50
+line ')'; wait_for $'\nababab'
+
 # Ctrl-C at the prompt clears the line.
 mark; keys 'abc'; wait_for "${PROMPT}abc"
 $TM send-keys -t vl C-c; prompt
