@@ -15,6 +15,9 @@
 /* Set by SIGINT/SIGTERM; polled by the bindings around blocking I/O. */
 volatile sig_atomic_t vl_interrupted;
 
+/* Set by SIGTERM only: the shell survives Ctrl-C, not a kill. */
+volatile sig_atomic_t vl_terminated;
+
 /* The state a signal handler may hook; lua.c keeps the same global. */
 static lua_State *sig_state;
 
@@ -58,8 +61,9 @@ aux_hook(lua_State *L, lua_Debug *ar)
 static void
 aux_signal(int sig)
 {
-	(void)sig;
 	vl_interrupted = 1;
+	if (sig == SIGTERM)
+		vl_terminated = 1;
 	if (sig_state != NULL)
 		lua_sethook(sig_state, aux_hook,
 		    LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
@@ -256,10 +260,18 @@ aux_lazyglobal(lua_State *L)
 static void
 aux_globals(lua_State *L)
 {
+	int	 i;
+
 	lua_pushglobaltable(L);
-	lua_createtable(L, 0, 1);
+	lua_createtable(L, 0, 2);
 	lua_pushcfunction(L, aux_lazyglobal);
 	lua_setfield(L, -2, "__index");
+	lua_newtable(L);	/* __lazy: name -> module, for the completer */
+	for (i = 0; lazy_globals[i][0] != NULL; i++) {
+		lua_pushstring(L, lazy_globals[i][1]);
+		lua_setfield(L, -2, lazy_globals[i][0]);
+	}
+	lua_setfield(L, -2, "__lazy");
 	lua_setmetatable(L, -2);
 	lua_pop(L, 1);
 }

@@ -37,6 +37,7 @@ char	*xstrndup(const char *, size_t);
 
 /* interp.c */
 extern volatile sig_atomic_t vl_interrupted;
+extern volatile sig_atomic_t vl_terminated;
 lua_State *vl_newstate(int verbose);
 void	 vl_signals(void);
 int	 vl_error(lua_State *, int, const char *, ...)

@@ -34,6 +34,29 @@ printf '#!/usr/bin/env -S venueless shell\nprint("shebang", arg[1])\n' >sb.lua
 vl_exit 0 "$V" shell sb.lua z
 vl_eq "shebang	z" "$VL_OUT"
 
+# An executable script with the shebang, venueless found through PATH.
+printf '#!/usr/bin/env -S venueless shell\nprint("direct", ...)\nos.exit(3)\n' >run.lua
+chmod +x run.lua
+vl_exit 3 env PATH="$(dirname "$V"):$PATH" ./run.lua p q
+vl_eq "direct	p	q" "$VL_OUT" "shebang script run directly"
+
+# The first failing -e stops the rest.
+vl_exit 1 "$V" shell -e 'print(1)' -e 'error("second")' -e 'print(3)'
+vl_eq 1 "$VL_OUT" "chunks after the failing one do not run"
+vl_contains "$VL_ERR" "second"
+
+# -e results go through the pretty printer; strings stay raw.
+vl_exit 0 "$V" shell -e 'return { b = 1, a = { "x" } }, "raw", json.null'
+vl_eq '{ a = { "x" }, b = 1 }	raw	null' "$VL_OUT" "pretty -e results"
+
+# -i after -e: the shell reads standard input in the same globals.
+out=$(printf 'y1 * 3\n' | VENUELESS_HISTFILE= "$V" shell -e 'y1 = 14' -i); rc=$?
+vl_eq "0 42" "$rc $out" "-i after -e"
+
+# Piped scripts: a shebang line is skipped there too.
+out=$(printf '#!/usr/bin/env -S venueless shell\nprint(7)\n' | "$V" shell); rc=$?
+vl_eq "0 7" "$rc $out" "piped script with a shebang"
+
 # Piped scripts: success, and failure is non-zero (unlike lua5.4).
 out=$(echo 'print(6 * 7)' | "$V" shell); rc=$?
 vl_eq "0 42" "$rc $out" "piped script"
@@ -41,6 +64,7 @@ echo 'print("a") error("piped failure") print("b")' | "$V" shell >out 2>err; rc=
 vl_eq 1 "$rc" "failing piped script exit"
 vl_eq a "$(cat out)"
 vl_contains "$(cat err)" "piped failure"
+vl_contains "$(cat err)" "stack traceback"
 
 # The operator globals are there in every mode, loaded lazily.
 for g in db redis json msgpack crypto config; do

@@ -726,4 +726,26 @@ function connections.send(name, message, opts)
   return send({ name }, {}, message, opts)
 end
 
+-- Metadata for help(), the completer and the man page test (doc.lua).
+connections._doc = {
+  list = { sig = "connections.list([{dry_run=}])",
+    text = "live labels with their estimated counts, and the stale labels" },
+  match = { sig = "connections.match(patterns [, opts])",
+    text = "the live labels matching any of the fnmatch globs, sorted" },
+  broadcast = { sig = "connections.broadcast(patterns, message [, {interval=, dry_run=}])",
+    text = "send a message to every connection of the matching labels" },
+  drop = { sig = "connections.drop(patterns [, opts])",
+    text = "send connection.drop to the matching labels" },
+  force_reload = { sig = "connections.force_reload(patterns [, opts])",
+    text = "send connection.reload to the matching labels" },
+  send = { sig = "connections.send(name, message [, opts])",
+    text = "send a message to one channel or to every member of a group" },
+  summary = { sig = "connections.summary(result)",
+    text = "a send's result as one line of text" },
+  glob_pattern = { sig = "connections.glob_pattern(glob)",
+    text = "an fnmatch glob as an anchored Lua pattern" },
+  fnmatch = { sig = "connections.fnmatch(name, glob)",
+    text = "does name match the glob, as Python's fnmatch" },
+}
+
 return connections

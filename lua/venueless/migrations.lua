@@ -539,4 +539,20 @@ function M.apply(opts)
   return result
 end
 
+-- Metadata for help(), the completer and the man page test (doc.lua).
+M._doc = {
+  use = { sig = "migrations.use(set)",
+    text = "choose the migration set (a module name or table) for later calls" },
+  list = { sig = "migrations.list([{apps=, dependencies=, set=}])",
+    text = "every known migration with applied and applied_at, as showmigrations lists them" },
+  plan = { sig = "migrations.plan([{app=, target=, set=}])",
+    text = "the migrations a migrate would apply, in order" },
+  apply = { sig = "migrations.apply([{check=, plan=, app=, target=, lock_timeout=, progress=}])",
+    text = "bring the database up to date, locked, in one transaction" },
+  lock_holder = { sig = "migrations.lock_holder()",
+    text = "who holds the migration lock: {pid=, application_name=, seconds=} or nil" },
+  describe_holder = { sig = "migrations.describe_holder(holder)",
+    text = "a lock holder as text, for messages" },
+}
+
 return M

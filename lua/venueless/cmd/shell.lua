@@ -8,11 +8,15 @@ local M = {}
 -- Print what a chunk returned, tab-separated, as lua.c does.
 local function print_results(n, ...)
   if n == 0 then return end
-  local ok, pretty = pcall(require, "venueless.pretty")
   local out = {}
   for i = 1, n do
     local v = select(i, ...)
-    out[i] = ok and pretty.format(v) or tostring(v)
+    local t = type(v)
+    if t == "string" or t == "number" or t == "boolean" or t == "nil" then
+      out[i] = tostring(v)	-- as the printer would; spares loading it
+    else
+      out[i] = require("venueless.pretty").format(v)
+    end
   end
   io.stdout:write(table.concat(out, "\t"), "\n")
 end
@@ -50,7 +54,9 @@ local function run_file(path, args)
   _G.arg = script
   local f, err
   if path == "-" then
-    f, err = load(io.stdin:read("a"), "=stdin", "t")
+    -- a shebang line is skipped, as loadfile does for files
+    local src = io.stdin:read("a"):gsub("^#[^\n]*", "")
+    f, err = load(src, "=stdin", "t")
   else
     f, err = loadfile(path, "t")
   end
@@ -58,7 +64,13 @@ local function run_file(path, args)
   run(f, table.unpack(script))
 end
 
+-- help([v]) in every mode of the shell; venueless.doc loads on first use.
+local function help(...)
+  return require("venueless.doc").help(...)
+end
+
 function M.run(opts, args)
+  rawset(_G, "help", help)
   for i, chunk in ipairs(opts.execute or {}) do
     local f = compile(chunk, "=(command line)")
     local res = table.pack(run(f))

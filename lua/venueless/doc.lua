@@ -1,0 +1,182 @@
+-- API metadata for help(), the completer's hints and the man page test.
+-- Domain modules carry their own: M._doc maps a function name to
+-- { sig =, text = }, "obj:method" keys describe methods of M._methods.
+-- The C bindings' entries live here, in M.bindings.
+local M = {}
+
+-- The operator globals help() lists, in this order.
+M.modules = { "db", "redis", "json", "msgpack", "crypto", "config",
+  "migrations", "worlds", "rooms", "connections" }
+
+M.summaries = {
+  db = "PostgreSQL: query, exec, rows, transaction",
+  redis = "Redis shards: call, pcall, pipeline, conn",
+  json = "JSON encode and decode, null, arrays and objects",
+  msgpack = "MessagePack encode and decode",
+  crypto = "random strings, hashes, HMAC, base64, UUIDs, keys",
+  config = "the configuration (a plain table)",
+  migrations = "Django-compatible migrations: list, plan, apply",
+  worlds = "worlds: get, create, clone, …",
+  rooms = "rooms of a world",
+  connections = "live websocket connections: list, drop, force_reload",
+}
+
+M.bindings = {
+  db = {
+    connect = { sig = "db.connect([{application_name=, dbname=, connect_timeout=, …}])",
+      text = "connect now (or reconnect with these libpq settings); true or nil, msg, sqlstate" },
+    close = { sig = "db.close()", text = "close the connection; the next call reconnects" },
+    query = { sig = "db.query([{timeout=, json=},] sql, ...)",
+      text = "run a query with $1.. parameters; rows with .columns and .count" },
+    exec = { sig = "db.exec([opts,] sql, ...)", text = "run statements; the affected row count" },
+    rows = { sig = "db.rows([opts,] sql, ...)", text = "iterate over rows in single-row mode" },
+    transaction = { sig = "db.transaction(fn, ...)",
+      text = "run fn inside BEGIN/COMMIT (SAVEPOINT when nested); rollback on error" },
+    in_transaction = { sig = "db.in_transaction()", text = "is a transaction open" },
+    quote_ident = { sig = "db.quote_ident(name)", text = "quote an SQL identifier" },
+    backend_pid = { sig = "db.backend_pid()", text = "the server process id of the connection" },
+    info = { sig = "db.info()", text = "{dbname=, user=, host=, port=, server_version=}" },
+  },
+  redis = {
+    shards = { sig = "redis.shards()", text = "the number of shards" },
+    shard_for = { sig = "redis.shard_for(name)", text = "the shard index of a channel or group name" },
+    conn = { sig = "redis.conn(i)", text = "the connection object of shard i (from 0)" },
+    call = { sig = "redis.call(cmd, ...)", text = "a command on shard 0; raises on errors" },
+    pcall = { sig = "redis.pcall(cmd, ...)", text = "a command on shard 0; nil, msg, code on errors" },
+    pipeline = { sig = "redis.pipeline(cmds)", text = "several commands on shard 0 in one round trip" },
+    close = { sig = "redis.close()", text = "close every shard's connection" },
+  },
+  json = {
+    encode = { sig = "json.encode(v [, {indent=true}])", text = "a value as JSON text" },
+    decode = { sig = "json.decode(s)", text = "JSON text as a value; nil, msg when malformed" },
+    array = { sig = "json.array(t)", text = "mark t as a JSON array" },
+    object = { sig = "json.object(t)", text = "mark t as a JSON object" },
+    ordered = { sig = "json.ordered(t, keys)", text = "encode t's keys in this order" },
+  },
+  msgpack = {
+    encode = { sig = "msgpack.encode(v)", text = "a value as MessagePack bytes" },
+    decode = { sig = "msgpack.decode(s [, pos])", text = "value, next position; nil, msg when malformed" },
+  },
+  crypto = {
+    random_bytes = { sig = "crypto.random_bytes(n)", text = "n random bytes" },
+    random_string = { sig = "crypto.random_string(n [, alphabet])", text = "a uniform random string" },
+    hmac_sha256 = { sig = "crypto.hmac_sha256(key, msg)", text = "raw 32-byte HMAC-SHA256" },
+    sha256 = { sig = "crypto.sha256(s)", text = "raw 32-byte SHA-256" },
+    hex = { sig = "crypto.hex(s)", text = "lowercase hex of bytes" },
+    base64url = { sig = "crypto.base64url(s)", text = "base64url without padding" },
+    base64url_decode = { sig = "crypto.base64url_decode(s)", text = "decode base64url; nil, msg on bad input" },
+    base64 = { sig = "crypto.base64(s)", text = "standard base64" },
+    uuid4 = { sig = "crypto.uuid4()", text = "a random UUID, lowercase and dashed" },
+    ec_p256 = { sig = "crypto.ec_p256()", text = "a new P-256 key pair: private PEM, public PEM" },
+  },
+}
+
+-- The _doc table of a module by global name, or nil.
+function M.doc_of(name)
+  if M.bindings[name] then return M.bindings[name] end
+  local mod = M.module(name)
+  return type(mod) == "table" and rawget(mod, "_doc") or nil
+end
+
+-- The module behind a global name, required if it exists.
+function M.module(name)
+  local mt = getmetatable(_G)
+  local modname = mt and type(mt.__lazy) == "table" and mt.__lazy[name] or "venueless." .. name
+  if package.loaded[modname] then return package.loaded[modname] end
+  if not (package.preload[modname] or package.searchpath(modname, package.path)) then
+    return nil
+  end
+  local ok, mod = pcall(require, modname)
+  return ok and mod or nil
+end
+
+-- The value a doc key names in module mod: "f" or "obj:method".
+function M.value(mod, key)
+  if type(mod) ~= "table" then return nil end
+  local m = key:match("^[%w_]+:([%w_]+)$")
+  if m then
+    local methods = rawget(mod, "_methods")
+    return type(methods) == "table" and methods[m] or nil
+  end
+  return rawget(mod, key)
+end
+
+-- Every documented entry: list of {module=, key=, sig=, text=, value=}.
+function M.entries(loaded_only)
+  local out = {}
+  for _, name in ipairs(M.modules) do
+    local mod = loaded_only and package.loaded["venueless." .. name] or M.module(name)
+    local doc = mod and M.doc_of(name)
+    if doc then
+      for key, d in pairs(doc) do
+        out[#out + 1] = { module = name, key = key, sig = d.sig, text = d.text,
+          value = M.value(mod, key) }
+      end
+    end
+  end
+  table.sort(out, function(a, b)
+    if a.module ~= b.module then return a.module < b.module end
+    return a.key < b.key
+  end)
+  return out
+end
+
+-- The doc entry of a function value, searching loaded modules only.
+function M.find(fn)
+  if type(fn) ~= "function" then return nil end
+  for _, e in ipairs(M.entries(true)) do
+    if e.value == fn then return e end
+  end
+end
+
+-- Text of help(), help("name") or help(fn).
+function M.help_text(v)
+  if v == nil then
+    local lines = { "Modules (also globals, loaded on first use):" }
+    for _, name in ipairs(M.modules) do
+      if M.module(name) ~= nil or M.bindings[name] then
+        lines[#lines + 1] = ("  %-12s %s"):format(name, M.summaries[name] or "")
+      end
+    end
+    lines[#lines + 1] = "help(module) lists its functions, help(module.function) describes one."
+    lines[#lines + 1] = "Keys: Tab completes, Ctrl-R searches history, Ctrl-C cancels, Ctrl-D exits."
+    return table.concat(lines, "\n")
+  end
+  if type(v) == "string" then
+    local mod = M.module(v)
+    if mod ~= nil then v = mod else
+      local m, f = v:match("^([%w_]+)[%.:]([%w_]+)$")
+      if m and M.doc_of(m) then
+        local d = M.doc_of(m)[f] or M.doc_of(m)[m:gsub("s$", "") .. ":" .. f]
+        if d then return d.sig .. "\n  " .. d.text end
+      end
+      return "no help for " .. v
+    end
+  end
+  if type(v) == "function" then
+    local e = M.find(v)
+    if e then return e.sig .. "\n  " .. e.text end
+    return "no help for this function"
+  end
+  if type(v) == "table" then
+    for _, name in ipairs(M.modules) do
+      if package.loaded["venueless." .. name] == v or M.bindings[name] and M.module(name) == v then
+        local lines = { name .. ": " .. (M.summaries[name] or "") }
+        for _, e in ipairs(M.entries(true)) do
+          if e.module == name then
+            lines[#lines + 1] = ("  %-44s %s"):format(e.sig, e.text)
+          end
+        end
+        return table.concat(lines, "\n")
+      end
+    end
+  end
+  return "no help for " .. tostring(v)
+end
+
+-- help([v]): print the help text.
+function M.help(v)
+  print(M.help_text(v))
+end
+
+return M
