@@ -324,7 +324,9 @@ test("connect: timeout on an unresponsive server", function()
   local dir = os.getenv("VL_TMP")
   local out, code = sh("command -v python3")
   if code ~= 0 then return end
-  local p = io.popen(("python3 -c 'import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind(\"%s/.s.PGSQL.5433\")\ns.listen(5)\nprint(1,flush=True)\ntime.sleep(10)' & echo $!"):format(dir))
+  -- bound under another name and renamed once listening: the socket file
+  -- must not appear before listen(), or the connect is refused, not hung
+  local p = io.popen(("python3 -c 'import os,socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind(\"%s/tmp.5433\")\ns.listen(5)\nos.rename(\"%s/tmp.5433\", \"%s/.s.PGSQL.5433\")\ntime.sleep(10)' & echo $!"):format(dir, dir, dir))
   local pid = p:read("l")
   -- wait for the socket: python3 starts slowly on a busy machine
   for _ = 1, 100 do
