@@ -111,7 +111,7 @@ first=$(vl_redis_cli GET "modelcache:core.Room:$(vl_psql -c "select id from core
 lobby=$(vl_psql -c "select id from core_room where world_id = 'sample' and import_id = 'lobby'")
 vl_redis_cli SET "modelcache:core.Room:$lobby:version" 99 EX 10 >/dev/null
 vl_exit 0 "$V" import_config "$SAMPLE" --json
-"$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); assert d == {"world": "sample", "created": False, "version": 3, "rooms": 8, "rooms_created": 0, "channels_created": 0, "exhibitors": 3, "exhibitors_created": 0, "links": 3, "social_links": 3}, d' "$VL_OUT" ||
+"$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); assert d == {"world": "sample", "created": False, "version": 3, "rooms": 8, "rooms_created": 0, "channels_created": 0, "exhibitors": 3, "exhibitors_created": 0, "links": 3, "social_links": 3, "secrets_removed": False}, d' "$VL_OUT" ||
     vl_fail "re-import --json: $VL_OUT"
 vl_eq "$before" "$(counts sample)" "re-import row counts"
 vl_eq "$ids" "$(vl_psql -c "select string_agg(id::text, ',' order by id) from (select id from core_room union all select id from core_exhibitor union all select id from core_channel) x")" "same ids"
@@ -146,6 +146,21 @@ vl_exit 0 "$V" import_config "$VL_TMP/changed.json"
 vl_eq "9|4|3|2|3" "$(counts sample)" "stable counts"
 vl_eq 0 "$(vl_psql -c "select count(*) from (select room_id from core_channel group by 1 having count(*) > 1) x")"
 vl_exit 0 "$V" import_config "$SAMPLE"
+
+# --- A file without JWT_secrets replaces the config whole (as upstream):
+# a world create_world made loses its secrets, and we say so on stderr.
+vl_exit 0 "$V" create_world --id secrets1 --title "Secrets" --domain ""
+printf '{"world": {"id": "secrets1", "title": "Secrets"}, "rooms": []}\n' >"$VL_TMP/nosecrets.json"
+vl_exit 0 "$V" import_config "$VL_TMP/nosecrets.json"
+vl_eq 1 "$(printf '%s\n' "$VL_ERR" | wc -l)" "one warning line: $VL_ERR"
+vl_contains "$VL_ERR" "venueless: import_config: warning: the file has no JWT_secrets: world secrets1's secrets are removed"
+vl_eq f "$(vl_psql -c "select config ? 'JWT_secrets' from core_world where id = 'secrets1'")"
+vl_exit 0 "$V" import_config --json "$VL_TMP/nosecrets.json"
+vl_eq "" "$VL_ERR" "nothing left to remove"
+vl_contains "$VL_OUT" '"secrets_removed":false'
+# The sample carries its own secrets: no warning on re-import.
+vl_exit 0 "$V" import_config "$SAMPLE"
+vl_eq "" "$VL_ERR"
 
 # --- Broken JSON: one line, with line and column; nothing written.
 s0=$(snap)

@@ -395,7 +395,9 @@ SELECT (SELECT row_to_json(w) FROM w) AS world,
   (SELECT count(*) FROM ch)::int AS channels,
   (SELECT count(*) FROM eins)::int AS ex_created,
   (SELECT idx FROM missing) AS missing_idx, (SELECT room FROM missing) AS missing_room,
-  (SELECT count(*) FROM il)::int AS links, (SELECT count(*) FROM isl)::int AS social_links]]
+  (SELECT count(*) FROM il)::int AS links, (SELECT count(*) FROM isl)::int AS social_links,
+  coalesce((SELECT config ? 'JWT_secrets' FROM core_world WHERE id = $1), false)
+    AS had_secrets]]
 
 local q = function(sql, ...) return model.check(db.query({ json = true }, sql, ...)) end
 
@@ -415,7 +417,9 @@ local function write(worlds, d, text)
   local s = { world = d.id, created = w.created, rooms = #d.rooms,
     rooms_created = r.created, channels_created = r.channels,
     exhibitors = #d.exhibitors, exhibitors_created = r.ex_created,
-    links = r.links, social_links = r.social_links, room_versions = r.rooms }
+    links = r.links, social_links = r.social_links, room_versions = r.rooms,
+    -- the statement's snapshot is from before the update: the old config
+    secrets_removed = r.had_secrets and d.config.JWT_secrets == nil }
   w.created = nil
   return w, s
 end

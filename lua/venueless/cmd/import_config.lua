@@ -24,11 +24,17 @@ local function report(opts, w, s)
       version = w.version, rooms = s.rooms, rooms_created = s.rooms_created,
       channels_created = s.channels_created, exhibitors = s.exhibitors,
       exhibitors_created = s.exhibitors_created, links = s.links,
-      social_links = s.social_links },
+      social_links = s.social_links, secrets_removed = s.secrets_removed },
       { "world", "created", "version", "rooms", "rooms_created", "channels_created",
-        "exhibitors", "exhibitors_created", "links", "social_links" })))
+        "exhibitors", "exhibitors_created", "links", "social_links", "secrets_removed" })))
   else
     cli.say(summary_line(s))
+  end
+  -- As upstream, the file's world keys replace the config whole; a file
+  -- without JWT_secrets silently breaking every admin token deserves a word.
+  if s.secrets_removed then
+    cli.note("venueless: import_config: warning: the file has no JWT_secrets: world %s's "
+      .. "secrets are removed and tokens signed with them no longer work", s.world)
   end
 end
 
