@@ -44,6 +44,7 @@ struct conn {
 	const char	**argv;		/* scratch for one command */
 	size_t		*argvlen;
 	size_t		 argcap;
+	int		 connect_ms;	/* connect + AUTH + SELECT budget */
 };
 
 /* One exchange: n commands out and n replies in, through callbacks. */
@@ -656,7 +657,7 @@ aux_handshake(lua_State *L, struct conn *c, int64_t deadline)
 static int
 aux_connect(lua_State *L, struct conn *c)
 {
-	int64_t		 deadline = aux_now() + CONNECT_TIMEOUT;
+	int64_t		 deadline = aux_now() + c->connect_ms;
 	socklen_t	 len = sizeof(int);
 	int		 ev, err = 0;
 
@@ -949,6 +950,7 @@ aux_getconn(lua_State *L, lua_Integer i)
 	memset(c, 0, sizeof *c);
 	c->closed = 1;
 	c->index = (int)i;
+	c->connect_ms = *(int *)lua_touserdata(L, lua_upvalueindex(2));
 	luaL_setmetatable(L, VL_REDIS_CONN);
 	if (lua_geti(L, -2, i + 1) != LUA_TSTRING)
 		luaL_error(L, "config.redis.urls[%I] is not a string",
@@ -1044,8 +1046,29 @@ lredis_close(lua_State *L)
 	return 0;
 }
 
+/*
+ * redis.connect_timeout([ms]) → the budget for connecting, AUTH and SELECT
+ * of connections made from now on (default 5000); the shell's completer
+ * sets a short one so a silent server cannot hold the prompt.
+ */
+static int
+lredis_connect_timeout(lua_State *L)
+{
+	int		*ms = lua_touserdata(L, lua_upvalueindex(2));
+	lua_Integer	 v;
+
+	if (!lua_isnoneornil(L, 1)) {
+		v = luaL_checkinteger(L, 1);
+		luaL_argcheck(L, v > 0 && v <= INT_MAX, 1, "out of range");
+		*ms = (int)v;
+	}
+	lua_pushinteger(L, *ms);
+	return 1;
+}
+
 static const luaL_Reg lredis_funcs[] = {
 	{ "conn", lredis_conn },
+	{ "connect_timeout", lredis_connect_timeout },
 	{ "shards", lredis_shards },
 	{ "shard_for", lredis_shard_for },
 	{ "call", lredis_call },
@@ -1062,6 +1085,7 @@ luaopen_venueless_redis(lua_State *L)
 	aux_createmeta(L);
 	luaL_newlibtable(L, lredis_funcs);
 	lua_newtable(L);	/* shard index -> connection object */
-	luaL_setfuncs(L, lredis_funcs, 1);
+	*(int *)lua_newuserdatauv(L, sizeof(int), 0) = CONNECT_TIMEOUT;
+	luaL_setfuncs(L, lredis_funcs, 2);
 	return 1;
 }

@@ -287,7 +287,10 @@ local function private_db()
 end
 
 local function private_redis()
-  if not predis then predis = package.preload["venueless.redis"]("venueless.redis") end
+  if not predis then
+    predis = package.preload["venueless.redis"]("venueless.redis")
+    predis.connect_timeout(M.connect_timeout * 1000)
+  end
   return predis
 end
 

@@ -40,6 +40,8 @@ M.bindings = {
   redis = {
     shards = { sig = "redis.shards()", text = "the number of shards" },
     shard_for = { sig = "redis.shard_for(name)", text = "the shard index of a channel or group name" },
+    connect_timeout = { sig = "redis.connect_timeout([ms])",
+      text = "ms allowed for connect, AUTH and SELECT of new connections (5000)" },
     conn = { sig = "redis.conn(i)", text = "the connection object of shard i (from 0)" },
     call = { sig = "redis.call(cmd, ...)", text = "a command on shard 0; raises on errors" },
     pcall = { sig = "redis.pcall(cmd, ...)", text = "a command on shard 0; nil, msg, code on errors" },
