@@ -259,7 +259,7 @@ test("import from a table: plain Lua tables, paths in errors, summary", function
   local w, s = worlds.import(doc)
   ok(w, s)
   eq({ world = "tbl", created = true, rooms = 2, rooms_created = 2, channels_created = 1,
-    exhibitors = 1, exhibitors_created = 1, links = 1, social_links = 0 }, s)
+    exhibitors = 1, exhibitors_created = 1, links = 1, social_links = 0, secrets_removed = false }, s)
   eq(2, w.version)
   eq("2", cached("World", "tbl"))
   eq("array", one("SELECT jsonb_typeof(module_config) FROM core_room WHERE world_id = 'tbl' AND import_id = '7'"))
