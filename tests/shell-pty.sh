@@ -21,6 +21,10 @@ export VENUELESS_HISTFILE="$VL_TMP/history" VENUELESS_ENVIRONMENT=test
 unset NO_COLOR
 TM="tmux -S $VL_TMP/tmux.sock -f /dev/null"
 trap '$TM kill-server 2>/dev/null; vl_cleanup' EXIT
+# A session that outlives the others: killing the last session stops the
+# server, and the next new-session can race its exit ("server exited
+# unexpectedly").
+$TM new-session -d -s keep -x 20 -y 5 "sleep 3600"
 
 # The pane's text, wrapped lines joined, trailing empty lines dropped.
 pane() {
