@@ -248,6 +248,10 @@ vl_eq "9|4|3|3|3" "$(counts sample)" "sample untouched (rooms not in the file ar
 # --- PostgreSQL unreachable: exit 10.
 VENUELESS_DB_HOST=$VL_TMP/nowhere vl_exit 10 "$V" import_config "$SAMPLE"
 vl_contains "$VL_ERR" "venueless: import_config: "
+vl_contains "$VL_ERR" "$VL_TMP/nowhere"
+# The file is judged first: a broken one says so, with the server down too.
+VENUELESS_DB_HOST=$VL_TMP/nowhere vl_exit 1 "$V" import_config "$VL_TMP/broken.json"
+vl_contains "$VL_ERR" "venueless: import_config: $VL_TMP/broken.json: line 3 column "
 
 # --- Redis unreachable after the commit: committed, said so, exit 11.
 "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); d['world']['id']='noredis'; print(json.dumps(d))" "$SAMPLE" >"$VL_TMP/noredis.json"

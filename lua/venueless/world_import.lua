@@ -467,7 +467,7 @@ end
 -- worlds.import(src) -> world, summary; nil, message, code ("io",
 -- "json", "invalid" with the JSON path, a SQLSTATE). After the commit a
 -- Redis failure gives nil, message, code, world, summary.
-function M.import(worlds, src)
+function M.import(worlds, src, opts)
   local doc, msg, code, text = load(src)
   if doc == nil then return nil, msg, code end
   local ok, d = pcall(M.validate, doc, text ~= nil)
@@ -475,6 +475,9 @@ function M.import(worlds, src)
     if require("venueless.core").is_error(d) then return nil, d.message, d.code end
     error(d, 0)
   end
+  -- the file is judged before the database is: a broken file says so
+  -- even when the server is down
+  if opts and opts.before_write then opts.before_write() end
   local w, s
   w, s, code = model.protect(db.transaction, write, worlds, d, text or encode(d))
   if w == nil then return nil, s, code end

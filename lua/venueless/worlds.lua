@@ -279,13 +279,17 @@ function worlds.clone(source, spec)
   return require("venueless.world_clone").clone(worlds, source, spec)
 end
 
--- worlds.import(path or table) -> world, summary; see venueless.world_import.
-function worlds.import(src)
+-- worlds.import(path or table [, {before_write = fn}]) -> world, summary;
+-- see venueless.world_import. before_write runs once the document is valid.
+function worlds.import(src, opts)
   if type(src) ~= "string" and type(src) ~= "table" then
     error("bad argument #1 to 'import' (file name or table expected)", 2)
   end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #2 to 'import' (table expected)", 2)
+  end
   model.check_outside("worlds.import")
-  return require("venueless.world_import").import(worlds, src)
+  return require("venueless.world_import").import(worlds, src, opts)
 end
 
 -- worlds.transaction(fn, ...): saves inside fn in one transaction; the
@@ -309,7 +313,7 @@ worlds._doc = {
     text = "create a world with new secrets and VAPID keys; returns it and its admin URL" },
   clone = { sig = "worlds.clone(source_id, {id=, title=, domain=, new_secrets=})",
     text = "copy a world with its rooms, channels and exhibitors in one transaction" },
-  import = { sig = "worlds.import(path_or_table)",
+  import = { sig = "worlds.import(path_or_table [, {before_write=}])",
     text = "create or update a world from venueless JSON config; returns it and a summary" },
   transaction = { sig = "worlds.transaction(fn, ...)",
     text = "run fn's saves in one transaction; the server cache learns them after the commit" },

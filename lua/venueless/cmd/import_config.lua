@@ -43,8 +43,10 @@ function M.run(opts, args)
   if args[1] == nil then cli.usage("expected a FILE argument (- for stdin)") end
   local db = require "venueless.db"
   local worlds = require "venueless.worlds"
-  cli.check("db", db.connect({ application_name = "venueless import_config" }))
-  local w, s, code, world, summary = worlds.import(args[1])
+  local function connect()
+    cli.check("db", db.connect({ application_name = "venueless import_config" }))
+  end
+  local w, s, code, world, summary = worlds.import(args[1], { before_write = connect })
   if w == nil then
     if world == nil then cli.check("db", nil, s, code) end
     report(opts, world, summary)
