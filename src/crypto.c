@@ -5,7 +5,6 @@
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
@@ -364,30 +363,23 @@ static const luaL_Reg lcrypto_funcs[] = {
 	{ NULL, NULL }
 };
 
-/* Load libcrypto and resolve every function; -1 with cause on failure. */
+/* Load libcrypto once; 0 or -1 with *cause (dlerror's text). */
 static int
 aux_load(const char **cause)
 {
-	void	*h, *p;
-
-	if (ossl_handle != NULL)
-		return 0;
-	if ((h = dlopen(VL_LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		*cause = dlerror();
-		return -1;
-	}
-#define X(f) \
-	if ((p = dlsym(h, #f)) == NULL) \
-		goto fail; \
-	memcpy(&ossl.f, &p, sizeof p);
-	OSSL_FUNCS
+	static const char *const names[] = {
+#define X(f) #f,
+		OSSL_FUNCS
 #undef X
-	ossl_handle = h;
-	return 0;
-fail:
-	*cause = dlerror();
-	dlclose(h);
-	return -1;
+	};
+	static void *const slots[] = {
+#define X(f) &ossl.f,
+		OSSL_FUNCS
+#undef X
+	};
+
+	return vl_dlopen(VL_LIBCRYPTO_SONAME, names, slots,
+	    sizeof names / sizeof names[0], &ossl_handle, cause);
 }
 
 int

@@ -4,7 +4,6 @@
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -396,26 +395,19 @@ aux_complete(EditLine *el, int ch)
 static int
 aux_load(const char **cause)
 {
-	void	*h, *p;
-
-	if (le_handle != NULL)
-		return 0;
-	if ((h = dlopen(VL_LIBEDIT_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		*cause = dlerror();
-		return -1;
-	}
-#define X(f) \
-	if ((p = dlsym(h, #f)) == NULL) \
-		goto fail; \
-	memcpy(&le.f, &p, sizeof p);
-	EL_FUNCS
+	static const char *const names[] = {
+#define X(f) #f,
+		EL_FUNCS
 #undef X
-	le_handle = h;
-	return 0;
-fail:
-	*cause = dlerror();
-	dlclose(h);
-	return -1;
+	};
+	static void *const slots[] = {
+#define X(f) &le.f,
+		EL_FUNCS
+#undef X
+	};
+
+	return vl_dlopen(VL_LIBEDIT_SONAME, names, slots,
+	    sizeof names / sizeof names[0], &le_handle, cause);
 }
 
 /* Create the EditLine and its history for e. */

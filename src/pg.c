@@ -1,7 +1,6 @@
 /* venueless.db: PostgreSQL through libpq, loaded with dlopen on first use. */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
@@ -94,30 +93,23 @@ struct qopts {
 	const char	**vals;
 };
 
-/* Load libpq and resolve every function; -1 with cause on failure. */
+/* Load libpq once; 0 or -1 with *cause (dlerror's text). */
 static int
 aux_load(const char **cause)
 {
-	void	*h, *p;
-
-	if (pq_handle != NULL)
-		return 0;
-	if ((h = dlopen(VL_LIBPQ_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		*cause = dlerror();
-		return -1;
-	}
-#define X(f) \
-	if ((p = dlsym(h, #f)) == NULL) \
-		goto fail; \
-	memcpy(&pq.f, &p, sizeof p);
-	PQ_FUNCS
+	static const char *const names[] = {
+#define X(f) #f,
+		PQ_FUNCS
 #undef X
-	pq_handle = h;
-	return 0;
-fail:
-	*cause = dlerror();
-	dlclose(h);
-	return -1;
+	};
+	static void *const slots[] = {
+#define X(f) &pq.f,
+		PQ_FUNCS
+#undef X
+	};
+
+	return vl_dlopen(VL_LIBPQ_SONAME, names, slots,
+	    sizeof names / sizeof names[0], &pq_handle, cause);
 }
 
 /* Seconds on the monotonic clock. */

@@ -35,6 +35,10 @@ void	*xrealloc(void *, size_t);
 char	*xstrdup(const char *);
 char	*xstrndup(const char *, size_t);
 
+/* dl.c */
+int	 vl_dlopen(const char *, const char *const[], void *const[], size_t,
+	    void **, const char **);
+
 /* interp.c */
 extern volatile sig_atomic_t vl_interrupted;
 extern volatile sig_atomic_t vl_terminated;
