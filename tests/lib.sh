@@ -174,10 +174,17 @@ vl_contains() {	# vl_contains HAYSTACK NEEDLE [WHAT]
 
 # vl_exit CODE CMD...: run CMD, require exit CODE; output in $VL_OUT/$VL_ERR.
 vl_exit() {
-	local want=$1 rc
+	local want=$1
 	shift
 	"$@" >"$VL_TMP/out" 2>"$VL_TMP/err" </dev/null
-	rc=$?
+	vl_exited $? "$want" "$@"
+}
+
+# vl_exited RC CODE CMD...: CMD has run with its output in $VL_TMP/out and
+# err; load $VL_OUT/$VL_ERR and require that its exit status RC is CODE.
+vl_exited() {
+	local rc=$1 want=$2
+	shift 2
 	VL_OUT=$(cat "$VL_TMP/out")
 	VL_ERR=$(cat "$VL_TMP/err")
 	[ "$rc" -eq "$want" ] || vl_fail "$*: exit $rc, expected $want

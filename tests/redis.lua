@@ -354,15 +354,9 @@ end)
 test("connect_timeout bounds connecting to a server that never answers", function()
   eq(5000, redis.connect_timeout())
   raises(function() redis.connect_timeout(0) end, "out of range")
-  -- listens (the connect succeeds) but never replies to AUTH; the socket
-  -- is renamed into place once listening
+  -- listens (the connect succeeds) but never replies to AUTH
   local path = tmp .. "/silent.sock"
-  local p = io.popen(("python3 -c 'import os,socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind(\"%s.tmp\")\ns.listen(5)\nos.rename(\"%s.tmp\", \"%s\")\ntime.sleep(10)' & echo $!"):format(path, path, path))
-  local pid = p:read("l")
-  for _ = 1, 100 do
-    if os.execute(("test -S %s"):format(path)) then break end
-    os.execute("sleep 0.1")
-  end
+  local stop = silent_server(path)
   local good, err = pcall(with_urls, { "unix://:pw@" .. path }, function()
     eq(300, redis.connect_timeout(300))
     local t0 = now()
@@ -372,7 +366,6 @@ test("connect_timeout bounds connecting to a server that never answers", functio
     ok(took >= 0.25 and took < 1.5, "about 300 ms, took " .. took)
   end)
   redis.connect_timeout(5000)
-  os.execute("kill " .. pid)
-  p:close()
+  stop()
   if not good then error(err, 0) end
 end)

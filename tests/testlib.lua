@@ -73,6 +73,25 @@ function sh(cmd)
   return out, code
 end
 
+-- A unix socket at path that accepts connections and never answers;
+-- returns a function that stops it. It is bound under another name and
+-- renamed once listening: a socket file that appeared before listen()
+-- would refuse the connect instead of hanging it.
+function silent_server(path)
+  local p = io.popen(("python3 -c 'import os,socket,sys,time\n"
+    .. "s=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1] + \".tmp\")\ns.listen(5)\n"
+    .. "os.rename(sys.argv[1] + \".tmp\", sys.argv[1])\ntime.sleep(10)' '%s' & echo $!"):format(path))
+  local pid = p:read("l")
+  for _ = 1, 100 do	-- python3 starts slowly on a busy machine
+    if os.execute(("test -S '%s'"):format(path)) then break end
+    os.execute("sleep 0.1")
+  end
+  return function()
+    os.execute("kill " .. pid)
+    p:close()
+  end
+end
+
 local file = assert(arg[1], "usage: testlib.lua TEST.lua")
 dofile(file)
 print(("# %d passed, %d failed"):format(passed, failed))

@@ -25,15 +25,10 @@ vl_redis_start
 
 # feed INPUT CODE CMD...: run CMD with INPUT on stdin, require exit CODE.
 feed() {
-	local input=$1 want=$2 rc
+	local input=$1 want=$2
 	shift 2
 	printf '%b' "$input" | "$@" >"$VL_TMP/out" 2>"$VL_TMP/err"
-	rc=$?
-	VL_OUT=$(cat "$VL_TMP/out")
-	VL_ERR=$(cat "$VL_TMP/err")
-	[ "$rc" -eq "$want" ] || vl_fail "$*: exit $rc, expected $want
-stdout: $VL_OUT
-stderr: $VL_ERR"
+	vl_exited $? "$want" "$@"
 }
 
 # check_token URL SECRET DOMAIN: the reference's JWT, verified by PyJWT.
