@@ -131,6 +131,17 @@ end
 
 -- __index: methods first, then the columns (NULL reads as nil); any
 -- other key raises at the caller.
+-- The filter table of a list{} call (nil is {}); raises, blaming the
+-- caller of list, on a non-table or a key not in allowed.
+function M.filters(f, allowed)
+  f = f or {}
+  if type(f) ~= "table" then error("bad argument #1 to 'list' (table expected)", 3) end
+  for k in pairs(f) do
+    if not allowed[k] then error(("list: unknown filter '%s'"):format(tostring(k)), 3) end
+  end
+  return f
+end
+
 local function indexer(name, rows, known, methods)
   return function(obj, k)
     local m = methods[k]

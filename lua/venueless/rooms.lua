@@ -53,11 +53,7 @@ local LIST_FILTERS = { world = true, deleted = true, import_id = true, name = tr
 -- rooms.list{world=id or world, deleted=, import_id=, name= (substring)}
 -- -> rooms ordered by world, sorting_priority, id.
 function rooms.list(f)
-  f = f or {}
-  if type(f) ~= "table" then error("bad argument #1 to 'list' (table expected)", 2) end
-  for k in pairs(f) do
-    if not LIST_FILTERS[k] then error(("list: unknown filter '%s'"):format(tostring(k)), 2) end
-  end
+  f = model.filters(f, LIST_FILTERS)
   local world = f.world
   if worlds._class.is(world) then world = world.id end
   if world ~= nil and type(world) ~= "string" then error("list: world must be an id or a world", 2) end

@@ -100,11 +100,7 @@ local LIST_FILTERS = { id = true, domain = true, title = true, limit = true }
 -- worlds.list{id=, domain=, title= (substring, any case), limit=} ->
 -- worlds ordered by id.
 function worlds.list(f)
-  f = f or {}
-  if type(f) ~= "table" then error("bad argument #1 to 'list' (table expected)", 2) end
-  for k in pairs(f) do
-    if not LIST_FILTERS[k] then error(("list: unknown filter '%s'"):format(tostring(k)), 2) end
-  end
+  f = model.filters(f, LIST_FILTERS)
   if f.limit ~= nil and math.type(f.limit) ~= "integer" then
     error("list: limit must be an integer", 2)
   end
