@@ -38,6 +38,13 @@ function cli.check(server, ok, msg, code, ...)
   return ok, msg, code, ...
 end
 
+-- Connect to the database now, shown as "venueless CMD" in
+-- pg_stat_activity; a failure ends the command (exit 10 when the server
+-- was not reached).
+function cli.connect_db(cmd)
+  cli.check("db", require("venueless.db").connect({ application_name = "venueless " .. cmd }))
+end
+
 -- Write a line to stdout.
 function cli.say(fmt, ...)
   io.stdout:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")

@@ -8,9 +8,8 @@ local M = {}
 function M.run(opts, args)
   cli.max_args(args, 1)
   if args[1] == nil then cli.usage("expected the WORLD_ID to copy") end
-  local db = require "venueless.db"
   local worlds = require "venueless.worlds"
-  cli.check("db", db.connect({ application_name = "venueless clone_world" }))
+  cli.connect_db("clone_world")
   -- The source must exist before anybody is asked anything.
   local src, msg, code = worlds.get(args[1])
   if src == nil then cli.check("db", nil, msg, code) end

@@ -170,9 +170,8 @@ end
 
 function M.run(opts, args)
   cli.max_args(args, 0)
-  local db = require "venueless.db"
   local worlds = require "venueless.worlds"
-  cli.check("db", db.connect({ application_name = "venueless create_world" }))
+  cli.connect_db("create_world")
   local spec = M.ask_new(opts, "create_world")
   local w, url, code, world = worlds.create(spec)
   M.finish("World created.", opts, w, url, code, world)

@@ -41,10 +41,9 @@ end
 function M.run(opts, args)
   cli.max_args(args, 1)
   if args[1] == nil then cli.usage("expected a FILE argument (- for stdin)") end
-  local db = require "venueless.db"
   local worlds = require "venueless.worlds"
   local function connect()
-    cli.check("db", db.connect({ application_name = "venueless import_config" }))
+    cli.connect_db("import_config")
   end
   local w, s, code, world, summary = worlds.import(args[1], { before_write = connect })
   if w == nil then

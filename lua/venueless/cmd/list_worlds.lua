@@ -26,9 +26,8 @@ end
 
 function M.run(opts, args)
   cli.max_args(args, 0)
-  local db = require "venueless.db"
   local worlds = require "venueless.worlds"
-  cli.check("db", db.connect({ application_name = "venueless list_worlds" }))
+  cli.connect_db("list_worlds")
   local list = cli.check("db", worlds.list())
   if opts.json then
     local out = json.array({})

@@ -83,9 +83,8 @@ function M.run(opts, args)
   local v = verbosity(opts)
   local timeout = lock_timeout(opts)
   io.stdout:setvbuf("line")
-  local db = require "venueless.db"
   local migrations = require "venueless.migrations"
-  cli.check("db", db.connect({ application_name = "venueless migrate" }))
+  cli.connect_db("migrate")
   local text = v >= 1 and not opts.json
   local open_line = false	-- "  Applying x..." waits for its " OK"
   local ok, res = pcall(migrations.apply, {

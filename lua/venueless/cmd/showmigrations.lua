@@ -14,9 +14,8 @@ function M.run(opts, args)
   v = tonumber(v)
   if opts.plan and opts.list then cli.usage("--plan and --list exclude each other") end
   io.stdout:setvbuf("line")
-  local db = require "venueless.db"
   local migrations = require "venueless.migrations"
-  cli.check("db", db.connect({ application_name = "venueless showmigrations" }))
+  cli.connect_db("showmigrations")
   local apps = #args > 0 and args or nil
   local list = migrations.list({ apps = apps, dependencies = opts.plan })
   if opts.json then
