@@ -231,29 +231,31 @@ aux_preload(lua_State *L)
 	lua_pop(L, 1);
 }
 
-/* _G.__index: require an operator global the first time it is named. */
+/*
+ * _G.__index: require an operator global the first time it is named;
+ * upvalue 1 is the __lazy table (name -> module).
+ */
 static int
 aux_lazyglobal(lua_State *L)
 {
-	const char	*name;
-	int		 i;
+	const char	*mod;
 
-	if ((name = lua_tostring(L, 2)) == NULL)
+	if (lua_type(L, 2) != LUA_TSTRING)
 		return 0;
-	for (i = 0; lazy_globals[i][0] != NULL; i++) {
-		if (strcmp(name, lazy_globals[i][0]) != 0)
-			continue;
-		luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-		if (lua_getfield(L, -1, lazy_globals[i][1]) == LUA_TNIL)
-			return 0;
-		lua_getglobal(L, "require");
-		lua_pushstring(L, lazy_globals[i][1]);
-		lua_call(L, 1, 1);
-		lua_pushvalue(L, -1);
-		lua_setfield(L, 1, name);	/* cache it in _G */
-		return 1;
-	}
-	return 0;
+	lua_pushvalue(L, 2);
+	if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TSTRING)
+		return 0;
+	mod = lua_tostring(L, -1);
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+	if (lua_getfield(L, -1, mod) == LUA_TNIL)
+		return 0;
+	lua_getglobal(L, "require");
+	lua_pushstring(L, mod);
+	lua_call(L, 1, 1);
+	lua_pushvalue(L, 2);
+	lua_pushvalue(L, -2);
+	lua_settable(L, 1);	/* cache it in _G */
+	return 1;
 }
 
 /* Make operator globals resolve lazily through _G's metatable. */
@@ -264,14 +266,15 @@ aux_globals(lua_State *L)
 
 	lua_pushglobaltable(L);
 	lua_createtable(L, 0, 2);
-	lua_pushcfunction(L, aux_lazyglobal);
-	lua_setfield(L, -2, "__index");
-	lua_newtable(L);	/* __lazy: name -> module, for the completer */
+	lua_newtable(L);	/* __lazy: name -> module, for the completer too */
 	for (i = 0; lazy_globals[i][0] != NULL; i++) {
 		lua_pushstring(L, lazy_globals[i][1]);
 		lua_setfield(L, -2, lazy_globals[i][0]);
 	}
-	lua_setfield(L, -2, "__lazy");
+	lua_pushvalue(L, -1);
+	lua_setfield(L, -3, "__lazy");
+	lua_pushcclosure(L, aux_lazyglobal, 1);
+	lua_setfield(L, -2, "__index");
 	lua_setmetatable(L, -2);
 	lua_pop(L, 1);
 }
