@@ -100,6 +100,41 @@ aux_pusherror(lua_State *L, int exitcode, const char *msg, const char *code)
 	luaL_setmetatable(L, VL_ERROR);
 }
 
+/*
+ * The one failure -> exit mapping (man venueless(1), EXIT STATUS): a
+ * PostgreSQL connection class (08) or failed login (28P01, 28000) means
+ * the database was not reached, Redis' "connection" or an authentication
+ * refusal (NOAUTH, WRONGPASS) that Redis was not; anything else is a
+ * plain failure.
+ */
+int
+vl_exit_for(const char *code)
+{
+	static const char *const noredis[] = { "connection", "NOAUTH",
+	    "WRONGPASS", NULL };
+	int	 i;
+
+	if (code == NULL)
+		return VL_EXIT_FAILURE;
+	if (strcmp(code, "interrupted") == 0)
+		return VL_EXIT_INTERRUPTED;
+	if (strlen(code) == 5 && (strncmp(code, "08", 2) == 0 ||
+	    strcmp(code, "28P01") == 0 || strcmp(code, "28000") == 0))
+		return VL_EXIT_NOPG;
+	for (i = 0; noredis[i] != NULL; i++)
+		if (strcmp(code, noredis[i]) == 0)
+			return VL_EXIT_NOREDIS;
+	return VL_EXIT_FAILURE;
+}
+
+/* Raise a failure: an error object whose exit comes from its code. */
+int
+vl_fail(lua_State *L, const char *msg, const char *code)
+{
+	aux_pusherror(L, vl_exit_for(code), msg, code);
+	return lua_error(L);
+}
+
 /* Raise a venueless error with an exit code and a formatted message. */
 int
 vl_error(lua_State *L, int exitcode, const char *fmt, ...)
@@ -343,6 +378,59 @@ core_error(lua_State *L)
 	return lua_error(L);
 }
 
+/* core.exit_for(code): the exit status for a failure's code. */
+static int
+core_exit_for(lua_State *L)
+{
+	lua_pushinteger(L, vl_exit_for(luaL_optstring(L, 1, NULL)));
+	return 1;
+}
+
+/* core.fail(message [, code]): raise a failure, exit from its code. */
+static int
+core_fail(lua_State *L)
+{
+	const char	*msg = luaL_checkstring(L, 1);
+
+	return vl_fail(L, msg, luaL_optstring(L, 2, NULL));
+}
+
+/* core.try continuation: results, or nil, message, code for a failure. */
+static int
+aux_try_done(lua_State *L, int status, lua_KContext base)
+{
+	if (status == LUA_OK || status == LUA_YIELD)
+		return lua_gettop(L) - (int)base;
+	if (lua_getmetatable(L, -1)) {
+		luaL_getmetatable(L, VL_ERROR);
+		if (lua_rawequal(L, -1, -2)) {
+			lua_pop(L, 2);
+			if (lua_getfield(L, -1, "exit") == LUA_TNUMBER &&
+			    lua_tointeger(L, -1) != VL_EXIT_INTERRUPTED) {
+				lua_pushnil(L);
+				lua_getfield(L, -3, "message");
+				lua_getfield(L, -4, "code");
+				return 3;
+			}
+			lua_pop(L, 1);
+		} else
+			lua_pop(L, 2);
+	}
+	return lua_error(L);	/* misuse and interrupts propagate */
+}
+
+/*
+ * core.try(fn, ...): fn's results, or nil, message, code when it raised
+ * a venueless failure; the non-raising form of any call.
+ */
+static int
+core_try(lua_State *L)
+{
+	luaL_checkany(L, 1);
+	return aux_try_done(L, lua_pcallk(L, lua_gettop(L) - 1, LUA_MULTRET,
+	    0, 0, aux_try_done), 0);
+}
+
 /* core.is_error(v): true for a venueless error object. */
 static int
 core_is_error(lua_State *L)
@@ -438,6 +526,9 @@ aux_exitcodes(lua_State *L)
 
 static const luaL_Reg core_funcs[] = {
 	{ "error", core_error },
+	{ "fail", core_fail },
+	{ "exit_for", core_exit_for },
+	{ "try", core_try },
 	{ "is_error", core_is_error },
 	{ "check_interrupt", core_check_interrupt },
 	{ "clear_interrupt", core_clear_interrupt },

@@ -46,6 +46,8 @@ lua_State *vl_newstate(int verbose);
 void	 vl_signals(void);
 int	 vl_error(lua_State *, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+int	 vl_exit_for(const char *);
+int	 vl_fail(lua_State *, const char *, const char *);
 void	 vl_check_interrupt(lua_State *);
 void	 vl_pushnull(lua_State *);
 int	 vl_isnull(lua_State *, int);
