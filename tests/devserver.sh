@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Throwaway local PostgreSQL and Redis for trying venueless by hand.
 # Usage: devserver.sh start|stop|status   (from the top of the checkout)
-# Everything lives under .run/ (git ignores it); as root, PostgreSQL runs
-# as the postgres user with its data in /tmp, linked from .run/pg.
+# Everything lives under .run/ (git ignores it; VL_RUN_DIR overrides it, for
+# tests); as root, PostgreSQL runs as the postgres user with its data in
+# /tmp, linked from .run/pg.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-run=$top/.run
+run=${VL_RUN_DIR:-$top/.run}
 
 as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -23,6 +24,8 @@ start() {
 	local bin pg
 	bin=$(bindir)
 	mkdir -p "$run"
+	# A link into a /tmp that a reboot wiped: start over with a new one.
+	[ -L "$run/pg" ] && [ ! -e "$run/pg" ] && rm -f "$run/pg"
 	if [ ! -e "$run/pg" ]; then
 		if [ "$(id -u)" -eq 0 ]; then
 			pg=$(mktemp -d /tmp/venueless-run.XXXXXX)
@@ -70,9 +73,9 @@ stop() {
 	if [ -e "$run/pg" ]; then
 		pg=$(readlink -f "$run/pg")
 		as_pg "$bin/pg_ctl" -D "$pg/data" -m fast stop >/dev/null 2>&1
-		[ "$(id -u)" -eq 0 ] && rm -rf "$pg"
-		rm -rf "$run/pg"
+		[ -L "$run/pg" ] && rm -rf "$pg"
 	fi
+	rm -rf "$run/pg"
 	[ -f "$run/redis.pid" ] && kill "$(cat "$run/redis.pid")" 2>/dev/null
 	rm -rf "$run"
 	echo "stopped and removed $run"
