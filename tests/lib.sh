@@ -18,10 +18,12 @@ for v in $(env | sed -n 's/^\(PG[A-Z_]*\|VENUELESS_[A-Z_]*\)=.*/\1/p'); do
 done
 unset LUA_PATH LUA_PATH_5_4 LUA_INIT LUA_INIT_5_4 NO_COLOR
 
-# The compatibility reference (shared/ beside the checkout; one level
-# further up for make distcheck's unpacked copy).
+# The compatibility reference: VL_REFERENCE_DIR (.ci/run's copy of the
+# sources sets it), else shared/ beside the checkout, or one level further
+# up for make distcheck's unpacked copy.
 VL_REFERENCE=
-for d in "$TOP_SRCDIR/../shared/reference" "$TOP_SRCDIR/../../shared/reference"; do
+for d in "${VL_REFERENCE_DIR:-}" "$TOP_SRCDIR/../shared/reference" \
+    "$TOP_SRCDIR/../../shared/reference"; do
 	[ -f "$d/schema.sql" ] && { VL_REFERENCE=$(cd "$d" && pwd); break; }
 done
 export VL_REFERENCE
