@@ -197,21 +197,10 @@ aux_build(lua_State *L, const struct values *vals)
 	lua_pushinteger(L, db);
 	lua_setfield(L, -2, "db");
 	lua_setfield(L, -2, "redis");
-	lua_pushfstring(L, "venueless:%I:asgi:", db);
-	lua_setfield(L, -2, "channel_prefix");
 	aux_pushenv(L, "VENUELESS_COMMIT_SHA");
-	lua_pushliteral(L, ".");
+	lua_setfield(L, -2, "commit_sha");
 	aux_pushenv(L, "VENUELESS_ENVIRONMENT");
-	lua_pushvalue(L, -1);
-	lua_setfield(L, -5, "environment");
-	lua_concat(L, 3);
-	lua_setfield(L, -2, "label");
-	lua_pushinteger(L, 10000);
-	lua_setfield(L, -2, "capacity");
-	lua_pushinteger(L, 60);
-	lua_setfield(L, -2, "expiry");
-	lua_pushinteger(L, 86400);
-	lua_setfield(L, -2, "group_expiry");
+	lua_setfield(L, -2, "environment");
 }
 
 /* venueless.config: the merged configuration as a plain table. */

@@ -1,18 +1,24 @@
 # Configuration: file search order, VENUELESS_* overrides, redis URLs,
-# pub/sub switch, label, malformed files.
+# pub/sub switch, the channel layer's prefix and label from these
+# settings, malformed files.
 . "$(dirname "$0")/lib.sh"
 V=$VENUELESS
 cd "$VL_TMP"
 
 q() { "$V" shell -e "return $1"; }
+# The same, with cl = venueless.channel_layer (prefix, label, limits).
+cl() { "$V" shell -e "local cl = require 'venueless.channel_layer' return $1"; }
 
 # Defaults.
 vl_eq "venueless venueless  " "$(q 'config.database.name .. " " .. config.database.user .. " " .. config.database.host .. " " .. config.database.port')"
 vl_eq "redis://127.0.0.1:6379/0" "$(q 'config.redis.urls[1]')"
-vl_eq "venueless:0:asgi:" "$(q 'config.channel_prefix')"
-vl_eq "unknown.unknown" "$(q 'config.label')"
+vl_eq "venueless:0:asgi:" "$(cl 'cl.channel_prefix')"
+vl_eq "unknown.unknown" "$(cl 'cl.label')"
+vl_eq "unknown unknown" "$(q 'config.commit_sha .. " " .. config.environment')"
 vl_eq "false" "$(q 'config.redis.use_pubsub')"
-vl_eq "10000 60 86400" "$(q 'config.capacity .. " " .. config.expiry .. " " .. config.group_expiry')"
+vl_eq "10000 60 86400" "$(cl 'cl.capacity .. " " .. cl.expiry .. " " .. cl.group_expiry')"
+# The channel layer's facts are no longer config fields.
+vl_eq "nil nil nil" "$(q 'tostring(config.channel_prefix) .. " " .. tostring(config.label) .. " " .. tostring(config.capacity)')"
 
 # ~/.venueless.cfg then ./venueless.cfg, later wins.
 mkdir -p "$HOME" work && cd work
@@ -20,14 +26,14 @@ printf '[database]\nname = fromhome\nuser = homeuser\n[redis]\ndb = 3\nhost = re
 printf '[database]\nname = fromcwd\n' >venueless.cfg
 vl_eq "fromcwd homeuser" "$(q 'config.database.name .. " " .. config.database.user')"
 vl_eq "redis://:s3cret@redis.example:6379/3" "$(q 'config.redis.urls[1]')"
-vl_eq "venueless:3:asgi:" "$(q 'config.channel_prefix')"
+vl_eq "venueless:3:asgi:" "$(cl 'cl.channel_prefix')"
 vl_eq 2 "$(q '#config.files')"
 
 # The environment beats the files.
 vl_eq "envname" "$(VENUELESS_DB_NAME=envname q 'config.database.name')"
 vl_eq "5433" "$(VENUELESS_DB_PORT=5433 q 'config.database.port')"
 vl_eq "pw" "$(VENUELESS_DB_PASS=pw q 'config.database.password')"
-vl_eq "venueless:7:asgi:" "$(VENUELESS_REDIS_DB=7 q 'config.channel_prefix')"
+vl_eq "venueless:7:asgi:" "$(VENUELESS_REDIS_DB=7 cl 'cl.channel_prefix')"
 
 # A URL list, one per shard, spaces tolerated.
 out=$(VENUELESS_REDIS_URLS='redis://a:1/0, redis://b:2/0,redis://c:3/0' q 'table.concat(config.redis.urls, "|")')
@@ -44,8 +50,10 @@ printf '[redis]\nuse_pubsub = yes\n' >venueless.cfg
 vl_eq true "$(q 'config.redis.use_pubsub')" "use_pubsub from the file"
 
 # Label.
-vl_eq "abc123.prod" "$(VENUELESS_COMMIT_SHA=abc123 VENUELESS_ENVIRONMENT=prod q 'config.label')"
-vl_eq "unknown.stage" "$(VENUELESS_ENVIRONMENT=stage q 'config.label')"
+vl_eq "abc123.prod" "$(VENUELESS_COMMIT_SHA=abc123 VENUELESS_ENVIRONMENT=prod cl 'cl.label')"
+vl_eq "unknown.stage" "$(VENUELESS_ENVIRONMENT=stage cl 'cl.label')"
+vl_eq "abc123" "$(VENUELESS_COMMIT_SHA=abc123 q 'config.commit_sha')"
+vl_eq "unknown.unknown" "$(VENUELESS_COMMIT_SHA= VENUELESS_ENVIRONMENT= cl 'cl.label')" "empty means unknown"
 
 # VENUELESS_CONFIG_FILE replaces the search; -c sets it.
 printf '[database]\nname = explicit\n' >"$VL_TMP/explicit.cfg"
@@ -55,12 +63,12 @@ vl_eq venueless "$(VENUELESS_CONFIG_FILE=$VL_TMP/explicit.cfg q 'config.database
 vl_eq explicit "$("$V" -c "$VL_TMP/explicit.cfg" shell -e 'return config.database.name')"
 
 # A missing explicit file is an error naming it.
-vl_exit 1 "$V" -c "$VL_TMP/nope.cfg" shell -e 'return config.label'
+vl_exit 1 "$V" -c "$VL_TMP/nope.cfg" shell -e 'return config.environment'
 vl_contains "$VL_ERR" "$VL_TMP/nope.cfg: cannot open the file"
 
 # A malformed file names the file and line; the password is not shown.
 printf '[database]\npassword = hunter2\nthis line is broken\n' >"$VL_TMP/bad.cfg"
-vl_exit 1 "$V" -c "$VL_TMP/bad.cfg" shell -e 'return config.label'
+vl_exit 1 "$V" -c "$VL_TMP/bad.cfg" shell -e 'return config.environment'
 vl_contains "$VL_ERR" "$VL_TMP/bad.cfg:3: malformed line"
 case "$VL_ERR" in *hunter2*) vl_fail "password printed" ;; esac
 echo "config: ok"

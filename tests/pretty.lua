@@ -120,3 +120,13 @@ test("colours on request, none with NO_COLOR or off a terminal", function()
   eq(3, pretty.display_width("\27[1mabc\27[0m"))
   eq(2, pretty.display_width("äö"))
 end)
+
+test("printing does not load the completer", function()
+  -- a fresh process: this file's harness may have loaded it already
+  local out = sh(os.getenv("VENUELESS") .. [[ shell -e '
+    local p = require("venueless.pretty")
+    local s = p.format({ alpha = 1, ["end"] = 2, { 3 } }, { color = false })
+    return s, package.loaded["venueless.complete"] == nil,
+      package.loaded["venueless.complete.sources"] == nil']])
+  eq('{ { 3 }, alpha = 1, ["end"] = 2 }\ttrue\ttrue\n', out)
+end)

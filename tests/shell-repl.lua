@@ -150,3 +150,16 @@ test("\\x toggles the expanded layout, as in psql", function()
   eq("Expanded display is on.\nExpanded display is off.\nExpanded display is auto.\nExpanded display is on.\n",
     table.concat(out))
 end)
+
+test("the shell needs the completer only when Tab is pressed", function()
+  local out = sh(os.getenv("VENUELESS") .. [[ shell -e '
+    local repl = require("venueless.repl")
+    local s = repl.session()
+    local f, names = repl.compile(s, "local t = { x = 1 } for i = 1, 2 do local y = i end")
+    repl.print_results, repl.report = function() end, function() end
+    repl.run_chunk(s, f, names)
+    local before = package.loaded["venueless.complete"] == nil
+    local c = repl.completer(s)("t.", 2)
+    return names[1], before, package.loaded["venueless.complete"] ~= nil, c[1]']])
+  eq("t\ttrue\ttrue\tx\n", out)
+end)

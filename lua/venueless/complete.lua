@@ -3,103 +3,26 @@
 -- deployment inside string arguments (world ids, room names, connection
 -- labels, migration names). Called from the editor with the line and
 -- the cursor; see complete.complete and venueless(1), SHELL.
-local core = require "venueless.core"
+local lexer = require "venueless.lexer"
+local sources = require "venueless.complete.sources"
 
 local M = {}
 
-M.limit = 50            -- live candidates per query
-M.ttl = 5               -- seconds a live answer is reused
-M.down_for = 10         -- seconds a server that failed is left alone
-M.timeout = 300         -- ms statement timeout of a completion query
-M.connect_timeout = 2   -- s, connecting for completion
+-- Lua source is read with venueless.lexer; the live values come from
+-- venueless.complete.sources, whose settings (complete.limit, .ttl,
+-- .timeout, .down_for, .connect_timeout) are read and set through here.
+M.lex, M.keywords, M.is_keyword = lexer.lex, lexer.keywords, lexer.is_keyword
+M.sources = sources.sources
+M.like_escape, M.glob_escape = sources.like_escape, sources.glob_escape
 
-M.keywords = {
-  "and", "break", "do", "else", "elseif", "end", "false", "for", "function",
-  "goto", "if", "in", "local", "nil", "not", "or", "repeat", "return",
-  "then", "true", "until", "while",
-}
-local is_keyword = {}
-for _, k in ipairs(M.keywords) do is_keyword[k] = true end
-
-function M.is_keyword(k)
-  return is_keyword[k] == true
-end
-
----------------------------------------------------------------- lexer
-
--- Length of the long bracket opening at i ("[[", "[==["), or nil.
-local function long_open(s, i)
-  local eq = s:match("^%[(=*)%[", i)
-  return eq and #eq
-end
-
--- Tokens of Lua source s: {type=, value=, s=, e=}; type is "name",
--- "keyword", "string", "number", "op" or "comment". A string, long
--- string or comment left open at the end has open = true.
-function M.lex(s)
-  local toks, i, n = {}, 1, #s
-  local function add(type, value, a, b, open)
-    toks[#toks + 1] = { type = type, value = value, s = a, e = b, open = open }
-  end
-  while i <= n do
-    local c = s:sub(i, i)
-    if c:match("%s") then
-      i = s:find("[^%s]", i) or n + 1
-    elseif s:sub(i, i + 1) == "--" then
-      local lv = long_open(s, i + 2)
-      if lv then
-        local close = "]" .. ("="):rep(lv) .. "]"
-        local b = select(2, s:find(close, i + 4 + lv, true))
-        add("comment", nil, i, b or n, b == nil)
-        i = (b or n) + 1
-      else
-        local b = s:find("\n", i, true) or n + 1
-        add("comment", nil, i, b - 1)
-        i = b
-      end
-    elseif c:match("[%a_]") then
-      local w = s:match("^[%w_]+", i)
-      add(is_keyword[w] and "keyword" or "name", w, i, i + #w - 1)
-      i = i + #w
-    elseif c:match("%d") or (c == "." and s:sub(i + 1, i + 1):match("%d")) then
-      local num = s:match("^0[xX][%x%.]*[pP]?[%+%-]?%x*", i)
-        or s:match("^[%d%.]+[eE][%+%-]?%d*", i) or s:match("^[%d%.]+", i)
-      add("number", num, i, i + #num - 1)
-      i = i + #num
-    elseif c == '"' or c == "'" then
-      local j, buf = i + 1, {}
-      while j <= n do
-        local d = s:sub(j, j)
-        if d == "\\" then
-          buf[#buf + 1] = s:sub(j, j + 1)
-          j = j + 2
-        elseif d == c or d == "\n" then
-          break
-        else
-          buf[#buf + 1] = d
-          j = j + 1
-        end
-      end
-      local open = j > n or s:sub(j, j) == "\n"
-      add("string", table.concat(buf), i, math.min(j, n), open)
-      toks[#toks].quote = c
-      i = j + 1
-    elseif c == "[" and long_open(s, i) then
-      local lv = long_open(s, i)
-      local close = "]" .. ("="):rep(lv) .. "]"
-      local b = select(2, s:find(close, i + 2 + lv, true))
-      add("string", s:sub(i + 2 + lv, (b or n + #close) - #close), i, b or n, b == nil)
-      i = (b or n) + 1
-    else
-      local op = s:match("^%.%.%.", i) or s:match("^[=~<>]=", i) or s:match("^%.%.", i)
-        or s:match("^::", i) or s:match("^//", i) or s:match("^<<", i)
-        or s:match("^>>", i) or c
-      add("op", op, i, i + #op - 1)
-      i = i + #op
-    end
-  end
-  return toks
-end
+local SETTINGS = { limit = true, ttl = true, timeout = true, down_for = true,
+  connect_timeout = true }
+setmetatable(M, {
+  __index = function(_, k) if SETTINGS[k] then return sources[k] end end,
+  __newindex = function(t, k, v)
+    if SETTINGS[k] then sources[k] = v else rawset(t, k, v) end
+  end,
+})
 
 ---------------------------------------------------------------- values
 
@@ -128,7 +51,7 @@ end
 local function add_keys(set, t, only_functions)
   if type(t) ~= "table" then return end
   for k, v in next, t do
-    if type(k) == "string" and k:match("^[%a_][%w_]*$") and not is_keyword[k]
+    if type(k) == "string" and k:match("^[%a_][%w_]*$") and not lexer.is_keyword(k)
       and (not only_functions or type(v) == "function") then
       set[k] = set[k] or v
     end
@@ -168,7 +91,7 @@ end
 -- session, globals and the lazy operator globals.
 local function global_names(env)
   local set = {}
-  for _, k in ipairs(M.keywords) do set[k] = true end
+  for _, k in ipairs(lexer.keywords) do set[k] = true end
   local mt = getmetatable(env)
   if env ~= _G and mt and type(mt.__locals) == "function" then
     for k, v in pairs(mt.__locals()) do set[k] = v end
@@ -270,146 +193,7 @@ local function callee(toks, i)
   end
 end
 
----------------------------------------------------------------- live values
-
-local cache, down = {}, {}
-local pdb, predis       -- private db and redis module instances
-
--- A db module of our own (its own connection), so completion never
--- touches the session's transaction or settings. Connects on first use:
--- true, or nil, msg, code.
-local function private_db()
-  if pdb then return true end
-  local d = package.preload["venueless.db"]("venueless.db")
-  pdb = d
-  return d.connect({ connect_timeout = M.connect_timeout,
-    application_name = "venueless shell completion" })
-end
-
-local function private_redis()
-  if not predis then
-    predis = package.preload["venueless.redis"]("venueless.redis")
-    predis.connect_timeout(M.connect_timeout * 1000)
-  end
-  return predis
-end
-
--- Escape a LIKE pattern's special characters (backslash escapes).
-function M.like_escape(s)
-  return (s:gsub("[\\%%_]", "\\%0"))
-end
-
--- Escape a Redis glob's special characters.
-function M.glob_escape(s)
-  return (s:gsub("[\\%*%?%[%]]", "\\%0"))
-end
-
--- Run a completion query; rows, or {} when the server is slow or down.
-local function query(sql, ...)
-  local now = core.time("monotonic")
-  if (down.db or 0) > now then return {} end
-  local ok, res, msg, code = pcall(function(...)
-    local c, cmsg, ccode = private_db()
-    if not c then return nil, cmsg, ccode end
-    return pdb.query({ timeout = M.timeout }, sql, ...)
-  end, ...)
-  if not ok then
-    if core.is_error(res) and res.code == "interrupted" then error(res, 0) end
-    return {}
-  end
-  if not res then
-    if type(code) == "string" and code:sub(1, 2) == "08" then
-      down.db = now + M.down_for
-    end
-    return {}
-  end
-  return res
-end
-
--- Cached answer of fetch(prefix, extra) for a few seconds.
-local function cached(kind, prefix, extra, fetch)
-  local key = kind .. "\0" .. prefix .. "\0" .. tostring(extra)
-  local now = core.time("monotonic")
-  local c = cache[key]
-  if c and c.at + M.ttl > now then return c.list end
-  local list = fetch(prefix, extra)
-  local n = 0
-  for _ in pairs(cache) do n = n + 1 end
-  if n > 200 then cache = {} end
-  cache[key] = { at = now, list = list }
-  return list
-end
-
-local function column(rows, name, out)
-  out = out or {}
-  for _, r in ipairs(rows) do
-    if type(r[name]) == "string" then out[#out + 1] = r[name] end
-  end
-  return out
-end
-
-M.sources = {}
-
-function M.sources.world(prefix)
-  return column(query("SELECT id FROM core_world WHERE id LIKE $1 ESCAPE '\\' " ..
-    "ORDER BY id LIMIT " .. M.limit, M.like_escape(prefix) .. "%"), "id")
-end
-
-function M.sources.room(prefix, world)
-  local rows = query("SELECT name, id::text AS id FROM core_room WHERE NOT deleted " ..
-    "AND ($2::text IS NULL OR world_id = $2) " ..
-    "AND (name LIKE $1 ESCAPE '\\' OR id::text LIKE $1 ESCAPE '\\') " ..
-    "ORDER BY name, id LIMIT " .. M.limit, M.like_escape(prefix) .. "%", world)
-  local out = {}
-  for _, r in ipairs(rows) do
-    out[#out + 1] = r.name:sub(1, #prefix) == prefix and r.name or r.id
-  end
-  return out
-end
-
-function M.sources.migration(prefix)
-  local out = column(query("SELECT DISTINCT name FROM django_migrations " ..
-    "WHERE name LIKE $1 ESCAPE '\\' ORDER BY name LIMIT " .. M.limit,
-    M.like_escape(prefix) .. "%"), "name")
-  local ok, index = pcall(require, "venueless.migrations.index")
-  for _, a in ipairs(ok and index.apps or {}) do
-    if a:sub(1, #prefix) == prefix then out[#out + 1] = a end
-  end
-  return out
-end
-
-function M.sources.label(prefix)
-  local now = core.time("monotonic")
-  if (down.redis or 0) > now then return {} end
-  local ok, conn = pcall(function() return private_redis().conn(0) end)
-  if not ok then return {} end
-  local out, cursor = {}, "0"
-  for _ = 1, 10 do
-    local r, _, code = conn:pcall("HSCAN", "connections", cursor, "MATCH",
-      M.glob_escape(prefix) .. "*", "COUNT", 1000)
-    if not r then
-      if code == "interrupted" then core.check_interrupt() end
-      if code == "connection" then down.redis = now + M.down_for end
-      return out
-    end
-    for k = 1, #r[2], 2 do out[#out + 1] = r[2][k] end
-    cursor = r[1]
-    if cursor == "0" or #out >= M.limit then break end
-  end
-  return out
-end
-
--- Tables, views and their columns for SQL inside db.* strings, as psql.
-function M.sources.relation(prefix)
-  return column(query("SELECT relname AS name FROM pg_catalog.pg_class " ..
-    "WHERE relkind IN ('r', 'v', 'm', 'p', 'f') " ..
-    "AND relnamespace = 'public'::regnamespace AND relname LIKE $1 ESCAPE '\\' " ..
-    "UNION SELECT DISTINCT attname FROM pg_catalog.pg_attribute a " ..
-    "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid " ..
-    "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p') " ..
-    "AND a.attnum > 0 AND NOT a.attisdropped AND attname LIKE $1 ESCAPE '\\' " ..
-    "ORDER BY 1 LIMIT " .. M.limit, M.like_escape(prefix) .. "%"), "name")
-end
+---------------------------------------------------------------- arguments
 
 -- Which live source completes argument argn of a call to fname.
 M.arguments = {
@@ -468,7 +252,7 @@ local function in_string(toks, tok, after)
     if word == "" then return {}, start end
   end
   local extra = src == "room" and first_string_arg(toks, #toks) or nil
-  local list = filter(cached(src, word, extra, M.sources[src]), word)
+  local list = filter(sources.values(src, word, extra), word)
   if #list == 1 and not in_text[src] and (after or ""):sub(1, 1) ~= tok.quote then
     list[1] = list[1] .. tok.quote
   end
@@ -507,7 +291,7 @@ end
 -- text:sub(start).
 function M.complete(text, env, after)
   env = env or _G
-  local toks = M.lex(text)
+  local toks = lexer.lex(text)
   local last = toks[#toks]
   if last and last.type == "comment" and (last.open or last.e == #text) then
     return {}, #text + 1

@@ -1,18 +1,19 @@
 -- Live websocket connections: list the connection labels, and send
--- connection.drop / connection.reload (or any message) through the
--- channel layer the way channels_redis does, on every shard.
+-- connection.drop / connection.reload (or any message) to many
+-- connections at once through the channel layer, on every shard, with
+-- batching, pacing and an account of what was not reached. The wire
+-- format and key layout are venueless.channel_layer's.
 --
 -- Redis layout (shared/reference/README.md, "Connections"):
 --   connections            hash label -> estimated count      (shard 0)
 --   connections:L          "exists", 60 s TTL                 (shard 0)
---   P:group:version.L      default layer group, zset          (shard_for("version.L"))
---   P..specific.<hex>!     a server process's messages, zset  (shard_for("specific.<hex>!"))
+--   P:group:version.L      default layer group (channel_layer.group_key)
 --   version.L              pub/sub layer channel set, zset    (shard 0)
 local core = require "venueless.core"
-local config = require "venueless.config"
 local redis = require "venueless.redis"
-local msgpack = require "venueless.msgpack"
-local crypto = require "venueless.crypto"
+local layer = require "venueless.channel_layer"
+local glob = require "venueless.glob"
+local progress = require "venueless.progress"
 
 local connections = {}
 
@@ -21,25 +22,6 @@ local connections = {}
 local BATCH_KEYS = 1000
 local BATCH_BYTES = 4 * 1024 * 1024
 local PIPELINE_CMDS = 10000
-
--- Capacity check and add, atomic per key (channels_redis group_send).
--- KEYS: process keys; ARGV: one message per key, then capacity, now,
--- expiry. Returns the 1-based indices of the keys over capacity.
-local SEND_SCRIPT = [[
-local n = #KEYS
-local capacity = tonumber(ARGV[n + 1])
-local now, expiry = ARGV[n + 2], ARGV[n + 3]
-local over = {}
-for i = 1, n do
-  if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < capacity then
-    redis.call('ZADD', KEYS[i], now, ARGV[i])
-    redis.call('EXPIRE', KEYS[i], expiry)
-  else
-    over[#over + 1] = i
-  end
-end
-return over
-]]
 
 -- Remove a label from the hash only if it is still stale, so a label
 -- whose servers came back meanwhile is kept.
@@ -55,106 +37,18 @@ return 0
 
 local MESSAGE_TYPES = { drop = "connection.drop", reload = "connection.reload" }
 
----------------------------------------------------------------- fnmatch
-
--- The set of bytes a bracket expression's body matches, as Python's
--- fnmatch reads it: ranges a-z (empty when reversed), '-' first or last
--- is literal, backslash is an ordinary character.
-local function glob_set(body)
-  local set, i, n = {}, 1, #body
-  while i <= n do
-    local c = body:byte(i)
-    if i + 2 <= n and body:sub(i + 1, i + 1) == "-" then
-      for b = c, body:byte(i + 2) do set[b] = true end
-      i = i + 3
-    else
-      set[c] = true
-      i = i + 1
-    end
-  end
-  return set
-end
-
--- A Lua character class for a byte set, every member escaped.
-local function lua_class(set, negate)
-  local out = { negate and "[^" or "[" }
-  local any = false
-  for b = 0, 255 do
-    if set[b] then
-      local ch = string.char(b)
-      out[#out + 1] = ch:match("%w") and ch or "%" .. ch
-      any = true
-    end
-  end
-  if not any then
-    -- [] matches nothing; [^] matches any byte.
-    return negate and "." or nil
-  end
-  out[#out + 1] = "]"
-  return table.concat(out)
-end
-
--- Translate an fnmatch glob (*, ?, [seq], [!seq]) to an anchored Lua
--- pattern; nil when it can match nothing. Case-sensitive, as Python's
--- fnmatch on POSIX.
-function connections.glob_pattern(glob)
-  local out, i, n = { "^" }, 1, #glob
-  while i <= n do
-    local c = glob:sub(i, i)
-    i = i + 1
-    if c == "*" then
-      if out[#out] ~= ".*" then out[#out + 1] = ".*" end
-    elseif c == "?" then
-      out[#out + 1] = "."
-    elseif c == "[" then
-      local j = i
-      if glob:sub(j, j) == "!" then j = j + 1 end
-      if glob:sub(j, j) == "]" then j = j + 1 end
-      while j <= n and glob:sub(j, j) ~= "]" do j = j + 1 end
-      if j > n then
-        out[#out + 1] = "%["
-      else
-        local body = glob:sub(i, j - 1)
-        local negate = body:sub(1, 1) == "!"
-        if negate then body = body:sub(2) end
-        local class = lua_class(glob_set(body), negate)
-        if class == nil then return nil end
-        out[#out + 1] = class
-        i = j + 1
-      end
-    elseif c:match("%w") then
-      out[#out + 1] = c
-    else
-      out[#out + 1] = "%" .. c
-    end
-  end
-  out[#out + 1] = "$"
-  return table.concat(out)
-end
-
--- fnmatch.fnmatch(name, glob) on POSIX.
-function connections.fnmatch(name, glob)
-  local pat = connections.glob_pattern(glob)
-  return pat ~= nil and name:find(pat) ~= nil
-end
+-- Label patterns are fnmatch globs; these stay part of this module's
+-- documented API (venueless.glob does the work).
+connections.glob_pattern = glob.pattern
+connections.fnmatch = glob.fnmatch
 
 ---------------------------------------------------------------- helpers
-
--- The exit code for a binding failure's code.
-local function exit_for(code)
-  if code == "connection" or code == "WRONGPASS" or code == "NOAUTH" then
-    return core.exit.noredis
-  elseif code == "interrupted" then
-    return core.exit.interrupted
-  end
-  return core.exit.failure
-end
 
 -- Raise a binding failure as a venueless error (exit 11 when Redis
 -- cannot be reached or refuses our password); extra says what was or
 -- was not done.
 local function redis_fail(msg, code, extra, shard)
-  local exit = exit_for(code)
+  local exit = core.exit_for(code)
   msg = tostring(msg)
   if shard and not msg:find("^redis shard") then
     msg = ("redis shard %d (%s): %s"):format(shard, redis.conn(shard).url, msg)
@@ -206,30 +100,6 @@ local function message_for(what)
   return { type = MESSAGE_TYPES[what] or what }
 end
 
--- A copy of message with its keys in order: type first, then the rest
--- sorted, then __asgi_channel__ when given.
-local function ordered(message, channels)
-  local t, keys = {}, {}
-  for k, v in pairs(message) do
-    if k ~= "__asgi_channel__" then
-      t[k] = v
-      if k ~= "type" then keys[#keys + 1] = k end
-    end
-  end
-  table.sort(keys)
-  if t.type ~= nil then table.insert(keys, 1, "type") end
-  if channels then
-    t.__asgi_channel__ = channels
-    keys[#keys + 1] = "__asgi_channel__"
-  end
-  return setmetatable(t, { __order = keys })
-end
-
--- Bytes stored for the default layer: 12 random bytes + msgpack.
-local function layer_message(message, channels)
-  return crypto.random_bytes(12) .. msgpack.encode(ordered(message, channels))
-end
-
 ---------------------------------------------------------------- labels
 
 -- Labels with their estimated counts: {label = count}, and the list of
@@ -270,7 +140,7 @@ function connections.match(patterns, opts)
   if patterns == nil or #patterns == 0 then patterns = { "*" } end
   local compiled = {}
   for _, g in ipairs(patterns) do
-    compiled[#compiled + 1] = connections.glob_pattern(g)
+    compiled[#compiled + 1] = glob.pattern(g)
   end
   local live = connections.list(opts)
   local out = {}
@@ -288,16 +158,11 @@ end
 
 ---------------------------------------------------------------- targets
 
-local function use_pubsub(opts)
-  if opts.pubsub ~= nil then return opts.pubsub end
-  return config.redis.use_pubsub and true or false
-end
-
 -- Read the members of sorted sets newer than the group expiry, dropping
 -- older ones unless dry_run. sets: list of {shard=, key=}. Calls
 -- add(members) with each set's member list.
 local function read_sets(sets, dry_run, add)
-  local cutoff = math.floor(core.time()) - config.group_expiry
+  local cutoff = layer.cutoff()
   local by_shard = {}
   for _, s in ipairs(sets) do
     by_shard[s.shard] = by_shard[s.shard] or {}
@@ -326,10 +191,10 @@ end
 -- channels grouped by shard; for pub/sub, channels by shard.
 -- groups: group names ("version.L"); channels: channel names.
 local function collect(groups, channels, opts)
-  local pubsub, prefix = use_pubsub(opts), config.channel_prefix
+  local pubsub = layer.use_pubsub(opts)
   local t = { shards = {}, channels = 0, keys = 0, pubsub = pubsub }
   local shards, keys, shard_for = t.shards, {}, redis.shard_for
-  local find, sub = string.find, string.sub
+  local process_name, process_key = layer.process_name, layer.process_key
   -- Members of one set are unique; dedupe only across sets.
   local seen = (#groups + #channels > 1) and {} or nil
 
@@ -354,17 +219,16 @@ local function collect(groups, channels, opts)
     for _, channel in ipairs(list) do
       if seen == nil or not seen[channel] then
         if seen then seen[channel] = true end
-        local bang = find(channel, "!", 1, true)
-        local name = bang and sub(channel, 1, bang) or channel
+        local name = process_name(channel)
         local key = keys[name]
         if key == nil then
-          local shard = shard_for(name)
+          local pkey, shard = process_key(channel)
           local s = shards[shard]
           if s == nil then
             s = { keys = {}, count = 0 }
             shards[shard] = s
           end
-          key = { key = prefix .. name, channels = {}, n = 0, shard = s }
+          key = { key = pkey, channels = {}, n = 0, shard = s }
           keys[name] = key
           s.keys[#s.keys + 1] = key
           t.keys = t.keys + 1
@@ -383,7 +247,8 @@ local function collect(groups, channels, opts)
     if pubsub then
       sets[#sets + 1] = { shard = 0, key = g }
     else
-      sets[#sets + 1] = { shard = shard_for(g), key = prefix .. ":group:" .. g }
+      local key, shard = layer.group_key(g)
+      sets[#sets + 1] = { shard = shard, key = key }
     end
   end
   read_sets(sets, opts.dry_run, add)
@@ -437,18 +302,14 @@ local function send_keys(i, s, message, result)
   local cmds, batches, batch, bytes = {}, {}, nil, 0
   local now = core.time()
   local function flush()
-    local cmd = { "EVAL", SEND_SCRIPT, #batch }
-    for _, k in ipairs(batch) do cmd[#cmd + 1] = k.key end
-    for _, k in ipairs(batch) do cmd[#cmd + 1] = k.message end
-    cmd[#cmd + 1] = config.capacity
-    cmd[#cmd + 1] = now
-    cmd[#cmd + 1] = config.expiry
-    cmds[#cmds + 1] = cmd
+    local keys, messages = {}, {}
+    for n, k in ipairs(batch) do keys[n], messages[n] = k.key, k.message end
+    cmds[#cmds + 1] = layer.add_command(keys, messages, now)
     batches[#batches + 1] = batch
     batch = nil
   end
   for _, k in ipairs(s.keys) do
-    k.message = layer_message(message, k.channels)
+    k.message = layer.stored(message, k.channels)
     if batch and (#batch >= BATCH_KEYS or bytes + #k.message > BATCH_BYTES) then
       flush()
     end
@@ -483,7 +344,7 @@ end
 
 -- Pub/sub layer, all at once: one PUBLISH per channel, pipelined.
 local function send_publish(i, s, message, result)
-  local payload = msgpack.encode(ordered(message))
+  local payload = layer.encode(message)
   local cmds = {}
   for k, ch in ipairs(s.channels) do cmds[k] = { "PUBLISH", ch, payload } end
   local replies, msg, code, lost = try_pipeline(i, cmds)
@@ -494,45 +355,6 @@ local function send_publish(i, s, message, result)
   result.unconfirmed = result.unconfirmed + (lost or 0)
   result.unsent = result.unsent + #cmds - #replies - (lost or 0)
   return msg, code
-end
-
--- Count, rate and ETA on stderr: a bar on a terminal, a line every few
--- seconds otherwise. Returns update(done) and finish().
-local function progress(total, quiet)
-  local tty = core.isatty(2)
-  local start = core.time("monotonic")
-  local last, shown = tty and 0 or start, false
-  local function fmt_eta(secs)
-    secs = math.floor(secs + 0.5)
-    if secs >= 3600 then
-      return ("%d:%02d:%02d"):format(secs // 3600, secs // 60 % 60, secs % 60)
-    end
-    return ("%d:%02d"):format(secs // 60, secs % 60)
-  end
-  local function update(done)
-    if quiet then return end
-    local now = core.time("monotonic")
-    if now - last < (tty and 0.1 or 5) and (done < total or not shown) then
-      return
-    end
-    last, shown = now, true
-    local elapsed = now - start
-    local rate = elapsed > 0 and done / elapsed or 0
-    local eta = rate > 0 and fmt_eta((total - done) / rate) or "?"
-    if tty then
-      local width = 30
-      local fill = total > 0 and math.floor(width * done / total) or width
-      io.stderr:write(("\r[%s%s] %d/%d %.1f/s eta %s\27[K"):format(
-        ("#"):rep(fill), ("."):rep(width - fill), done, total, rate, eta))
-    else
-      io.stderr:write(("connections: %d/%d sent, %.1f/s, eta %s\n"):format(
-        done, total, rate, eta))
-    end
-  end
-  local function finish()
-    if tty and shown then io.stderr:write("\n") end
-  end
-  return update, finish
 end
 
 -- Staggered: one message per channel, interval ms apart, no capacity
@@ -549,8 +371,8 @@ local function send_staggered(t, message, interval, result, quiet)
       end
     end
   end
-  local payload = t.pubsub and msgpack.encode(ordered(message))
-  local update, finish = progress(#items, quiet)
+  local payload = t.pubsub and layer.encode(message)
+  local update, finish = progress.start(#items, { what = "connections", quiet = quiet })
   local ok, err = pcall(function()
     for n, item in ipairs(items) do
       if n > 1 then core.sleep(interval) end
@@ -559,8 +381,8 @@ local function send_staggered(t, message, interval, result, quiet)
       if t.pubsub then
         cmds = { { "PUBLISH", ch, payload } }
       else
-        cmds = { { "ZADD", key, core.time(), layer_message(message, { ch }) },
-          { "EXPIRE", key, config.expiry } }
+        cmds = { { "ZADD", key, core.time(), layer.stored(message, { ch }) },
+          { "EXPIRE", key, layer.expiry } }
       end
       t.inflight = 1
       local r, msg, code = redis.conn(i):pipeline(cmds)
@@ -662,7 +484,7 @@ local function send(groups, channels, message, opts, labels)
     for _, x in ipairs(result.failed) do names[#names + 1] = tostring(x.shard) end
     local msg = ("%s; %s"):format(tostring(f.message), connections.summary(result))
     if #names > 1 then msg = msg .. "; failed shards: " .. table.concat(names, ", ") end
-    raise(exit_for(f.code), msg, f.code, { result = result })
+    raise(core.exit_for(f.code), msg, f.code, { result = result })
   end
   return result
 end
@@ -715,14 +537,9 @@ function connections.send(name, message, opts)
   if type(message) ~= "table" or type(message.type) ~= "string" then
     error("expected a message table with a string type", 2)
   end
-  local channel
-  if use_pubsub(opts) then
-    local p = config.channel_prefix .. "specific."
-    channel = name:sub(1, #p) == p
-  else
-    channel = name:find("!", 1, true) ~= nil
+  if layer.is_channel(name, layer.use_pubsub(opts)) then
+    return send({}, { name }, message, opts)
   end
-  if channel then return send({}, { name }, message, opts) end
   return send({ name }, {}, message, opts)
 end
 

@@ -3,6 +3,7 @@
 -- like psql's \x when rows are wide); objects through __tostring;
 -- colours on a terminal unless NO_COLOR is set.
 local core = require "venueless.core"
+local lexer = require "venueless.lexer"
 
 local M = {}
 
@@ -43,7 +44,7 @@ end
 
 local function is_ident(k)
   return type(k) == "string" and k:match("^[%a_][%w_]*$") ~= nil
-    and not require("venueless.complete").is_keyword(k)
+    and not lexer.is_keyword(k)
 end
 
 -- Key order: integers, then other numbers, then strings, then the rest.

@@ -6,7 +6,10 @@
 local core = require "venueless.core"
 local edit = require "venueless.edit"
 
--- The completer and the printer load on first use: the prompt comes sooner.
+local lexer = require "venueless.lexer"
+
+-- The completer (on the first Tab) and the printer load on first use:
+-- the prompt comes sooner.
 local function complete() return require "venueless.complete" end
 local function pretty() return require "venueless.pretty" end
 
@@ -59,7 +62,7 @@ local CLOSE = { ["end"] = true, ["until"] = true }
 -- names: "local x, y = 1" -> "x, y = 1", "local function f" -> "function
 -- f", "local x" -> "x = nil". Returns the new chunk and the names.
 function M.rewrite_locals(chunk)
-  local toks = complete().lex(chunk)
+  local toks = lexer.lex(chunk)
   local depth, edits, names = 0, {}, {}
   local i = 1
   while i <= #toks do
