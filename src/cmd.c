@@ -1,69 +1,85 @@
 /* The command table: dispatch, option parsing, --help and usage. */
+#include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "venueless.h"
 
-#define MAX_OPTIONS 16
-
+/*
+ * Each option: long name, short letter, argument name (NULL for a flag),
+ * how the argument converts and, for numbers, its range; then its help.
+ */
 static const struct vl_option migrate_opts[] = {
-	{ "check", 0, NULL, 0, "exit 3 if migrations are pending; change nothing" },
-	{ "plan", 0, NULL, 0, "show what would be applied; change nothing" },
-	{ "json", 0, NULL, 0, "print the result as JSON" },
-	{ "lock-timeout", 0, "SECONDS", 0,
+	{ "check", 0, NULL, 0, 0, 0,
+	    "exit 3 if migrations are pending; change nothing" },
+	{ "plan", 0, NULL, 0, 0, 0,
+	    "show what would be applied; change nothing" },
+	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
+	/* PostgreSQL's lock_timeout is at most INT_MAX ms */
+	{ "lock-timeout", 0, "SECONDS", VL_ARG_NUMBER, 0, 2147483,
 	    "give up (exit 4) if another migrate holds the lock this long" },
-	{ "verbosity", 'v', "LEVEL", 0, "0 to 3, as in Django" },
-	{ NULL, 0, NULL, 0, NULL }
+	{ "verbosity", 'v', "LEVEL", VL_ARG_INTEGER, 0, 3,
+	    "0 to 3, as in Django" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
 static const struct vl_option showmigrations_opts[] = {
-	{ "plan", 'p', NULL, 0, "list in the order they apply" },
-	{ "list", 'l', NULL, 0, "list by app (the default)" },
-	{ "json", 0, NULL, 0, "print the list as JSON" },
-	{ "verbosity", 'v', "LEVEL", 0, "2 or more shows when each was applied" },
-	{ NULL, 0, NULL, 0, NULL }
+	{ "plan", 'p', NULL, 0, 0, 0, "list in the order they apply" },
+	{ "list", 'l', NULL, 0, 0, 0, "list by app (the default)" },
+	{ "json", 0, NULL, 0, 0, 0, "print the list as JSON" },
+	{ "verbosity", 'v', "LEVEL", VL_ARG_INTEGER, 0, 3,
+	    "2 or more shows when each was applied" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
 static const struct vl_option create_world_opts[] = {
-	{ "id", 0, "ID", 0, "the world id (alphanumeric); skips the prompt" },
-	{ "title", 0, "TITLE", 0, "the world title; skips the prompt" },
-	{ "domain", 0, "DOMAIN", 0, "the domain (empty for none); skips the prompt" },
-	{ "json", 0, NULL, 0, "print the result as JSON" },
-	{ NULL, 0, NULL, 0, NULL }
+	{ "id", 0, "ID", 0, 0, 0,
+	    "the world id (alphanumeric); skips the prompt" },
+	{ "title", 0, "TITLE", 0, 0, 0, "the world title; skips the prompt" },
+	{ "domain", 0, "DOMAIN", 0, 0, 0,
+	    "the domain (empty for none); skips the prompt" },
+	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
 static const struct vl_option clone_world_opts[] = {
-	{ "new-secrets", 0, NULL, 0, "give the clone new JWT secrets" },
-	{ "id", 0, "ID", 0, "the new world id; skips the prompt" },
-	{ "title", 0, "TITLE", 0, "the new title; skips the prompt" },
-	{ "domain", 0, "DOMAIN", 0, "the new domain (empty for none)" },
-	{ "json", 0, NULL, 0, "print the result as JSON" },
-	{ NULL, 0, NULL, 0, NULL }
+	{ "new-secrets", 0, NULL, 0, 0, 0, "give the clone new JWT secrets" },
+	{ "id", 0, "ID", 0, 0, 0, "the new world id; skips the prompt" },
+	{ "title", 0, "TITLE", 0, 0, 0, "the new title; skips the prompt" },
+	{ "domain", 0, "DOMAIN", 0, 0, 0, "the new domain (empty for none)" },
+	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
 static const struct vl_option import_config_opts[] = {
-	{ "json", 0, NULL, 0, "print the result as JSON" },
-	{ NULL, 0, NULL, 0, NULL }
+	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
 static const struct vl_option list_worlds_opts[] = {
-	{ "json", 0, NULL, 0, "print the list as JSON" },
-	{ NULL, 0, NULL, 0, NULL }
+	{ "json", 0, NULL, 0, 0, 0, "print the list as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
 static const struct vl_option connections_opts[] = {
-	{ "interval", 0, "MS", 0, "milliseconds between messages (drop, force_reload)" },
-	{ "dry-run", 'n', NULL, 0, "show what would be reached; send nothing" },
-	{ "json", 0, NULL, 0, "print the result as JSON" },
-	{ NULL, 0, NULL, 0, NULL }
+	/* an hour apart is already absurd; the cap keeps sleeps finite */
+	{ "interval", 0, "MS", VL_ARG_INTEGER, 0, 3600000,
+	    "milliseconds between messages (drop, force_reload)" },
+	{ "dry-run", 'n', NULL, 0, 0, 0,
+	    "show what would be reached; send nothing" },
+	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
 static const struct vl_option shell_opts[] = {
-	{ "execute", 'e', "CHUNK", 1, "run CHUNK and print what it returns" },
-	{ "interactive", 'i', NULL, 0, "enter the shell after -e or FILE" },
-	{ NULL, 0, NULL, 0, NULL }
+	{ "execute", 'e', "CHUNK", VL_ARG_LIST, 0, 0,
+	    "run CHUNK and print what it returns" },
+	{ "interactive", 'i', NULL, 0, 0, 0,
+	    "enter the shell after -e or FILE" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
 const struct vl_cmd vl_cmds[] = {
@@ -151,16 +167,30 @@ vl_cmd_usage(const struct vl_cmd *c, FILE *f)
 	fprintf(f, "  %-*s  %s\n", w, "-h, --help", "show this help");
 }
 
-/* Build getopt_long's tables from the command's options. */
+/*
+ * Build getopt_long's tables for all of the command's options, in one
+ * userdata left on the stack (so a Lua error on the way frees it).
+ */
 static void
-aux_getopt_tables(const struct vl_cmd *c, struct option *lo, char *so)
+aux_getopt_tables(lua_State *L, const struct vl_cmd *c, struct option **lop,
+    char **sop)
 {
 	const struct vl_option *o;
-	int	 i = 0;
+	struct option	*lo;
+	char		*so;
+	size_t		 n = 0;
+	int		 i = 0;
 
+	while (c->options[n].name != NULL)
+		n++;
+	/* n options and --help, then the terminator; "+:" letters 'h' NUL */
+	lo = lua_newuserdatauv(L, (n + 2) * sizeof *lo + 2 * n + 4, 0);
+	so = (char *)(lo + n + 2);
+	*lop = lo;
+	*sop = so;
 	*so++ = c->stop_at_arg ? '+' : '-';
 	*so++ = ':';
-	for (o = c->options; o->name != NULL && i < MAX_OPTIONS; o++, i++) {
+	for (o = c->options; o->name != NULL; o++, i++) {
 		lo[i].name = o->name;
 		lo[i].has_arg = o->arg ? required_argument : no_argument;
 		lo[i].flag = NULL;
@@ -180,25 +210,63 @@ aux_getopt_tables(const struct vl_cmd *c, struct option *lo, char *so)
 	*so = '\0';
 }
 
-/* Store one option into the opts table at the top of the stack. */
-static void
-aux_setopt(lua_State *L, const struct vl_option *o, const char *arg)
+/*
+ * Push an option's argument converted to its type: a string, or a number
+ * in the option's range. Anything else is a usage error: print it and
+ * return -1.
+ */
+static int
+aux_pushvalue(lua_State *L, const struct vl_cmd *c, const struct vl_option *o,
+    const char *arg)
 {
-	if (!o->repeat) {
-		if (arg != NULL)
-			lua_pushstring(L, arg);
-		else
-			lua_pushboolean(L, 1);
-		lua_setfield(L, -2, o->name);
+	char		*end;
+	double		 d;
+	long long	 ll = 0;
+	int		 ok;
+
+	errno = 0;
+	if (o->type == VL_ARG_INTEGER) {
+		ll = strtoll(arg, &end, 10);
+		d = (double)ll;
+		ok = strspn(arg, "+-0123456789") == strlen(arg) && errno == 0;
+	} else if (o->type == VL_ARG_NUMBER) {
+		/* decimal only: strtod also reads hex, "inf" and "nan" */
+		d = strtod(arg, &end);
+		ok = strspn(arg, "+-.0123456789eE") == strlen(arg) &&
+		    isfinite(d);
+	} else {
+		lua_pushstring(L, arg);
+		return 0;
+	}
+	if (!ok || end == arg || *end != '\0' || d < o->min || d > o->max) {
+		fprintf(stderr, "venueless: %s: --%s: expected %s from %.15g "
+		    "to %.15g, not \"%s\"\n", c->name, o->name,
+		    o->type == VL_ARG_INTEGER ? "an integer" : "a number",
+		    o->min, o->max, arg);
+		return -1;
+	}
+	if (o->type == VL_ARG_INTEGER)
+		lua_pushinteger(L, (lua_Integer)ll);
+	else
+		lua_pushnumber(L, d);
+	return 0;
+}
+
+/* Store the value on top in opts (below args); a list option appends. */
+static void
+aux_setopt(lua_State *L, const struct vl_option *o)
+{
+	if (o->type != VL_ARG_LIST) {
+		lua_setfield(L, -3, o->name);
 		return;
 	}
-	if (lua_getfield(L, -1, o->name) != LUA_TTABLE) {
+	if (lua_getfield(L, -3, o->name) != LUA_TTABLE) {
 		lua_pop(L, 1);
 		lua_newtable(L);
 		lua_pushvalue(L, -1);
-		lua_setfield(L, -3, o->name);
+		lua_setfield(L, -5, o->name);	/* opts[name] = list */
 	}
-	lua_pushstring(L, arg);
+	lua_rotate(L, -2, 1);		/* list, value */
 	lua_seti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
 	lua_pop(L, 1);
 }
@@ -217,20 +285,36 @@ aux_findopt(const struct vl_cmd *c, int ch)
 	return NULL;
 }
 
+/* Report an unknown option or a missing argument from getopt. */
+static void
+aux_badopt(const struct vl_cmd *c, int ch, char **argv)
+{
+	const char	*what = ch == ':' ? "missing argument for" :
+	    "unknown option";
+
+	if (optopt != 0 && optopt < 256)
+		fprintf(stderr, "venueless: %s: %s -%c\n", c->name, what,
+		    optopt);
+	else
+		fprintf(stderr, "venueless: %s: %s %s\n", c->name, what,
+		    argv[optind - 1]);
+}
+
 /*
  * Parse argv (argv[0] is the command name) into opts and args tables,
- * pushed in that order. Returns 0, 1 for --help, or -1 for a usage error
- * (the message is printed).
+ * pushed in that order; numeric options are converted and range-checked
+ * here, once. Returns 0, 1 for --help, or -1 for a usage error (the
+ * message is printed).
  */
 int
 vl_cmd_parse(lua_State *L, const struct vl_cmd *c, int argc, char **argv)
 {
-	struct option	 lo[MAX_OPTIONS + 2];
-	char		 so[2 * MAX_OPTIONS + 4];
+	struct option	*lo;
+	char		*so;
 	const struct vl_option *o;
-	int		 ch, nargs = 0;
+	int		 ch, nargs = 0, tables = lua_gettop(L) + 1;
 
-	aux_getopt_tables(c, lo, so);
+	aux_getopt_tables(L, c, &lo, &so);
 	lua_newtable(L);	/* opts */
 	lua_newtable(L);	/* args */
 	optind = 0;
@@ -244,25 +328,21 @@ vl_cmd_parse(lua_State *L, const struct vl_cmd *c, int argc, char **argv)
 		if (ch == 'h')
 			return 1;
 		if (ch == '?' || ch == ':') {
-			if (optopt != 0 && optopt < 256)
-				fprintf(stderr, "venueless: %s: %s -%c\n",
-				    c->name, ch == ':' ? "missing argument for"
-				    : "unknown option", optopt);
-			else
-				fprintf(stderr, "venueless: %s: %s %s\n",
-				    c->name, ch == ':' ? "missing argument for"
-				    : "unknown option", argv[optind - 1]);
+			aux_badopt(c, ch, argv);
 			return -1;
 		}
 		if ((o = aux_findopt(c, ch)) == NULL)
 			return -1;
-		lua_pushvalue(L, -2);
-		aux_setopt(L, o, o->arg ? optarg : NULL);
-		lua_pop(L, 1);
+		if (o->arg == NULL)
+			lua_pushboolean(L, 1);
+		else if (aux_pushvalue(L, c, o, optarg) != 0)
+			return -1;
+		aux_setopt(L, o);
 	}
 	for (; optind < argc; optind++) {
 		lua_pushstring(L, argv[optind]);
 		lua_seti(L, -2, ++nargs);
 	}
+	lua_remove(L, tables);
 	return 0;
 }

@@ -54,11 +54,18 @@ int	 vl_isnull(lua_State *, int);
 int	 vl_report(lua_State *, const char *, int);
 
 /* cmd.c */
+enum vl_argtype {
+	VL_ARG_STRING = 0,	/* the argument as given (or a flag) */
+	VL_ARG_LIST,		/* every use collected in a list */
+	VL_ARG_INTEGER,		/* a whole number in min .. max */
+	VL_ARG_NUMBER		/* a decimal number in min .. max */
+};
 struct vl_option {
 	const char	*name;		/* long name, also the key in opts */
 	int		 shortc;	/* short letter or 0 */
 	const char	*arg;		/* argument name, NULL for a flag */
-	int		 repeat;	/* collect every use in a list */
+	enum vl_argtype	 type;
+	double		 min, max;	/* range of an INTEGER or NUMBER */
 	const char	*help;
 };
 struct vl_cmd {

@@ -15,6 +15,10 @@ for c in migrate showmigrations create_world clone_world import_config \
 	    awk '{ if (!match($0, /^  (-[a-zA-Z], |    )--[a-z-]+( [A-Z]+)?  +/)) { print "bad: " $0; next }
 	        print RLENGTH }' | sort -u)
 	vl_eq 1 "$(printf '%s\n' "$cols" | wc -l)" "$c --help columns: $cols"
+	# getopt would silently take the first of two options spelled alike.
+	dup=$(printf '%s\n' "$VL_OUT" | sed -n '/^options:/,$p' | sed 1d |
+	    awk '$1 ~ /^-[a-zA-Z],$/ { print $1; print $2; next } { print $1 }' | sort | uniq -d)
+	vl_eq "" "$dup" "$c: options spelled twice"
 	vl_exit 0 "$VENUELESS" help "$c"
 	vl_contains "$VL_OUT" "usage: venueless $c" "help $c"
 	vl_exit 2 "$VENUELESS" "$c" --no-such-option
@@ -30,6 +34,63 @@ vl_exit 2 "$VENUELESS" help frobnicate
 vl_exit 2 "$VENUELESS" --bogus
 vl_exit 2 "$VENUELESS" shell -e
 vl_contains "$VL_ERR" "missing argument for -e"
+
+# Numeric options are converted and range-checked by the command table,
+# before anything connects: one line naming the option and its range, then
+# the usage, exit 2.
+bad_value() {	# COMMAND OPTION VALUE EXPECTED
+	vl_exit 2 "$VENUELESS" "$1" "$2" "$3"
+	vl_eq "venueless: $1: $4, not \"$3\"" "$(echo "$VL_ERR" | head -1)" "$1 $2 '$3'"
+	vl_contains "$VL_ERR" "usage: venueless $1 " "$1 $2 '$3': usage"
+}
+for c in migrate showmigrations; do
+	for v in x 4 -1 1.5 '' ' 1' 1x 0x1 99999999999999999999; do
+		bad_value "$c" --verbosity "$v" "--verbosity: expected an integer from 0 to 3"
+	done
+	bad_value "$c" -v 7 "--verbosity: expected an integer from 0 to 3"
+done
+for v in soon -1 3600001 1.5 1e3 -9223372036854775809 18446744073709551616; do
+	bad_value connections --interval "$v" "--interval: expected an integer from 0 to 3600000"
+done
+for v in soon -1 -0.5 2147483.5 1e999 inf nan 0x10 '' . 1e 1..2; do
+	bad_value migrate --lock-timeout "$v" "--lock-timeout: expected a number from 0 to 2147483"
+done
+vl_exit 2 "$VENUELESS" migrate --lock-timeout=-1 --plan
+vl_contains "$VL_ERR" '--lock-timeout: expected a number from 0 to 2147483, not "-1"'
+
+# Good values reach the command's run() converted: integers for -v and
+# --interval, floats for --lock-timeout (stand-in modules through LUA_PATH).
+mkdir -p "$VL_TMP/lua/venueless/cmd"
+for c in migrate showmigrations connections shell; do
+	cat >"$VL_TMP/lua/venueless/cmd/$c.lua" <<'EOF'
+return { run = function(opts)
+  local keys = {}
+  for k in pairs(opts) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local v = opts[k]
+    v = type(v) == "table" and table.concat(v, ",") or v
+    io.write(k, "=", math.type(v) or type(v), ":", tostring(v), " ")
+  end
+  print()
+end }
+EOF
+done
+typed() {	# EXPECTED COMMAND ARGS...
+	local want=$1
+	shift
+	vl_exit 0 env LUA_PATH="$VL_TMP/lua/?.lua;;" "$VENUELESS" "$@"
+	vl_eq "$want" "$VL_OUT" "$*"
+}
+typed "verbosity=integer:0 " migrate -v 0
+typed "lock-timeout=float:2147483.0 verbosity=integer:3 " migrate --verbosity=3 --lock-timeout 2147483
+typed "lock-timeout=float:0.5 " migrate --lock-timeout .5
+typed "lock-timeout=float:1000.0 " migrate --lock-timeout 1e3
+typed "lock-timeout=float:0.0 " migrate --lock-timeout 0
+typed "plan=boolean:true verbosity=integer:2 " showmigrations --plan -v +2
+typed "interval=integer:3600000 " connections --interval 3600000 drop
+typed "interval=integer:0 " connections --interval 0 drop
+typed "execute=string:a,b " shell -e a -e b
 
 # Every command in the table is documented in the man page.
 man=$TOP_SRCDIR/man/venueless.1

@@ -54,7 +54,7 @@ vl_contains "$VL_ERR" "venueless: connections: expected list, drop or force_relo
 vl_exit 2 "$V" connections frob
 vl_contains "$VL_ERR" "unknown subcommand frob"
 vl_exit 2 "$V" connections drop --interval soon
-vl_contains "$VL_ERR" "--interval: expected a whole number of milliseconds"
+vl_contains "$VL_ERR" 'venueless: connections: --interval: expected an integer from 0 to 3600000, not "soon"'
 vl_exit 2 "$V" connections --bogus list
 vl_exit 2 "$V" connections list extra
 

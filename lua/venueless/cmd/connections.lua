@@ -50,13 +50,7 @@ end
 
 -- drop / force_reload: send to every connection of the matching labels.
 local function send(kind, opts, args)
-  local interval = 0
-  if opts.interval then
-    interval = math.tointeger(tonumber(opts.interval))
-    if interval == nil or interval < 0 then
-      cli.usage("--interval: expected a whole number of milliseconds")
-    end
-  end
+  local interval = opts.interval or 0 -- whole ms >= 0, checked by src/cmd.c
   local patterns = table.move(args, 2, #args, 1, {})
   local ok, r = pcall(connections[kind], patterns, {
     interval = interval, dry_run = opts["dry-run"] })

@@ -9,24 +9,6 @@ local function out(...)
   io.stdout:write(...)
 end
 
--- -v LEVEL: 0 to 3, as in Django.
-local function verbosity(opts)
-  local v = opts.verbosity or "1"
-  if not v:match("^[0-3]$") then cli.usage("--verbosity: expected 0, 1, 2 or 3") end
-  return tonumber(v)
-end
-
--- --lock-timeout SECONDS: a non-negative number.
-local function lock_timeout(opts)
-  local s = opts["lock-timeout"]
-  if s == nil then return nil end
-  local n = tonumber(s)
-  if not n or n ~= n or n < 0 or n == math.huge then
-    cli.usage("--lock-timeout: expected a number of seconds")
-  end
-  return n
-end
-
 -- Django's header for the targets.
 local function header(h)
   out("Operations to perform:\n")
@@ -80,8 +62,9 @@ end
 
 function M.run(opts, args)
   cli.max_args(args, 2)
-  local v = verbosity(opts)
-  local timeout = lock_timeout(opts)
+  -- src/cmd.c checked both: -v 0..3, --lock-timeout a number of seconds
+  local v = opts.verbosity or 1
+  local timeout = opts["lock-timeout"]
   io.stdout:setvbuf("line")
   local migrations = require "venueless.migrations"
   cli.connect_db("migrate")

@@ -9,9 +9,7 @@ local function out(...)
 end
 
 function M.run(opts, args)
-  local v = opts.verbosity or "1"
-  if not v:match("^[0-3]$") then cli.usage("--verbosity: expected 0, 1, 2 or 3") end
-  v = tonumber(v)
+  local v = opts.verbosity or 1 -- 0..3, checked by src/cmd.c
   if opts.plan and opts.list then cli.usage("--plan and --list exclude each other") end
   io.stdout:setvbuf("line")
   local migrations = require "venueless.migrations"

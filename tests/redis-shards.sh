@@ -1,5 +1,5 @@
-# venueless.redis from the command line: three shards, a shard going
-# down, Ctrl-C during a blocking command.
+# venueless.redis in its own process: three shards, a shard going down
+# (fails fast, naming itself), Ctrl-C and SIGTERM during a blocking command.
 . "$(dirname "$0")/lib.sh"
 vl_redis_start 3
 

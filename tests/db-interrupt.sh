@@ -1,5 +1,6 @@
-# venueless.db from the command line: libpq loaded lazily, Ctrl-C cancels
-# a running query, a stopped server fails fast with exit 10.
+# venueless.db in its own process: libpq loaded lazily, Ctrl-C cancels a
+# running query (also in db.rows and a transaction), a stopped server fails
+# fast with exit 10.
 . "$(dirname "$0")/lib.sh"
 vl_pg_start
 
