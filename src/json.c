@@ -222,6 +222,7 @@ enc_close(struct vl_walk *w, int isarray, lua_Integer n)
 /* JSON for the walker: object keys are strings, integer keys their names. */
 static const struct vl_walkfmt json_fmt = {
 	.name = "json.encode", .objname = "an object", .strkeys = 1,
+	.start = NULL,
 	.null = enc_null, .boolean = enc_boolean, .integer = enc_integer,
 	.number = enc_number, .string = enc_string, .open = enc_open,
 	.next = enc_next, .colon = enc_colon, .close = enc_close,
@@ -231,8 +232,7 @@ static const struct vl_walkfmt json_fmt = {
 static int
 ljson_encode(lua_State *L)
 {
-	struct vl_walk	 w;
-	int		 indent = 0;
+	int	 indent = 0;
 
 	luaL_checkany(L, 1);
 	if (!lua_isnoneornil(L, 2)) {
@@ -241,10 +241,7 @@ ljson_encode(lua_State *L)
 		indent = lua_toboolean(L, -1);
 	}
 	lua_settop(L, 2);
-	vl_walk_init(&w, L, &json_fmt);
-	w.ud = &indent;
-	vl_walk_value(&w, 1);
-	vl_walk_finish(&w);
+	vl_walk_encode(L, 1, &json_fmt, &indent);
 	return 1;
 }
 
@@ -579,26 +576,8 @@ static const luaL_Reg ljson_funcs[] = {
 	{ NULL, NULL }
 };
 
-/* Create a metatable whose __gc is fn, unless it exists. */
-static void
-aux_gcmeta(lua_State *L, const char *name, lua_CFunction fn)
-{
-	if (luaL_newmetatable(L, name)) {
-		lua_pushcfunction(L, fn);
-		lua_setfield(L, -2, "__gc");
-	}
-	lua_pop(L, 1);
-}
-
 int
 luaopen_venueless_json(lua_State *L)
 {
-	luaL_newmetatable(L, VL_JSON_ARRAY);
-	luaL_newmetatable(L, VL_JSON_OBJECT);
-	lua_pop(L, 2);
-	aux_gcmeta(L, JSON_TREE, tree_gc);
-	luaL_newlib(L, ljson_funcs);
-	vl_pushnull(L);
-	lua_setfield(L, -2, "null");
-	return 1;
+	return vl_walk_openlib(L, ljson_funcs, JSON_TREE, tree_gc);
 }

@@ -99,28 +99,30 @@ enc_close(struct vl_walk *w, int isarray, lua_Integer n)
 	(void)n;
 }
 
+/* Point the packer at the walker's buffer. */
+static void
+enc_start(struct vl_walk *w)
+{
+	msgpack_packer_init(w->ud, w->out, aux_write);
+}
+
 /* msgpack for the walker: map keys are strings or integers, as they are. */
 static const struct vl_walkfmt mp_fmt = {
 	.name = "msgpack.encode", .objname = "a map", .strkeys = 0,
-	.null = enc_null, .boolean = enc_boolean, .integer = enc_integer,
-	.number = enc_number, .string = enc_string, .open = enc_open,
-	.next = NULL, .colon = NULL, .close = enc_close,
+	.start = enc_start, .null = enc_null, .boolean = enc_boolean,
+	.integer = enc_integer, .number = enc_number, .string = enc_string,
+	.open = enc_open, .next = NULL, .colon = NULL, .close = enc_close,
 };
 
 /* msgpack.encode(v) -> bytes */
 static int
 lmp_encode(lua_State *L)
 {
-	struct vl_walk	 w;
 	msgpack_packer	 pk;
 
 	luaL_checkany(L, 1);
 	lua_settop(L, 1);
-	vl_walk_init(&w, L, &mp_fmt);
-	msgpack_packer_init(&pk, w.out, aux_write);
-	w.ud = &pk;
-	vl_walk_value(&w, 1);
-	vl_walk_finish(&w);
+	vl_walk_encode(L, 1, &mp_fmt, &pk);
 	return 1;
 }
 
@@ -358,26 +360,8 @@ static const luaL_Reg lmp_funcs[] = {
 	{ NULL, NULL }
 };
 
-/* Create a metatable whose __gc is fn, unless it exists. */
-static void
-aux_gcmeta(lua_State *L, const char *name, lua_CFunction fn)
-{
-	if (luaL_newmetatable(L, name)) {
-		lua_pushcfunction(L, fn);
-		lua_setfield(L, -2, "__gc");
-	}
-	lua_pop(L, 1);
-}
-
 int
 luaopen_venueless_msgpack(lua_State *L)
 {
-	luaL_newmetatable(L, VL_JSON_ARRAY);	/* shared with json */
-	luaL_newmetatable(L, VL_JSON_OBJECT);
-	lua_pop(L, 2);
-	aux_gcmeta(L, MP_UNPACKED, box_gc);
-	luaL_newlib(L, lmp_funcs);
-	vl_pushnull(L);
-	lua_setfield(L, -2, "null");
-	return 1;
+	return vl_walk_openlib(L, lmp_funcs, MP_UNPACKED, box_gc);
 }

@@ -96,6 +96,7 @@ struct vl_walkfmt {			/* a format: its key policy, emitters */
 	const char	*name;		/* "json.encode", for stack errors */
 	const char	*objname;	/* "an object": bad key messages */
 	int		 strkeys;	/* integer keys become decimal names */
+	void	(*start)(struct vl_walk *);	/* w->out is ready, or NULL */
 	void	(*null)(struct vl_walk *);
 	void	(*boolean)(struct vl_walk *, int);
 	void	(*integer)(struct vl_walk *, lua_Integer);
@@ -118,9 +119,9 @@ struct vl_walk {
 	const void		*path[VL_MAXDEPTH];	/* tables being written */
 };
 void	 vl_buf_add(struct vl_buf *, const void *, size_t);
-void	 vl_walk_init(struct vl_walk *, lua_State *, const struct vl_walkfmt *);
-void	 vl_walk_value(struct vl_walk *, int);
-void	 vl_walk_finish(struct vl_walk *);
+void	 vl_walk_encode(lua_State *, int, const struct vl_walkfmt *, void *);
+int	 vl_walk_openlib(lua_State *, const luaL_Reg *, const char *,
+	    lua_CFunction);
 
 /* Lua bindings, one file each. */
 int	luaopen_venueless_config(lua_State *);	/* config.c */

@@ -43,12 +43,19 @@ buf_new(lua_State *L)
 	b = lua_newuserdatauv(L, sizeof *b, 0);
 	b->p = NULL;
 	b->len = b->cap = 0;
-	if (luaL_newmetatable(L, WALK_BUF)) {
-		lua_pushcfunction(L, buf_gc);
+	luaL_setmetatable(L, WALK_BUF);
+	return b;
+}
+
+/* Create a metatable whose __gc is fn, unless it exists. */
+static void
+aux_gcmeta(lua_State *L, const char *name, lua_CFunction fn)
+{
+	if (luaL_newmetatable(L, name)) {
+		lua_pushcfunction(L, fn);
 		lua_setfield(L, -2, "__gc");
 	}
-	lua_setmetatable(L, -2);
-	return b;
+	lua_pop(L, 1);
 }
 
 /* Make room for n more bytes; returns where they go. */
@@ -283,6 +290,8 @@ walk_keys(struct vl_walk *w, int t, int order, size_t base)
 	return n;
 }
 
+static void walk_value(struct vl_walk *, int);
+
 /* Write an object; order is the stack index of __order (or a nil). */
 static void
 walk_object(struct vl_walk *w, int t, int order)
@@ -310,7 +319,7 @@ walk_object(struct vl_walk *w, int t, int order)
 		} else
 			lua_rawgeti(L, t, k->n);
 		w->depth++;
-		vl_walk_value(w, lua_gettop(L));	/* may move keys->p */
+		walk_value(w, lua_gettop(L));	/* may move keys->p */
 		w->depth--;
 		lua_pop(L, 1);
 	}
@@ -331,7 +340,7 @@ walk_array(struct vl_walk *w, int t)
 			w->fmt->next(w, 1, i - 1);
 		lua_rawgeti(w->L, t, i);
 		w->depth++;
-		vl_walk_value(w, lua_gettop(w->L));
+		walk_value(w, lua_gettop(w->L));
 		w->depth--;
 		lua_pop(w->L, 1);
 	}
@@ -364,8 +373,8 @@ walk_table(struct vl_walk *w, int t)
 }
 
 /* Write the value at absolute index idx through the format's emitters. */
-void
-vl_walk_value(struct vl_walk *w, int idx)
+static void
+walk_value(struct vl_walk *w, int idx)
 {
 	lua_State	*L = w->L;
 	size_t		 len;
@@ -398,31 +407,55 @@ vl_walk_value(struct vl_walk *w, int idx)
 	}
 }
 
-/* Start a walk: pushes four slots (metatables, buffers) that stay put. */
+/*
+ * Encode the value at idx with fmt, ud being the format's own state; push
+ * the result. Four stack slots (metatables, buffers) stay put meanwhile.
+ */
 void
-vl_walk_init(struct vl_walk *w, lua_State *L, const struct vl_walkfmt *fmt)
+vl_walk_encode(lua_State *L, int idx, const struct vl_walkfmt *fmt, void *ud)
 {
-	w->L = L;
-	w->fmt = fmt;
-	w->ud = NULL;
-	w->depth = 0;
+	struct vl_walk	 w;
+
+	idx = lua_absindex(L, idx);
+	w.L = L;
+	w.fmt = fmt;
+	w.ud = ud;
+	w.depth = 0;
 	luaL_getmetatable(L, VL_JSON_ARRAY);
-	w->amt = lua_gettop(L);
+	w.amt = lua_gettop(L);
 	luaL_getmetatable(L, VL_JSON_OBJECT);
-	w->omt = lua_gettop(L);
-	w->out = buf_new(L);
-	w->keys = buf_new(L);
+	w.omt = lua_gettop(L);
+	w.out = buf_new(L);
+	w.keys = buf_new(L);
+	if (fmt->start != NULL)
+		fmt->start(&w);
+	walk_value(&w, idx);
+	lua_pushlstring(L, w.out->p, w.out->len);
+	free(w.out->p);
+	w.out->p = NULL;
+	w.out->len = w.out->cap = 0;
+	free(w.keys->p);
+	w.keys->p = NULL;
+	w.keys->len = w.keys->cap = 0;
 }
 
-/* Push what the emitters wrote as a string and free the buffers. */
-void
-vl_walk_finish(struct vl_walk *w)
+/*
+ * Open a codec library (json, msgpack): the shared array and object
+ * metatables, the walker's buffer, the codec's own boxed type boxname with
+ * __gc gc, and the table of funcs with null. Pushes the table; returns 1.
+ */
+int
+vl_walk_openlib(lua_State *L, const luaL_Reg *funcs, const char *boxname,
+    lua_CFunction gc)
 {
-	lua_pushlstring(w->L, w->out->p, w->out->len);
-	free(w->out->p);
-	w->out->p = NULL;
-	w->out->len = w->out->cap = 0;
-	free(w->keys->p);
-	w->keys->p = NULL;
-	w->keys->len = w->keys->cap = 0;
+	luaL_newmetatable(L, VL_JSON_ARRAY);
+	luaL_newmetatable(L, VL_JSON_OBJECT);
+	lua_pop(L, 2);
+	aux_gcmeta(L, WALK_BUF, buf_gc);
+	aux_gcmeta(L, boxname, gc);
+	lua_newtable(L);
+	luaL_setfuncs(L, funcs, 0);
+	vl_pushnull(L);
+	lua_setfield(L, -2, "null");
+	return 1;
 }
