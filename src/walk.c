@@ -281,8 +281,10 @@ walk_keys(struct vl_walk *w, int t, int order, size_t base)
 			walk_addkey(w, lua_gettop(L));
 	}
 	lua_pop(L, 1);					/* the set */
-	keys = (struct wkey *)(w->keys->p + base);
 	n = (w->keys->len - base) / sizeof *keys;
+	if (n - nord < 2)		/* nothing to sort (keys->p may be NULL) */
+		return n;
+	keys = (struct wkey *)(w->keys->p + base);
 	qsort(keys + nord, n - nord, sizeof *keys, aux_keycmp);
 	if (w->fmt->strkeys)
 		n = nord + walk_dedup(keys + nord, n - nord);
