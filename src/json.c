@@ -10,37 +10,11 @@
 
 #include "venueless.h"
 
-#define JSON_BUF	"venueless.json.buffer"
 #define JSON_TREE	"venueless.json.tree"
-#define JSON_MAXDEPTH	200
-
-/* Growable output buffer, a userdata so that raising frees it (__gc). */
-struct jbuf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-};
 
 /* A parsed cJSON tree, boxed for the same reason. */
 struct jtree {
 	cJSON	*root;
-};
-
-/* One key of an object being encoded. */
-struct jkey {
-	const char	*s;	/* anchored in the entries table */
-	size_t		 len;
-	lua_Integer	 i;	/* entries[2i - 1] = key, entries[2i] = value */
-};
-
-/* Encoder state: the stack slots stay put for one encode. */
-struct jenc {
-	lua_State	*L;
-	struct jbuf	*b;
-	int		 amt;	/* array metatable */
-	int		 omt;	/* object metatable */
-	int		 seen;	/* tables on the current path */
-	int		 indent;
 };
 
 /* Decoder state: the tree plus a cursor over the text in document order. */
@@ -54,55 +28,6 @@ struct jdec {
 	const char	*err;	/* static message, or NULL */
 	size_t		 errpos;
 };
-
-/* Free a buffer's memory (__gc). */
-static int
-buf_gc(lua_State *L)
-{
-	struct jbuf	*b = luaL_checkudata(L, 1, JSON_BUF);
-
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-	return 0;
-}
-
-/* Push a new empty buffer. */
-static struct jbuf *
-buf_new(lua_State *L)
-{
-	struct jbuf	*b;
-
-	b = lua_newuserdatauv(L, sizeof *b, 0);
-	b->p = NULL;
-	b->len = b->cap = 0;
-	luaL_setmetatable(L, JSON_BUF);
-	return b;
-}
-
-/* Append n bytes. */
-static void
-buf_add(struct jbuf *b, const void *p, size_t n)
-{
-	size_t	 cap;
-
-	if (b->cap - b->len < n) {
-		cap = b->cap != 0 ? b->cap : 256;
-		while (cap - b->len < n)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-/* Append a C string. */
-static void
-buf_str(struct jbuf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
 
 /* Free a parsed tree (__gc). */
 static int
@@ -169,345 +94,154 @@ aux_fmtdouble(char *out, size_t size, double d)
 		memcpy(out + n, ".0", 3);	/* stays a float */
 }
 
-/* Write a newline and indentation when pretty-printing. */
+/* Write a newline and indentation for depth when pretty-printing. */
 static void
-enc_newline(struct jenc *e, int depth)
+enc_newline(struct vl_walk *w, int depth)
 {
 	int	 i;
 
-	if (!e->indent)
+	if (!*(const int *)w->ud)
 		return;
-	buf_add(e->b, "\n", 1);
+	vl_buf_add(w->out, "\n", 1);
 	for (i = 0; i < depth; i++)
-		buf_add(e->b, "  ", 2);
+		vl_buf_add(w->out, "  ", 2);
 }
 
 /* Write a quoted string; raises on invalid UTF-8. */
 static void
-enc_lstring(struct jenc *e, const char *str, size_t len)
+enc_string(struct vl_walk *w, const char *str, size_t len)
 {
 	const unsigned char	*s = (const unsigned char *)str;
 	size_t			 i, start, n;
 	char			 esc[8];
 
-	buf_add(e->b, "\"", 1);
+	vl_buf_add(w->out, "\"", 1);
 	for (i = start = 0; i < len; i += n) {
 		if ((n = aux_utf8len(s + i, len - i)) == 0)
-			luaL_error(e->L, "cannot encode string: invalid UTF-8 "
+			luaL_error(w->L, "cannot encode string: invalid UTF-8 "
 			    "at byte %d", (int)(i + 1));
 		if (n > 1 || (s[i] >= 0x20 && s[i] != '"' && s[i] != '\\'))
 			continue;
-		buf_add(e->b, s + start, i - start);
+		vl_buf_add(w->out, s + start, i - start);
 		start = i + 1;
 		switch (s[i]) {
-		case '"': buf_add(e->b, "\\\"", 2); break;
-		case '\\': buf_add(e->b, "\\\\", 2); break;
-		case '\n': buf_add(e->b, "\\n", 2); break;
-		case '\r': buf_add(e->b, "\\r", 2); break;
-		case '\t': buf_add(e->b, "\\t", 2); break;
-		case '\b': buf_add(e->b, "\\b", 2); break;
-		case '\f': buf_add(e->b, "\\f", 2); break;
+		case '"': vl_buf_add(w->out, "\\\"", 2); break;
+		case '\\': vl_buf_add(w->out, "\\\\", 2); break;
+		case '\n': vl_buf_add(w->out, "\\n", 2); break;
+		case '\r': vl_buf_add(w->out, "\\r", 2); break;
+		case '\t': vl_buf_add(w->out, "\\t", 2); break;
+		case '\b': vl_buf_add(w->out, "\\b", 2); break;
+		case '\f': vl_buf_add(w->out, "\\f", 2); break;
 		default:
 			snprintf(esc, sizeof esc, "\\u%04x", s[i]);
-			buf_add(e->b, esc, 6);
+			vl_buf_add(w->out, esc, 6);
 		}
 	}
-	buf_add(e->b, s + start, len - start);
-	buf_add(e->b, "\"", 1);
+	vl_buf_add(w->out, s + start, len - start);
+	vl_buf_add(w->out, "\"", 1);
 }
 
-/* Write a number: integers exactly, floats so they read back as floats. */
+/* Write null. */
 static void
-enc_number(struct jenc *e, int idx)
+enc_null(struct vl_walk *w)
+{
+	vl_buf_add(w->out, "null", 4);
+}
+
+/* Write true or false. */
+static void
+enc_boolean(struct vl_walk *w, int b)
+{
+	if (b)
+		vl_buf_add(w->out, "true", 4);
+	else
+		vl_buf_add(w->out, "false", 5);
+}
+
+/* Write an integer exactly. */
+static void
+enc_integer(struct vl_walk *w, lua_Integer i)
+{
+	char	 num[32];
+	int	 n;
+
+	n = snprintf(num, sizeof num, LUA_INTEGER_FMT, (LUAI_UACINT)i);
+	vl_buf_add(w->out, num, (size_t)n);
+}
+
+/* Write a float so that it reads back as the same float. */
+static void
+enc_number(struct vl_walk *w, lua_Number d)
 {
 	char	 num[64];
-	double	 d;
 
-	if (lua_isinteger(e->L, idx)) {
-		snprintf(num, sizeof num, LUA_INTEGER_FMT,
-		    (LUAI_UACINT)lua_tointeger(e->L, idx));
-	} else {
-		d = lua_tonumber(e->L, idx);
-		if (isnan(d) || isinf(d))
-			luaL_error(e->L, "cannot encode %s", isnan(d) ? "NaN" :
-			    "infinity");
-		aux_fmtdouble(num, sizeof num, d);
-	}
-	buf_str(e->b, num);
+	if (isnan(d) || isinf(d))
+		luaL_error(w->L, "cannot encode %s", isnan(d) ? "NaN" :
+		    "infinity");
+	aux_fmtdouble(num, sizeof num, d);
+	vl_buf_add(w->out, num, strlen(num));
 }
 
-/* Is the plain table at idx an array (keys exactly 1..n, n >= 1)? */
-static int
-aux_isarray(lua_State *L, int idx)
+/* Open an array or an object. */
+static void
+enc_open(struct vl_walk *w, int isarray, lua_Integer n)
 {
-	lua_Integer	 n = 0, max = 0, k;
-
-	lua_pushnil(L);
-	while (lua_next(L, idx) != 0) {
-		lua_pop(L, 1);		/* the value */
-		if (!lua_isinteger(L, -1) || (k = lua_tointeger(L, -1)) < 1) {
-			lua_pop(L, 1);	/* the key */
-			return 0;
-		}
-		if (k > max)
-			max = k;
-		n++;
-	}
-	return n > 0 && max == n;
+	(void)n;
+	vl_buf_add(w->out, isarray ? "[" : "{", 1);
 }
 
-/* Array (1) or object (0)? Pushes the metatable's __order, or nil. */
-static int
-enc_kind(struct jenc *e, int idx)
+/* Before element or member i: the comma and the indentation. */
+static void
+enc_next(struct vl_walk *w, int isarray, lua_Integer i)
 {
-	lua_State	*L = e->L;
-	int		 isarray;
-
-	if (lua_getmetatable(L, idx)) {
-		isarray = lua_rawequal(L, -1, e->amt);
-		if (isarray || lua_rawequal(L, -1, e->omt)) {
-			lua_pop(L, 1);
-			lua_pushnil(L);
-			return isarray;
-		}
-		lua_pushliteral(L, "__order");
-		if (lua_rawget(L, -2) != LUA_TNIL) {	/* mt.__order */
-			if (!lua_istable(L, -1))
-				luaL_error(L, "cannot encode: __order is not a "
-				    "table");
-			lua_remove(L, -2);		/* the metatable */
-			return 0;
-		}
-		lua_pop(L, 2);
-	}
-	lua_pushnil(L);
-	return aux_isarray(L, idx);
+	(void)isarray;
+	if (i > 0)
+		vl_buf_add(w->out, ",", 1);
+	enc_newline(w, w->depth + 1);
 }
 
-/* Add the key at the top (popped) and t[key] to entries; 0 if skipped. */
-static int
-enc_addkey(struct jenc *e, int t, int ents, int set, lua_Integer n)
+/* Between a member's name and its value. */
+static void
+enc_colon(struct vl_walk *w)
 {
-	lua_State	*L = e->L;
-	int		 k = lua_gettop(L);
-
-	if (lua_type(L, k) == LUA_TNUMBER && lua_isinteger(L, k))
-		lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, k));
-	else if (lua_type(L, k) == LUA_TSTRING)
-		lua_pushvalue(L, k);
+	if (*(const int *)w->ud)
+		vl_buf_add(w->out, ": ", 2);
 	else
-		return luaL_error(L, "cannot encode %s key in an object",
-		    luaL_typename(L, k));
-	lua_pushvalue(L, -1);
-	if (lua_rawget(L, set) != LUA_TNIL) {		/* already written */
-		lua_settop(L, k - 1);
-		return 0;
-	}
-	lua_pop(L, 1);
-	lua_pushvalue(L, k);
-	if (lua_rawget(L, t) == LUA_TNIL) {		/* absent */
-		lua_settop(L, k - 1);
-		return 0;
-	}
-	lua_rawseti(L, ents, 2 * n + 2);		/* the value */
-	lua_pushvalue(L, -1);
-	lua_pushboolean(L, 1);
-	lua_rawset(L, set);				/* set[name] = true */
-	lua_rawseti(L, ents, 2 * n + 1);		/* the name */
-	lua_settop(L, k - 1);
-	return 1;
+		vl_buf_add(w->out, ":", 1);
 }
 
-/* Compare two object keys bytewise. */
-static int
-aux_keycmp(const void *a, const void *b)
-{
-	const struct jkey	*x = a, *y = b;
-	int			 c;
-
-	c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
-	if (c != 0)
-		return c;
-	return x->len < y->len ? -1 : x->len > y->len;
-}
-
-/* Collect the keys: __order's first, then the rest sorted. */
-static struct jkey *
-enc_keys(struct jenc *e, int t, int order, int ents, lua_Integer *np)
-{
-	lua_State	*L = e->L;
-	struct jkey	*keys;
-	lua_Integer	 i, n = 0, nord, len;
-	int		 set;
-
-	lua_newtable(L);
-	set = lua_gettop(L);
-	len = lua_istable(L, order) ? (lua_Integer)lua_rawlen(L, order) : 0;
-	for (i = 1; i <= len; i++) {
-		lua_rawgeti(L, order, i);
-		if (lua_type(L, -1) != LUA_TSTRING)
-			luaL_error(L, "cannot encode: __order[%d] is not a string",
-			    (int)i);
-		n += enc_addkey(e, t, ents, set, n);
-	}
-	nord = n;
-	lua_pushnil(L);
-	while (lua_next(L, t) != 0) {
-		lua_pop(L, 1);
-		lua_pushvalue(L, -1);
-		n += enc_addkey(e, t, ents, set, n);
-	}
-	lua_pop(L, 1);		/* the set */
-	keys = lua_newuserdatauv(L, sizeof *keys * (n + 1), 0);
-	for (i = 0; i < n; i++) {
-		lua_rawgeti(L, ents, 2 * i + 1);
-		keys[i].s = lua_tolstring(L, -1, &keys[i].len);
-		keys[i].i = i + 1;
-		lua_pop(L, 1);	/* still anchored in ents */
-	}
-	qsort(keys + nord, n - nord, sizeof *keys, aux_keycmp);
-	*np = n;
-	return keys;
-}
-
-static void enc_value(struct jenc *, int, int);
-
-/* Write an object; order is the stack index of __order (or a nil). */
+/* Close an array or an object of n elements. */
 static void
-enc_object(struct jenc *e, int t, int order, int depth)
+enc_close(struct vl_walk *w, int isarray, lua_Integer n)
 {
-	lua_State	*L = e->L;
-	struct jkey	*keys;
-	lua_Integer	 i, n;
-	int		 ents;
-
-	lua_newtable(L);
-	ents = lua_gettop(L);
-	keys = enc_keys(e, t, order, ents, &n);
-	buf_add(e->b, "{", 1);
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			buf_add(e->b, ",", 1);
-		enc_newline(e, depth + 1);
-		enc_lstring(e, keys[i].s, keys[i].len);
-		buf_str(e->b, e->indent ? ": " : ":");
-		lua_rawgeti(L, ents, 2 * keys[i].i);
-		enc_value(e, lua_gettop(L), depth + 1);
-		lua_pop(L, 1);
-	}
 	if (n > 0)
-		enc_newline(e, depth);
-	buf_add(e->b, "}", 1);
-	lua_pop(L, 2);		/* keys, ents */
+		enc_newline(w, w->depth);
+	vl_buf_add(w->out, isarray ? "]" : "}", 1);
 }
 
-/* Write an array of t[1..#t]; holes are null. */
-static void
-enc_array(struct jenc *e, int t, int depth)
-{
-	lua_Integer	 i, n;
-
-	n = (lua_Integer)lua_rawlen(e->L, t);
-	buf_add(e->b, "[", 1);
-	for (i = 1; i <= n; i++) {
-		if (i > 1)
-			buf_add(e->b, ",", 1);
-		enc_newline(e, depth + 1);
-		lua_rawgeti(e->L, t, i);
-		enc_value(e, lua_gettop(e->L), depth + 1);
-		lua_pop(e->L, 1);
-	}
-	if (n > 0)
-		enc_newline(e, depth);
-	buf_add(e->b, "]", 1);
-}
-
-/* Write a table, refusing cycles and deep nesting. */
-static void
-enc_table(struct jenc *e, int t, int depth)
-{
-	lua_State	*L = e->L;
-
-	if (depth >= JSON_MAXDEPTH)
-		luaL_error(L, "cannot encode: nested more than %d deep",
-		    JSON_MAXDEPTH);
-	luaL_checkstack(L, 12, "json.encode");
-	lua_pushvalue(L, t);
-	if (lua_rawget(L, e->seen) != LUA_TNIL)
-		luaL_error(L, "cannot encode a table that contains itself");
-	lua_pop(L, 1);
-	lua_pushvalue(L, t);
-	lua_pushboolean(L, 1);
-	lua_rawset(L, e->seen);			/* seen[t] = true */
-	if (enc_kind(e, t))
-		enc_array(e, t, depth);
-	else
-		enc_object(e, t, lua_gettop(L), depth);
-	lua_pop(L, 1);				/* __order */
-	lua_pushvalue(L, t);
-	lua_pushnil(L);
-	lua_rawset(L, e->seen);			/* seen[t] = nil */
-}
-
-/* Write the value at absolute index idx. */
-static void
-enc_value(struct jenc *e, int idx, int depth)
-{
-	lua_State	*L = e->L;
-	size_t		 len;
-	const char	*s;
-
-	switch (lua_type(L, idx)) {
-	case LUA_TNIL:
-		buf_str(e->b, "null");
-		break;
-	case LUA_TBOOLEAN:
-		buf_str(e->b, lua_toboolean(L, idx) ? "true" : "false");
-		break;
-	case LUA_TNUMBER:
-		enc_number(e, idx);
-		break;
-	case LUA_TSTRING:
-		s = lua_tolstring(L, idx, &len);
-		enc_lstring(e, s, len);
-		break;
-	case LUA_TTABLE:
-		enc_table(e, idx, depth);
-		break;
-	default:
-		if (!vl_isnull(L, idx))
-			luaL_error(L, "cannot encode %s", luaL_typename(L, idx));
-		buf_str(e->b, "null");
-	}
-}
+/* JSON for the walker: object keys are strings, integer keys their names. */
+static const struct vl_walkfmt json_fmt = {
+	.name = "json.encode", .objname = "an object", .strkeys = 1,
+	.start = NULL,
+	.null = enc_null, .boolean = enc_boolean, .integer = enc_integer,
+	.number = enc_number, .string = enc_string, .open = enc_open,
+	.next = enc_next, .colon = enc_colon, .close = enc_close,
+};
 
 /* json.encode(v [, {indent = true}]) -> string */
 static int
 ljson_encode(lua_State *L)
 {
-	struct jenc	 e;
+	int	 indent = 0;
 
 	luaL_checkany(L, 1);
-	e.indent = 0;
 	if (!lua_isnoneornil(L, 2)) {
 		luaL_checktype(L, 2, LUA_TTABLE);
 		lua_getfield(L, 2, "indent");
-		e.indent = lua_toboolean(L, -1);
+		indent = lua_toboolean(L, -1);
 	}
 	lua_settop(L, 2);
-	e.L = L;
-	luaL_getmetatable(L, VL_JSON_ARRAY);
-	e.amt = lua_gettop(L);
-	luaL_getmetatable(L, VL_JSON_OBJECT);
-	e.omt = lua_gettop(L);
-	lua_newtable(L);
-	e.seen = lua_gettop(L);
-	e.b = buf_new(L);
-	enc_value(&e, 1, 0);
-	lua_pushlstring(L, e.b->p, e.b->len);
-	free(e.b->p);
-	e.b->p = NULL;
-	e.b->len = e.b->cap = 0;
+	vl_walk_encode(L, 1, &json_fmt, &indent);
 	return 1;
 }
 
@@ -607,7 +341,7 @@ dec_container(struct jdec *d, const cJSON *item, int depth)
 	lua_Integer	 i = 1;
 	int		 isarray = cJSON_IsArray(item);
 
-	if (depth >= JSON_MAXDEPTH)
+	if (depth >= VL_MAXDEPTH)
 		return dec_fail(d, d->pos, "nested too deeply");
 	d->pos++;		/* [ or { */
 	lua_newtable(L);
@@ -685,7 +419,7 @@ dec_depth(struct jdec *d)
 		} else if (d->s[i] == '"')
 			instr = 1;
 		else if (d->s[i] == '[' || d->s[i] == '{') {
-			if (++depth > JSON_MAXDEPTH)
+			if (++depth > VL_MAXDEPTH)
 				return dec_fail(d, i, "nested too deeply");
 		} else if (d->s[i] == ']' || d->s[i] == '}')
 			depth--;
@@ -842,27 +576,8 @@ static const luaL_Reg ljson_funcs[] = {
 	{ NULL, NULL }
 };
 
-/* Create a metatable whose __gc is fn, unless it exists. */
-static void
-aux_gcmeta(lua_State *L, const char *name, lua_CFunction fn)
-{
-	if (luaL_newmetatable(L, name)) {
-		lua_pushcfunction(L, fn);
-		lua_setfield(L, -2, "__gc");
-	}
-	lua_pop(L, 1);
-}
-
 int
 luaopen_venueless_json(lua_State *L)
 {
-	luaL_newmetatable(L, VL_JSON_ARRAY);
-	luaL_newmetatable(L, VL_JSON_OBJECT);
-	lua_pop(L, 2);
-	aux_gcmeta(L, JSON_BUF, buf_gc);
-	aux_gcmeta(L, JSON_TREE, tree_gc);
-	luaL_newlib(L, ljson_funcs);
-	vl_pushnull(L);
-	lua_setfield(L, -2, "null");
-	return 1;
+	return vl_walk_openlib(L, ljson_funcs, JSON_TREE, tree_gc);
 }

@@ -7,17 +7,8 @@
 
 #include "venueless.h"
 
-#define MP_BUF		"venueless.msgpack.buffer"
 #define MP_UNPACKED	"venueless.msgpack.unpacked"
-#define MP_MAXDEPTH	200
 #define MP_UNPACKDEPTH	32	/* msgpack-c's MSGPACK_EMBED_STACK_SIZE */
-
-/* Growable output buffer, a userdata so that raising frees it (__gc). */
-struct mpbuf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-};
 
 /* An unpacked object and its zone, boxed for the same reason. */
 struct mpbox {
@@ -25,52 +16,11 @@ struct mpbox {
 	int			 live;
 };
 
-/* One map key being encoded: an integer or a string. */
-struct mpkey {
-	int		 isstr;
-	const char	*s;	/* anchored in the entries table */
-	size_t		 len;
-	lua_Integer	 n;
-	lua_Integer	 i;	/* entries[2i - 1] = key, entries[2i] = value */
-};
-
-/* Encoder state: the stack slots stay put for one encode. */
-struct mpenc {
-	lua_State	*L;
-	msgpack_packer	 pk;
-	int		 amt;	/* array metatable */
-	int		 omt;	/* object metatable */
-	int		 seen;	/* tables on the current path */
-};
-
-/* Free a buffer's memory (__gc). */
-static int
-buf_gc(lua_State *L)
-{
-	struct mpbuf	*b = luaL_checkudata(L, 1, MP_BUF);
-
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-	return 0;
-}
-
 /* The packer's write callback: append n bytes. */
 static int
-buf_write(void *data, const char *p, size_t n)
+aux_write(void *data, const char *p, size_t n)
 {
-	struct mpbuf	*b = data;
-	size_t		 cap;
-
-	if (b->cap - b->len < n) {
-		cap = b->cap != 0 ? b->cap : 256;
-		while (cap - b->len < n)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
+	vl_buf_add(data, p, n);
 	return 0;
 }
 
@@ -86,277 +36,93 @@ box_gc(lua_State *L)
 	return 0;
 }
 
-/* Is the plain table at idx an array (keys exactly 1..n, n >= 1)? */
-static int
-aux_isarray(lua_State *L, int idx)
-{
-	lua_Integer	 n = 0, max = 0, k;
-
-	lua_pushnil(L);
-	while (lua_next(L, idx) != 0) {
-		lua_pop(L, 1);		/* the value */
-		if (!lua_isinteger(L, -1) || (k = lua_tointeger(L, -1)) < 1) {
-			lua_pop(L, 1);	/* the key */
-			return 0;
-		}
-		if (k > max)
-			max = k;
-		n++;
-	}
-	return n > 0 && max == n;
-}
-
-/* Array (1) or map (0)? Pushes the metatable's __order, or nil. */
-static int
-enc_kind(struct mpenc *e, int idx)
-{
-	lua_State	*L = e->L;
-	int		 isarray;
-
-	if (lua_getmetatable(L, idx)) {
-		isarray = lua_rawequal(L, -1, e->amt);
-		if (isarray || lua_rawequal(L, -1, e->omt)) {
-			lua_pop(L, 1);
-			lua_pushnil(L);
-			return isarray;
-		}
-		lua_pushliteral(L, "__order");
-		if (lua_rawget(L, -2) != LUA_TNIL) {	/* mt.__order */
-			if (!lua_istable(L, -1))
-				luaL_error(L, "cannot encode: __order is not a "
-				    "table");
-			lua_remove(L, -2);		/* the metatable */
-			return 0;
-		}
-		lua_pop(L, 2);
-	}
-	lua_pushnil(L);
-	return aux_isarray(L, idx);
-}
-
-/* Add the key at the top (popped) and t[key] to entries; 0 if skipped. */
-static int
-enc_addkey(struct mpenc *e, int t, int ents, int set, lua_Integer n)
-{
-	lua_State	*L = e->L;
-	int		 k = lua_gettop(L);
-
-	if (lua_type(L, k) != LUA_TSTRING && !lua_isinteger(L, k))
-		return luaL_error(L, "cannot encode %s key in a map",
-		    luaL_typename(L, k));
-	lua_pushvalue(L, k);
-	if (lua_rawget(L, set) != LUA_TNIL) {		/* already written */
-		lua_settop(L, k - 1);
-		return 0;
-	}
-	lua_pop(L, 1);
-	lua_pushvalue(L, k);
-	if (lua_rawget(L, t) == LUA_TNIL) {		/* absent */
-		lua_settop(L, k - 1);
-		return 0;
-	}
-	lua_pushvalue(L, k);
-	lua_pushboolean(L, 1);
-	lua_rawset(L, set);				/* set[key] = true */
-	lua_rawseti(L, ents, 2 * n + 2);		/* the value */
-	lua_rawseti(L, ents, 2 * n + 1);		/* the key */
-	return 1;
-}
-
-/* Order map keys: integers by value first, then strings bytewise. */
-static int
-aux_keycmp(const void *a, const void *b)
-{
-	const struct mpkey	*x = a, *y = b;
-	int			 c;
-
-	if (x->isstr != y->isstr)
-		return x->isstr - y->isstr;
-	if (!x->isstr)
-		return x->n < y->n ? -1 : x->n > y->n;
-	c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
-	if (c != 0)
-		return c;
-	return x->len < y->len ? -1 : x->len > y->len;
-}
-
-/* Collect the keys: __order's first, then the rest sorted. */
-static struct mpkey *
-enc_keys(struct mpenc *e, int t, int order, int ents, lua_Integer *np)
-{
-	lua_State	*L = e->L;
-	struct mpkey	*keys;
-	lua_Integer	 i, n = 0, nord, len;
-	int		 set;
-
-	lua_newtable(L);
-	set = lua_gettop(L);
-	len = lua_istable(L, order) ? (lua_Integer)lua_rawlen(L, order) : 0;
-	for (i = 1; i <= len; i++) {
-		lua_rawgeti(L, order, i);
-		n += enc_addkey(e, t, ents, set, n);
-	}
-	nord = n;
-	lua_pushnil(L);
-	while (lua_next(L, t) != 0) {
-		lua_pop(L, 1);
-		lua_pushvalue(L, -1);
-		n += enc_addkey(e, t, ents, set, n);
-	}
-	lua_pop(L, 1);		/* the set */
-	keys = lua_newuserdatauv(L, sizeof *keys * (n + 1), 0);
-	for (i = 0; i < n; i++) {
-		lua_rawgeti(L, ents, 2 * i + 1);
-		keys[i].isstr = lua_type(L, -1) == LUA_TSTRING;
-		keys[i].n = keys[i].isstr ? 0 : lua_tointeger(L, -1);
-		keys[i].s = keys[i].isstr ? lua_tolstring(L, -1, &keys[i].len) :
-		    NULL;
-		keys[i].i = i + 1;
-		lua_pop(L, 1);	/* still anchored in ents */
-	}
-	qsort(keys + nord, n - nord, sizeof *keys, aux_keycmp);
-	*np = n;
-	return keys;
-}
-
-static void enc_value(struct mpenc *, int, int);
-
-/* Write a map; order is the stack index of __order (or a nil). */
+/* Write nil. */
 static void
-enc_map(struct mpenc *e, int t, int order, int depth)
+enc_null(struct vl_walk *w)
 {
-	lua_State	*L = e->L;
-	struct mpkey	*keys;
-	lua_Integer	 i, n;
-	int		 ents;
-
-	lua_newtable(L);
-	ents = lua_gettop(L);
-	keys = enc_keys(e, t, order, ents, &n);
-	if ((uint64_t)n > UINT32_MAX)
-		luaL_error(L, "cannot encode: map too large");
-	msgpack_pack_map(&e->pk, (size_t)n);
-	for (i = 0; i < n; i++) {
-		lua_rawgeti(L, ents, 2 * keys[i].i - 1);
-		enc_value(e, lua_gettop(L), depth + 1);
-		lua_rawgeti(L, ents, 2 * keys[i].i);
-		enc_value(e, lua_gettop(L), depth + 1);
-		lua_pop(L, 2);
-	}
-	lua_pop(L, 2);		/* keys, ents */
+	msgpack_pack_nil(w->ud);
 }
 
-/* Write an array of t[1..#t]; holes are nil. */
+/* Write true or false. */
 static void
-enc_array(struct mpenc *e, int t, int depth)
+enc_boolean(struct vl_walk *w, int b)
 {
-	lua_Integer	 i, n;
-
-	n = (lua_Integer)lua_rawlen(e->L, t);
-	if ((uint64_t)n > UINT32_MAX)
-		luaL_error(e->L, "cannot encode: array too large");
-	msgpack_pack_array(&e->pk, (size_t)n);
-	for (i = 1; i <= n; i++) {
-		lua_rawgeti(e->L, t, i);
-		enc_value(e, lua_gettop(e->L), depth + 1);
-		lua_pop(e->L, 1);
-	}
-}
-
-/* Write a table, refusing cycles and deep nesting. */
-static void
-enc_table(struct mpenc *e, int t, int depth)
-{
-	lua_State	*L = e->L;
-
-	if (depth >= MP_MAXDEPTH)
-		luaL_error(L, "cannot encode: nested more than %d deep",
-		    MP_MAXDEPTH);
-	luaL_checkstack(L, 12, "msgpack.encode");
-	lua_pushvalue(L, t);
-	if (lua_rawget(L, e->seen) != LUA_TNIL)
-		luaL_error(L, "cannot encode a table that contains itself");
-	lua_pop(L, 1);
-	lua_pushvalue(L, t);
-	lua_pushboolean(L, 1);
-	lua_rawset(L, e->seen);			/* seen[t] = true */
-	if (enc_kind(e, t))
-		enc_array(e, t, depth);
+	if (b)
+		msgpack_pack_true(w->ud);
 	else
-		enc_map(e, t, lua_gettop(L), depth);
-	lua_pop(L, 1);				/* __order */
-	lua_pushvalue(L, t);
-	lua_pushnil(L);
-	lua_rawset(L, e->seen);			/* seen[t] = nil */
+		msgpack_pack_false(w->ud);
 }
 
-/* Write the value at absolute index idx. */
+/* Write an integer in its smallest format. */
 static void
-enc_value(struct mpenc *e, int idx, int depth)
+enc_integer(struct vl_walk *w, lua_Integer i)
 {
-	lua_State	*L = e->L;
-	const char	*s;
-	size_t		 len;
-
-	switch (lua_type(L, idx)) {
-	case LUA_TNIL:
-		msgpack_pack_nil(&e->pk);
-		break;
-	case LUA_TBOOLEAN:
-		if (lua_toboolean(L, idx))
-			msgpack_pack_true(&e->pk);
-		else
-			msgpack_pack_false(&e->pk);
-		break;
-	case LUA_TNUMBER:
-		if (lua_isinteger(L, idx))
-			msgpack_pack_int64(&e->pk, lua_tointeger(L, idx));
-		else
-			msgpack_pack_double(&e->pk, lua_tonumber(L, idx));
-		break;
-	case LUA_TSTRING:
-		s = lua_tolstring(L, idx, &len);
-		if ((uint64_t)len > UINT32_MAX)
-			luaL_error(L, "cannot encode: string too long");
-		msgpack_pack_str(&e->pk, len);
-		msgpack_pack_str_body(&e->pk, s, len);
-		break;
-	case LUA_TTABLE:
-		enc_table(e, idx, depth);
-		break;
-	default:
-		if (!vl_isnull(L, idx))
-			luaL_error(L, "cannot encode %s", luaL_typename(L, idx));
-		msgpack_pack_nil(&e->pk);
-	}
+	msgpack_pack_int64(w->ud, i);
 }
+
+/* Write a float as float64. */
+static void
+enc_number(struct vl_walk *w, lua_Number d)
+{
+	msgpack_pack_double(w->ud, d);
+}
+
+/* Write a string as str, never bin. */
+static void
+enc_string(struct vl_walk *w, const char *s, size_t len)
+{
+	if ((uint64_t)len > UINT32_MAX)
+		luaL_error(w->L, "cannot encode: string too long");
+	msgpack_pack_str(w->ud, len);
+	msgpack_pack_str_body(w->ud, s, len);
+}
+
+/* Write an array or a map header for n elements. */
+static void
+enc_open(struct vl_walk *w, int isarray, lua_Integer n)
+{
+	if ((uint64_t)n > UINT32_MAX)
+		luaL_error(w->L, "cannot encode: %s too large", isarray ?
+		    "array" : "map");
+	if (isarray)
+		msgpack_pack_array(w->ud, (size_t)n);
+	else
+		msgpack_pack_map(w->ud, (size_t)n);
+}
+
+/* Nothing ends a msgpack container. */
+static void
+enc_close(struct vl_walk *w, int isarray, lua_Integer n)
+{
+	(void)w;
+	(void)isarray;
+	(void)n;
+}
+
+/* Point the packer at the walker's buffer. */
+static void
+enc_start(struct vl_walk *w)
+{
+	msgpack_packer_init(w->ud, w->out, aux_write);
+}
+
+/* msgpack for the walker: map keys are strings or integers, as they are. */
+static const struct vl_walkfmt mp_fmt = {
+	.name = "msgpack.encode", .objname = "a map", .strkeys = 0,
+	.start = enc_start, .null = enc_null, .boolean = enc_boolean,
+	.integer = enc_integer, .number = enc_number, .string = enc_string,
+	.open = enc_open, .next = NULL, .colon = NULL, .close = enc_close,
+};
 
 /* msgpack.encode(v) -> bytes */
 static int
 lmp_encode(lua_State *L)
 {
-	struct mpenc	 e;
-	struct mpbuf	*b;
+	msgpack_packer	 pk;
 
 	luaL_checkany(L, 1);
 	lua_settop(L, 1);
-	e.L = L;
-	luaL_getmetatable(L, VL_JSON_ARRAY);
-	e.amt = lua_gettop(L);
-	luaL_getmetatable(L, VL_JSON_OBJECT);
-	e.omt = lua_gettop(L);
-	lua_newtable(L);
-	e.seen = lua_gettop(L);
-	b = lua_newuserdatauv(L, sizeof *b, 0);
-	b->p = NULL;
-	b->len = b->cap = 0;
-	luaL_setmetatable(L, MP_BUF);
-	msgpack_packer_init(&e.pk, b, buf_write);
-	enc_value(&e, 1, 0);
-	lua_pushlstring(L, b->p, b->len);
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
+	vl_walk_encode(L, 1, &mp_fmt, &pk);
 	return 1;
 }
 
@@ -370,7 +136,7 @@ dec_container(lua_State *L, const msgpack_object *o, int depth)
 	uint32_t	 i, size;
 	int		 isarray = o->type == MSGPACK_OBJECT_ARRAY;
 
-	if (depth >= MP_MAXDEPTH)
+	if (depth >= VL_MAXDEPTH)
 		return "nested too deeply";
 	if (!lua_checkstack(L, 4))
 		return "out of stack space";
@@ -594,27 +360,8 @@ static const luaL_Reg lmp_funcs[] = {
 	{ NULL, NULL }
 };
 
-/* Create a metatable whose __gc is fn, unless it exists. */
-static void
-aux_gcmeta(lua_State *L, const char *name, lua_CFunction fn)
-{
-	if (luaL_newmetatable(L, name)) {
-		lua_pushcfunction(L, fn);
-		lua_setfield(L, -2, "__gc");
-	}
-	lua_pop(L, 1);
-}
-
 int
 luaopen_venueless_msgpack(lua_State *L)
 {
-	luaL_newmetatable(L, VL_JSON_ARRAY);	/* shared with json */
-	luaL_newmetatable(L, VL_JSON_OBJECT);
-	lua_pop(L, 2);
-	aux_gcmeta(L, MP_BUF, buf_gc);
-	aux_gcmeta(L, MP_UNPACKED, box_gc);
-	luaL_newlib(L, lmp_funcs);
-	vl_pushnull(L);
-	lua_setfield(L, -2, "null");
-	return 1;
+	return vl_walk_openlib(L, lmp_funcs, MP_UNPACKED, box_gc);
 }

@@ -91,6 +91,45 @@ struct vl_embedded {
 };
 extern const struct vl_embedded vl_embedded[];
 
+/* walk.c: the table walker of json.encode and msgpack.encode */
+#define VL_MAXDEPTH	200	/* nesting limit of json and msgpack, both ways */
+struct vl_buf {				/* growable output, freed by __gc */
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+};
+struct vl_walk;
+struct vl_walkfmt {			/* a format: its key policy, emitters */
+	const char	*name;		/* "json.encode", for stack errors */
+	const char	*objname;	/* "an object": bad key messages */
+	int		 strkeys;	/* integer keys become decimal names */
+	void	(*start)(struct vl_walk *);	/* w->out is ready, or NULL */
+	void	(*null)(struct vl_walk *);
+	void	(*boolean)(struct vl_walk *, int);
+	void	(*integer)(struct vl_walk *, lua_Integer);
+	void	(*number)(struct vl_walk *, lua_Number);
+	void	(*string)(struct vl_walk *, const char *, size_t);
+	void	(*open)(struct vl_walk *, int isarray, lua_Integer n);
+	void	(*next)(struct vl_walk *, int isarray, lua_Integer i); /* or NULL */
+	void	(*colon)(struct vl_walk *);	/* after a key, or NULL */
+	void	(*close)(struct vl_walk *, int isarray, lua_Integer n);
+};
+struct vl_walk {
+	lua_State		*L;
+	const struct vl_walkfmt	*fmt;
+	struct vl_buf		*out;	/* where the emitters write */
+	void			*ud;	/* the format's own state */
+	int			 depth;	/* of the value being written */
+	struct vl_buf		*keys;	/* walk.c: keys of the open objects */
+	int			 amt;	/* walk.c: the array metatable's slot */
+	int			 omt;
+	const void		*path[VL_MAXDEPTH];	/* tables being written */
+};
+void	 vl_buf_add(struct vl_buf *, const void *, size_t);
+void	 vl_walk_encode(lua_State *, int, const struct vl_walkfmt *, void *);
+int	 vl_walk_openlib(lua_State *, const luaL_Reg *, const char *,
+	    lua_CFunction);
+
 /* Lua bindings, one file each. */
 int	luaopen_venueless_config(lua_State *);	/* config.c */
 int	luaopen_venueless_db(lua_State *);	/* pg.c */

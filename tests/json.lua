@@ -111,6 +111,42 @@ test("object keys sorted, __order respected", function()
   raises(function() json.encode(setmetatable({}, {__order = true})) end, "__order")
 end)
 
+-- The same rules as msgpack.encode (tests/msgpack.lua): one walker.
+test("__order entries must be strings", function()
+  raises(function() json.encode(json.ordered({a = 1}, {"a", 2})) end,
+    "__order%[2%] is not a string")
+  raises(function() json.encode(json.ordered({}, {"a", {}})) end,
+    "__order%[2%] is not a string")
+  raises(function() json.encode({x = setmetatable({}, {__order = "a"})}) end,
+    "__order is not a table")
+  -- An entry naming an absent key is still checked.
+  raises(function() json.encode(json.ordered({}, {true})) end,
+    "__order%[1%] is not a string")
+end)
+
+test("integer keys are named once", function()
+  eq('{"1":"a"}', json.encode({[1] = "a", ["1"] = "a"}))
+  eq('{"10":2,"2":1,"x":0}', json.encode({[2] = 1, [10] = 2, x = 0}))
+  eq('{"5":1,"a":2}', json.encode(setmetatable({[5] = 1, ["5"] = 1, a = 2},
+    {__order = {"5"}})))
+  eq('{"-1":1,"0":2}', json.encode({[-1] = 1, [0] = 2}))
+end)
+
+test("nested objects with many keys", function()
+  local v = {}
+  for i = 1, 300 do
+    local inner = {}
+    for j = 1, 300 do inner["k" .. j] = {j, {x = i}} end
+    v["o" .. i] = inner
+  end
+  local s = json.encode(v)
+  local back = json.decode(s)
+  eq(300, back.o300.k300[1])
+  eq(7, back.o7.k1[2].x)
+  eq(s, json.encode(back))
+  ok(s:find('^{"o1":{"k1":%[1,{"x":1}%],"k10":%[10,'), "sorted at every level")
+end)
+
 test("indent", function()
   eq('{\n  "a": [\n    1,\n    {}\n  ],\n  "b": []\n}',
     json.encode({a = {1, {}}, b = json.array({})}, {indent = true}))

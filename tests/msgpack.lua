@@ -250,6 +250,26 @@ test("unencodable values raise", function()
   raises(function() mp.encode(setmetatable({}, {__order = 5})) end, "__order")
 end)
 
+-- The same rules as json.encode (tests/json.lua): one walker.
+test("__order entries must be strings", function()
+  raises(function() mp.encode(json.ordered({a = 1}, {"a", 2})) end,
+    "__order%[2%] is not a string")
+  raises(function() mp.encode(json.ordered({[1] = 1, b = 2}, {1})) end,
+    "__order%[1%] is not a string")
+  raises(function() mp.encode(json.ordered({}, {"a", {}})) end,
+    "__order%[2%] is not a string")
+  raises(function() mp.encode(json.ordered({}, {true})) end,
+    "__order%[1%] is not a string")
+  raises(function() mp.encode({x = setmetatable({}, {__order = "a"})}) end,
+    "__order is not a table")
+end)
+
+test("__order with integer keys in the rest", function()
+  -- Named keys first, then integers by value, then strings bytewise.
+  local t = json.ordered({[2] = 1, [-1] = 4, a = 2, b = 3}, {"b", "b", "missing"})
+  eq("84" .. "a16203" .. "ff04" .. "0201" .. "a16102", hex(mp.encode(t)))
+end)
+
 test("large values", function()
   local big = crypto.random_bytes(1 << 20)
   local bytes = mp.encode({big})
