@@ -314,7 +314,7 @@ local function query(sql, ...)
   end, ...)
   if not ok then
     if core.is_error(res) and res.code == "interrupted" then error(res, 0) end
-    if core.is_error(res) and type(res.code) == "string" and res.code:sub(1, 2) == "08" then
+    if core.is_error(res) and res.exit == core.exit.nopg then
       down.db = now + M.down_for
     end
     return {}
