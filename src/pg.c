@@ -418,34 +418,14 @@ aux_intr(lua_State *L, struct conn *c)
 	vl_check_interrupt(L);
 }
 
-/* Return nil, message, sqlstate for the last failure. */
-static int
-aux_pushfail(lua_State *L, struct conn *c)
-{
-	aux_intr(L, c);
-	c->draining = 0;
-	lua_pushnil(L);
-	lua_pushstring(L, c->errmsg != NULL ? c->errmsg : "unknown error");
-	lua_pushstring(L, c->errcode);
-	return 3;
-}
-
-/* Raise the last failure as a venueless error object. */
+/* Raise the last failure (vl_fail picks the exit from the SQLSTATE). */
 static int
 aux_raise(lua_State *L, struct conn *c)
 {
 	aux_intr(L, c);
 	c->draining = 0;
-	lua_createtable(L, 0, 3);
-	lua_pushstring(L, c->errmsg != NULL ? c->errmsg : "unknown error");
-	lua_setfield(L, -2, "message");
-	lua_pushstring(L, c->errcode);
-	lua_setfield(L, -2, "code");
-	lua_pushinteger(L, strncmp(c->errcode, "08", 2) == 0 ?
-	    VL_EXIT_NOPG : VL_EXIT_FAILURE);
-	lua_setfield(L, -2, "exit");
-	luaL_setmetatable(L, VL_ERROR);
-	return lua_error(L);
+	return vl_fail(L, c->errmsg != NULL ? c->errmsg : "unknown error",
+	    c->errcode);
 }
 
 /* The connection broke: record it as 08006 and forget it. */
@@ -848,7 +828,7 @@ aux_pushresult(lua_State *L, const PGresult *res, int decode)
 	lua_setfield(L, -2, "count");
 }
 
-/* db.query([opts,] sql, ...) -> result | nil, msg, sqlstate */
+/* db.query([opts,] sql, ...) -> result; raises failures */
 static int
 lpg_query(lua_State *L)
 {
@@ -858,13 +838,13 @@ lpg_query(lua_State *L)
 	int		 r;
 
 	if (aux_args(L, c, &o, 0) == -1)
-		return aux_pushfail(L, c);
+		return aux_raise(L, c);
 	b = aux_newbox(L);
 	r = aux_timed(c, &o, &b->res, NULL);
 	if (r == -1 || c->intr) {
 		pq.PQclear(b->res);
 		b->res = NULL;
-		return aux_pushfail(L, c);
+		return aux_raise(L, c);
 	}
 	aux_pushresult(L, b->res, o.decode);
 	pq.PQclear(b->res);
@@ -872,7 +852,7 @@ lpg_query(lua_State *L)
 	return 1;
 }
 
-/* db.exec([opts,] sql, ...) -> affected rows | nil, msg, sqlstate */
+/* db.exec([opts,] sql, ...) -> affected rows; raises failures */
 static int
 lpg_exec(lua_State *L)
 {
@@ -882,7 +862,7 @@ lpg_exec(lua_State *L)
 
 	if (aux_args(L, c, &o, 1) == -1 || aux_timed(c, &o, NULL,
 	    &count) == -1)
-		return aux_pushfail(L, c);
+		return aux_raise(L, c);
 	aux_intr(L, c);
 	lua_pushinteger(L, count);
 	return 1;
@@ -1095,7 +1075,7 @@ lpg_transaction(lua_State *L)
 	return lua_gettop(L);
 }
 
-/* db.connect([settings]) -> true | nil, msg, sqlstate */
+/* db.connect([settings]) -> true; raises failures */
 static int
 lpg_connect(lua_State *L)
 {
@@ -1123,7 +1103,7 @@ lpg_connect(lua_State *L)
 	if ((r = aux_connect(L, c, lua_upvalueindex(1))) == 1)
 		c->intr = 1;
 	if (r != 0)
-		return aux_pushfail(L, c);
+		return aux_raise(L, c);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -1150,7 +1130,7 @@ lpg_close(lua_State *L)
 	return conn_close(L);
 }
 
-/* db.quote_ident(name) -> "quoted" | nil, msg, sqlstate */
+/* db.quote_ident(name) -> "quoted"; raises failures */
 static int
 lpg_quote_ident(lua_State *L)
 {
@@ -1161,11 +1141,11 @@ lpg_quote_ident(lua_State *L)
 
 	s = luaL_checklstring(L, 1, &len);
 	if (aux_ready(L, c) == -1)
-		return aux_pushfail(L, c);
+		return aux_raise(L, c);
 	b = aux_newbox(L);
 	if ((b->mem = pq.PQescapeIdentifier(c->pg, s, len)) == NULL) {
 		aux_seterr(c, pq.PQerrorMessage(c->pg), "22021");
-		return aux_pushfail(L, c);
+		return aux_raise(L, c);
 	}
 	lua_pushstring(L, b->mem);
 	pq.PQfreemem(b->mem);
@@ -1173,14 +1153,14 @@ lpg_quote_ident(lua_State *L)
 	return 1;
 }
 
-/* db.backend_pid() -> integer | nil, msg, sqlstate */
+/* db.backend_pid() -> integer; raises failures */
 static int
 lpg_backend_pid(lua_State *L)
 {
 	struct conn	*c = aux_conn(L);
 
 	if (aux_ready(L, c) == -1)
-		return aux_pushfail(L, c);
+		return aux_raise(L, c);
 	lua_pushinteger(L, pq.PQbackendPID(c->pg));
 	return 1;
 }
@@ -1192,7 +1172,7 @@ lpg_info(lua_State *L)
 	struct conn	*c = aux_conn(L);
 
 	if (aux_ready(L, c) == -1)
-		return aux_pushfail(L, c);
+		return aux_raise(L, c);
 	lua_createtable(L, 0, 5);
 	lua_pushstring(L, pq.PQdb(c->pg));
 	lua_setfield(L, -2, "dbname");

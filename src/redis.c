@@ -692,23 +692,11 @@ aux_failure(lua_State *L)
 	return 3;
 }
 
-/* Raise message and code at the top as a venueless error object. */
+/* Raise message and code at the top as a failure (vl_fail picks the exit). */
 static int
 aux_raise(lua_State *L)
 {
-	const char	*code = lua_tostring(L, -1);
-	int		 exitcode = VL_EXIT_FAILURE;
-
-	if (strcmp(code, "connection") == 0)
-		exitcode = VL_EXIT_NOREDIS;
-	lua_createtable(L, 0, 3);
-	lua_insert(L, -3);	/* error, message, code */
-	lua_setfield(L, -3, "code");
-	lua_setfield(L, -2, "message");
-	lua_pushinteger(L, exitcode);
-	lua_setfield(L, -2, "exit");
-	luaL_setmetatable(L, VL_ERROR);
-	return lua_error(L);
+	return vl_fail(L, lua_tostring(L, -2), lua_tostring(L, -1));
 }
 
 /* Check argument i is a string or a number, for a command. */

@@ -10,9 +10,10 @@ vl_eq true "$VL_OUT" "libpq not loaded at start"
 vl_exit 0 "$VENUELESS" shell -e 'db.query("select 1") return io.open("/proc/self/maps"):read("a"):find("libpq") ~= nil'
 vl_eq true "$VL_OUT" "libpq loaded after a query"
 
-# A failing query through cli.check: message and exit 1.
-vl_exit 1 "$VENUELESS" shell -e 'require("venueless.cli").check("db", db.query("selec 1"))'
-vl_contains "$VL_ERR" "syntax error"
+# A failing query raises: message and exit 1, also when nothing checks it.
+vl_exit 1 "$VENUELESS" shell -e 'db.query("selec 1")' -e 'print("went on")'
+vl_contains "$VL_ERR" "venueless: shell: syntax error"
+vl_eq "" "$VL_OUT" "the script stopped at the failure"
 
 # SIGINT during a query: cancelled, exit 130, backend idle again.
 "$VENUELESS" shell -e 'db.query("select pg_sleep(30)")' >"$VL_TMP/int.out" 2>&1 &
@@ -56,10 +57,11 @@ assert(os.time() - t < 5)
 return db.query("select 42 x")[1].x'
 vl_eq 42 "$VL_OUT" "query after an interrupt"
 
-# Server down: nil, msg, 08006 quickly; cli.check exits 10.
+# Server down: db.query raises 08006 quickly, exit 10; core.try gives
+# nil, msg, 08006.
 vl_as_pg "$PG_CTL" -D "$VL_PGDATA" -m fast stop >/dev/null
-vl_exit 0 "$VENUELESS" shell -e 'local v, msg, code = db.query("select 1") return code, (v == nil)'
+vl_exit 0 "$VENUELESS" shell -e 'local v, msg, code = require("venueless.core").try(db.query, "select 1") return code, (v == nil)'
 vl_eq "08006	true" "$VL_OUT" "server down"
-vl_exit 10 "$VENUELESS" shell -e 'require("venueless.cli").check("db", db.query("select 1"))'
-vl_contains "$VL_ERR" "venueless: "
+vl_exit 10 "$VENUELESS" shell -e 'db.query("select 1")'
+vl_contains "$VL_ERR" "venueless: shell: "
 exit 0

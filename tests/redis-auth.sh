@@ -45,13 +45,14 @@ vl_with_url "redis://default:secret@127.0.0.1:$port/0" 0 "$VENUELESS" shell \
     -e 'redis.call("ACL", "WHOAMI")'
 vl_eq default "$VL_OUT" "default user"
 
-# A wrong password: nil, message naming the shard, WRONGPASS; no password.
+# A wrong password: pcall gives nil, message naming the shard, WRONGPASS;
+# call raises it, exit 11 (Redis not reached); no password shown.
 vl_with_url "redis://:wrongpw@127.0.0.1:$port/0" 0 "$VENUELESS" shell \
     -e 'redis.pcall("PING")'
 vl_contains "$VL_OUT" "nil	redis shard 0 (redis://:***@127.0.0.1:$port/0): WRONGPASS "
 vl_contains "$VL_OUT" "	WRONGPASS"
 case "$VL_OUT" in *wrongpw*) vl_fail "password in [$VL_OUT]" ;; esac
-vl_with_url "unix://$sock?password=wrongpw" 1 "$VENUELESS" shell -e 'redis.call("PING")'
+vl_with_url "unix://$sock?password=wrongpw" 11 "$VENUELESS" shell -e 'redis.call("PING")'
 vl_contains "$VL_ERR" "redis shard 0 (unix://$sock?password=***): WRONGPASS"
 case "$VL_ERR" in *wrongpw*) vl_fail "password in [$VL_ERR]" ;; esac
 vl_with_url "redis://bob:wrongpw@127.0.0.1:$port/0" 0 "$VENUELESS" shell \
@@ -63,11 +64,16 @@ case "$VL_OUT" in *wrongpw*) vl_fail "password in [$VL_OUT]" ;; esac
 vl_with_url "redis://127.0.0.1:$port/0" 0 "$VENUELESS" shell -e 'redis.pcall("PING")'
 vl_contains "$VL_OUT" "nil	NOAUTH "
 vl_contains "$VL_OUT" "	NOAUTH"
+vl_with_url "redis://127.0.0.1:$port/0" 11 "$VENUELESS" shell -e 'redis.call("PING")'
+vl_contains "$VL_ERR" "venueless: shell: NOAUTH "
 
 # A correct password but a database that does not exist.
 vl_with_url "redis://:secret@127.0.0.1:$port/99" 0 "$VENUELESS" shell \
     -e 'redis.pcall("PING")'
 vl_contains "$VL_OUT" "nil	redis shard 0 (redis://:***@127.0.0.1:$port/99): ERR DB index is out of range	ERR"
+vl_with_url "redis://:secret@127.0.0.1:$port/99" 1 "$VENUELESS" shell \
+    -e 'redis.call("PING")'
+vl_contains "$VL_ERR" "ERR DB index is out of range"
 
 # The server going away: connection refused on the TCP port, quickly.
 kill -9 "$(cat "$VL_TMP/redis0.pid")"

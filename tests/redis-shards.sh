@@ -27,8 +27,8 @@ vl_contains "$VL_OUT" "nil	redis shard 1 (unix://$VL_TMP/redis1.sock?db=0): "
 vl_contains "$VL_OUT" "	connection"
 vl_exit 11 "$VENUELESS" shell -e 'redis.conn(1):call("PING")'
 vl_contains "$VL_ERR" "redis shard 1 (unix://$VL_TMP/redis1.sock?db=0): "
-vl_exit 11 "$VENUELESS" shell -e 'require("venueless.cli").check("redis",
-    redis.conn(1):pipeline({{"PING"}}))'
+vl_exit 11 "$VENUELESS" shell -e 'local r, msg, code = redis.conn(1):pipeline({{"PING"}})
+    if r == nil then require("venueless.core").fail(msg, code) end'
 vl_contains "$VL_ERR" "redis shard 1 ("
 
 vl_exit 0 "$VENUELESS" shell -e 'redis.conn(0):call("PING")' \

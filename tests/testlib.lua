@@ -53,6 +53,20 @@ function fails(pattern, v, msg, code)
   return msg, code
 end
 
+-- Require that f(...) raises a venueless failure (an error object, not
+-- a misuse error); returns its message, code and exit.
+function failure(pattern, f, ...)
+  local good, err = pcall(f, ...)
+  if good then error("expected a failure to be raised, got " .. tostring(err), 2) end
+  if not require("venueless.core").is_error(err) then
+    error("expected a venueless error, got " .. tostring(err), 2)
+  end
+  if pattern and not tostring(err.message):find(pattern) then
+    error(("message %q does not match %q"):format(tostring(err.message), pattern), 2)
+  end
+  return err.message, err.code, err.exit
+end
+
 function test(name, f)
   local good, err = xpcall(f, debug.traceback)
   if good then

@@ -1,12 +1,14 @@
--- Helpers shared by the commands: failing with an exit code, checking
--- binding results, and writing results.
+-- Helpers shared by the commands: failing with an exit code, reporting
+-- a committed change whose cache update failed, and writing results.
 local core = require "venueless.core"
 
 local cli = { exit = core.exit }
 
--- Raise a command failure; main prints "venueless: CMD: message".
+-- Raise a command failure; main prints "venueless: CMD: message". The
+-- exit is exit if given, else the one for code (core.exit_for).
 function cli.fail(msg, exit, code)
-  core.error(exit or core.exit.failure, msg, code)
+  if exit == nil then core.fail(msg, code) end
+  core.error(exit, msg, code)
 end
 
 -- Raise a usage error (exit 2; main prints the command's usage).
@@ -14,35 +16,26 @@ function cli.usage(msg)
   core.error(core.exit.usage, msg)
 end
 
--- The exit code for a binding failure's code: SQLSTATE class 08, a
--- failed login, or redis's "connection" mean the server was not reached.
-function cli.exit_for(code, server)
-  if code == "interrupted" then return core.exit.interrupted end
-  if server == "redis" and (code == "connection" or code == "NOAUTH"
-      or code == "WRONGPASS") then
-    return core.exit.noredis
+-- Call fn(...) and pass its results to report. When fn raised a failure
+-- after its change was committed (a Redis failure updating the server
+-- cache: the error's committed field holds fn's results), report them
+-- all the same, then raise the failure (exit 11 for an unreachable Redis).
+function cli.committed(report, fn, ...)
+  local r = table.pack(pcall(fn, ...))
+  if r[1] then return report(table.unpack(r, 2, r.n)) end
+  local e = r[2]
+  if core.is_error(e) and e.committed then
+    report(table.unpack(e.committed, 1, e.committed.n))
+    io.stdout:flush()
   end
-  if server ~= "redis" and type(code) == "string"
-      and (code:sub(1, 2) == "08" or code == "28P01" or code == "28000") then
-    return core.exit.nopg
-  end
-  return core.exit.failure
-end
-
--- Pass results through, or fail on a binding's nil, message, code.
--- server is "db" (default) or "redis".
-function cli.check(server, ok, msg, code, ...)
-  if ok == nil then
-    core.error(cli.exit_for(code, server), tostring(msg), code)
-  end
-  return ok, msg, code, ...
+  error(e, 0)
 end
 
 -- Connect to the database now, shown as "venueless CMD" in
 -- pg_stat_activity; a failure ends the command (exit 10 when the server
 -- was not reached).
 function cli.connect_db(cmd)
-  cli.check("db", require("venueless.db").connect({ application_name = "venueless " .. cmd }))
+  require("venueless.db").connect({ application_name = "venueless " .. cmd })
 end
 
 -- Write a line to stdout.

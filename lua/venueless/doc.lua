@@ -24,10 +24,10 @@ M.summaries = {
 M.bindings = {
   db = {
     connect = { sig = "db.connect([{application_name=, dbname=, connect_timeout=, …}])",
-      text = "connect now (or reconnect with these libpq settings); true or nil, msg, sqlstate" },
+      text = "connect now (or reconnect with these libpq settings); true, raises on failure" },
     close = { sig = "db.close()", text = "close the connection; the next call reconnects" },
     query = { sig = "db.query([{timeout=, json=},] sql, ...)",
-      text = "run a query with $1.. parameters; rows with .columns and .count" },
+      text = "run a query with $1.. parameters; rows with .columns and .count; raises on failure" },
     exec = { sig = "db.exec([opts,] sql, ...)", text = "run statements; the affected row count" },
     rows = { sig = "db.rows([opts,] sql, ...)", text = "iterate over rows in single-row mode" },
     transaction = { sig = "db.transaction(fn, ...)",

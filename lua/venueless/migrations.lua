@@ -10,7 +10,6 @@
 -- group =, sql = "...", run = function(db) ... end, description = }.
 -- See venueless-lua(7), MIGRATIONS.
 local core = require "venueless.core"
-local cli = require "venueless.cli"
 local db = require "venueless.db"
 
 local M = {}
@@ -26,10 +25,6 @@ local chosen		-- set module name chosen with migrations.use()
 
 local function fail(msg, exit, code)
   core.error(exit or core.exit.failure, msg, code)
-end
-
-local function check(...)
-  return cli.check("db", ...)
 end
 
 -- One migration from its module name or table, validated.
@@ -136,12 +131,12 @@ FROM django_migrations ORDER BY id]]
 local function read_state(exists)
   local state = { at = {}, exists = false }
   if exists == nil then
-    exists = check(db.query(
-      "SELECT to_regclass('django_migrations') IS NOT NULL AS ok"))[1].ok
+    exists = db.query(
+      "SELECT to_regclass('django_migrations') IS NOT NULL AS ok")[1].ok
   end
   if not exists then return state end
   state.exists = true
-  for _, r in ipairs(check(db.query(STATE_SQL))) do
+  for _, r in ipairs(db.query(STATE_SQL)) do
     local k = r.app .. "." .. r.name
     state.at[k] = state.at[k] or r.applied_at
   end
@@ -363,7 +358,7 @@ LIMIT 1]]
 -- Who holds the migration lock: { pid =, application_name =, seconds = }
 -- (seconds may be missing when we may not see it), or nil.
 function M.lock_holder()
-  local r = check(db.query(HOLDER_SQL, M.lock_key >> 32, M.lock_key & 0xffffffff))[1]
+  local r = db.query(HOLDER_SQL, M.lock_key >> 32, M.lock_key & 0xffffffff)[1]
   if not r then return nil end
   if type(r.seconds) ~= "number" then r.seconds = nil end
   if type(r.application_name) ~= "string" then r.application_name = "" end
@@ -383,8 +378,8 @@ end
 -- timeout seconds (nil: for ever). Returns whether django_migrations
 -- exists.
 local function take_lock(timeout, progress)
-  local r = check(db.query("SELECT pg_try_advisory_xact_lock($1::bigint) AS locked, "
-    .. "to_regclass('django_migrations') IS NOT NULL AS exists", M.lock_key))[1]
+  local r = db.query("SELECT pg_try_advisory_xact_lock($1::bigint) AS locked, "
+    .. "to_regclass('django_migrations') IS NOT NULL AS exists", M.lock_key)[1]
   if r.locked then return r.exists end
   local holder = M.lock_holder()
   if timeout and timeout <= 0 then
@@ -392,22 +387,22 @@ local function take_lock(timeout, progress)
   end
   progress("lock_wait", nil, holder)
   if timeout then
-    local old = check(db.query("SELECT current_setting('lock_timeout') AS old, "
+    local old = db.query("SELECT current_setting('lock_timeout') AS old, "
       .. "set_config('lock_timeout', $1, true)",
-      ("%dms"):format(math.max(1, math.ceil(timeout * 1000)))))[1].old
-    local ok, msg, code = db.query("SELECT pg_advisory_xact_lock($1::bigint)", M.lock_key)
-    if not ok and code == "55P03" then
+      ("%dms"):format(math.max(1, math.ceil(timeout * 1000))))[1].old
+    local ok, e = pcall(db.query, "SELECT pg_advisory_xact_lock($1::bigint)", M.lock_key)
+    if not ok and core.is_error(e) and e.code == "55P03" then
       if holder and holder.seconds then holder.seconds = holder.seconds + timeout end
       fail(("migration lock not obtained within %g s; held by %s")
-        :format(timeout, M.describe_holder(holder)), core.exit.lock, code)
+        :format(timeout, M.describe_holder(holder)), core.exit.lock, e.code)
     end
-    check(ok, msg, code)
-    check(db.query("SELECT set_config('lock_timeout', $1, true)", old))
+    if not ok then error(e, 0) end
+    db.query("SELECT set_config('lock_timeout', $1, true)", old)
   else
-    check(db.query("SELECT pg_advisory_xact_lock($1::bigint)", M.lock_key))
+    db.query("SELECT pg_advisory_xact_lock($1::bigint)", M.lock_key)
   end
   progress("lock_acquired")
-  return check(db.query("SELECT to_regclass('django_migrations') IS NOT NULL AS ok"))[1].ok
+  return db.query("SELECT to_regclass('django_migrations') IS NOT NULL AS ok")[1].ok
 end
 
 local RECORD_SQL = [[
@@ -443,24 +438,24 @@ local function post_migrate(set)
   if type(pm) == "string" then pm = require(pm) end
   local n = { content_types = 0, permissions = 0 }
   if pm.content_types and #pm.content_types > 0 then
-    n.content_types = check(db.exec(CONTENT_TYPES_SQL, pm.content_types))
+    n.content_types = db.exec(CONTENT_TYPES_SQL, pm.content_types)
   end
   if pm.permissions and #pm.permissions > 0 then
-    n.permissions = check(db.exec(PERMISSIONS_SQL, pm.permissions))
+    n.permissions = db.exec(PERMISSIONS_SQL, pm.permissions)
   end
   return n
 end
 
 -- Wall-clock seconds from the server (for -v 2 timings).
 local function now()
-  return check(db.query("SELECT extract(epoch FROM clock_timestamp())::float8 AS t"))[1].t
+  return db.query("SELECT extract(epoch FROM clock_timestamp())::float8 AS t")[1].t
 end
 
 -- Run one unit: its SQL, its Lua function, then record what it replaces.
 local function run_unit(u)
-  if u.sql then check(db.exec(u.sql)) end
+  if u.sql then db.exec(u.sql) end
   if u.run then u.run(db) end
-  check(db.exec(RECORD_SQL, u.app, u.records))
+  db.exec(RECORD_SQL, u.app, u.records)
 end
 
 -- Re-raise an error from inside the transaction, saying it rolled back.
@@ -509,7 +504,7 @@ function M.apply(opts)
   local ok, e = pcall(db.transaction, function()
     -- Each statement must see what a migrate we waited for committed,
     -- whatever default_transaction_isolation says.
-    if not nested then check(db.exec("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")) end
+    if not nested then db.exec("SET TRANSACTION ISOLATION LEVEL READ COMMITTED") end
     phase.waiting = true
     local exists = take_lock(opts.lock_timeout, progress)
     phase.waiting = nil
@@ -522,7 +517,7 @@ function M.apply(opts)
     if not exists then
       local rec = set.recorder
       if type(rec) == "string" and not rec:find("%s") then rec = require(rec) end
-      check(db.exec(rec))
+      db.exec(rec)
     end
     for _, u in ipairs(plan) do
       phase.unit = u

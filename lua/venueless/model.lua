@@ -86,33 +86,26 @@ end
 
 ---------------------------------------------------------------- failures
 
--- Raise a venueless error (inside a transaction, so it rolls back).
-function M.raise(msg, code, exit)
-  core.error(exit or core.exit.failure, msg, code)
+-- Raise a failure carrying extra fields.
+local function fail_with(msg, code, fields)
+  local _, e = pcall(core.fail, msg, code)
+  for k, v in pairs(fields) do e[k] = v end
+  error(e, 0)
 end
 
--- Pass a db result through, or raise its failure as an error object.
-function M.check(ok, msg, code, ...)
-  if ok == nil then
-    local exit = core.exit.failure
-    if type(code) == "string" and (code:sub(1, 2) == "08" or code == "28P01"
-        or code == "28000") then
-      exit = core.exit.nopg
-    end
-    core.error(exit, tostring(msg), code)
-  end
-  return ok, msg, code, ...
+-- Raise a refusal from inside a transaction (so it rolls back), for
+-- M.refused to turn back into nil, message, code.
+function M.refuse(msg, code)
+  fail_with(msg, code, { refused = true })
 end
 
--- Run fn(...) protected: its results, or nil, message, code for a
--- venueless error (server failures); other errors (misuse) propagate.
-function M.protect(fn, ...)
+-- fn(...)'s results, or nil, message, code for a refusal it raised
+-- (M.refuse); failures and misuse propagate.
+function M.refused(fn, ...)
   local r = table.pack(pcall(fn, ...))
   if r[1] then return table.unpack(r, 2, r.n) end
   local e = r[2]
-  if core.is_error(e) and e.code ~= "interrupted" then
-    return nil, e.message, e.code
-  end
+  if core.is_error(e) and e.refused then return nil, e.message, e.code end
   error(e, 0)
 end
 
@@ -282,15 +275,25 @@ function M.publish_shard(redis, s, kv)
   return true
 end
 
--- After a change: publish now, or, inside M.transaction, at its commit.
--- A save inside a bare db.transaction cannot know when (or whether) it
--- commits, so it is refused.
-function M.after_commit(entries)
+-- A Redis failure after the commit: raise it (exit 11 when Redis was not
+-- reached) with committed = the results the call would have returned, so
+-- a command can show what was committed before it fails.
+function M.cache_failure(msg, code, ...)
+  fail_with(M.redis_message(msg), code, { committed = table.pack(...) })
+end
+
+-- After a change: publish now, or, inside M.transaction, at its commit;
+-- returns ... (the caller's results), or raises M.cache_failure. A save
+-- inside a bare db.transaction cannot know when (or whether) it
+-- commits, so it is refused (M.check_outside).
+function M.after_commit(entries, ...)
   if pending then
     table.move(entries, 1, #entries, #pending + 1, pending)
-    return true
+    return ...
   end
-  return M.publish(entries)
+  local ok, msg, code = M.publish(entries)
+  if not ok then M.cache_failure(msg, code, ...) end
+  return ...
 end
 
 -- Inside M.transaction: remember how to restore an object's version if
@@ -309,8 +312,8 @@ end
 
 -- worlds.transaction(fn, ...): fn's saves in one transaction, the cache
 -- updated after it commits. Returns fn's results (raising as
--- db.transaction does); a Redis failure after the commit returns nil,
--- message, code.
+-- db.transaction does); a Redis failure after the commit raises
+-- M.cache_failure with fn's results.
 function M.transaction(fn, ...)
   if pending then return fn(...) end
   pending, undo = {}, {}
@@ -322,7 +325,7 @@ function M.transaction(fn, ...)
     error(r[2], 0)
   end
   local ok, msg, code = M.publish(entries)
-  if not ok then return nil, M.redis_message(msg), code end
+  if not ok then M.cache_failure(msg, code, table.unpack(r, 2, r.n)) end
   return table.unpack(r, 2, r.n)
 end
 

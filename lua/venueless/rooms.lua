@@ -1,6 +1,7 @@
 -- Rooms (core_room) and their chat channels (core_channel): a room
 -- whose module_config has a chat.native module has exactly one channel
--- row. Misuse raises; a server failure returns nil, message, code.
+-- row. Misuse raises; a refused request returns nil, message, code; a
+-- server failure raises.
 local db = require "venueless.db"
 local json = require "venueless.json"
 local model = require "venueless.model"
@@ -42,8 +43,7 @@ local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%
 function rooms.get(id)
   if type(id) ~= "string" then error("bad argument #1 to 'get' (room uuid expected)", 2) end
   if not id:find(UUID) then return nil, "room id must be a UUID", "invalid" end
-  local r, msg, code = db.query({ json = true }, SELECT .. " WHERE id = $1", id)
-  if r == nil then return nil, msg, code end
+  local r = db.query({ json = true }, SELECT .. " WHERE id = $1", id)
   if #r == 0 then return nil, ("room %s does not exist"):format(id), "notfound" end
   return Room.wrap(r[1])
 end
@@ -58,12 +58,11 @@ function rooms.list(f)
   if worlds._class.is(world) then world = world.id end
   if world ~= nil and type(world) ~= "string" then error("list: world must be an id or a world", 2) end
   if f.deleted ~= nil and type(f.deleted) ~= "boolean" then error("list: deleted must be a boolean", 2) end
-  local r, msg, code = db.query({ json = true }, SELECT .. [[
+  local r = db.query({ json = true }, SELECT .. [[
     WHERE ($1::text IS NULL OR world_id = $1) AND ($2::boolean IS NULL OR deleted = $2)
       AND ($3::text IS NULL OR import_id = $3)
       AND ($4::text IS NULL OR strpos(lower(name), lower($4)) > 0)
     ORDER BY world_id, sorting_priority, id]], world, f.deleted, f.import_id, f.name)
-  if r == nil then return nil, msg, code end
   local out = {}
   for i, row in ipairs(r) do out[i] = Room.wrap(row) end
   return out
@@ -102,16 +101,12 @@ function rooms.create(world, spec)
   local d = model.room_defaults()
   local row = { module_config = spec.modules or d.module_config,
     trait_grants = spec.trait_grants or d.trait_grants }
-  local r, msg, code = db.query({ json = true }, INSERT, world.id,
+  local r = db.query({ json = true }, INSERT, world.id,
     Room.param(row, "module_config"), spec.name, spec.description,
     spec.picture, spec.import_id, spec.sorting_priority,
     Room.param(row, "trait_grants"), spec.pretalx_id or 0, spec.force_join or false)
-  if r == nil then return nil, msg, code end
   local room = Room.wrap(r[1])
-  local ok
-  ok, msg, code = model.after_commit({ { "Room", room.id, room.version } })
-  if not ok then return nil, model.redis_message(msg), code, room end
-  return room
+  return model.after_commit({ { "Room", room.id, room.version } }, room)
 end
 
 local UPDATE = [[
@@ -135,16 +130,12 @@ function Room.methods.save(self)
       "force_join", "schedule_data" }) do
     p[i] = Room.param(row, c)
   end
-  local r, msg, code = db.query(UPDATE, table.unpack(p, 1, 12))
-  if r == nil then return nil, msg, code end
+  local r = db.query(UPDATE, table.unpack(p, 1, 12))
   if #r == 0 then return nil, ("room %s does not exist"):format(row.id), "notfound" end
   local old = row.version
   model.on_rollback(function() row.version = old end)
   row.version = r[1].version
-  local ok
-  ok, msg, code = model.after_commit({ { "Room", row.id, row.version } })
-  if not ok then return nil, model.redis_message(msg), code end
-  return self
+  return model.after_commit({ { "Room", row.id, row.version } }, self)
 end
 
 -- room:world() -> the room's world.
@@ -154,8 +145,7 @@ end
 
 -- room:channel() -> the chat channel's uuid, or nil.
 function Room.methods.channel(self)
-  local r, msg, code = db.query("SELECT id FROM core_channel WHERE room_id = $1", self.id)
-  if r == nil then return nil, msg, code end
+  local r = db.query("SELECT id FROM core_channel WHERE room_id = $1", self.id)
   return r[1] and r[1].id or nil
 end
 

@@ -1,6 +1,7 @@
 -- worlds.clone: one statement copies the world, its rooms (new uuids),
 -- their chat channels, the exhibitors with links and social links, rooms
 -- remapped through a uuid map. Round trips do not grow with the world.
+local core = require "venueless.core"
 local db = require "venueless.db"
 local json = require "venueless.json"
 local crypto = require "venueless.crypto"
@@ -85,40 +86,38 @@ end
 
 -- The copy, inside a transaction: world row, summary.
 local function copy(worlds, source, spec)
-  local src = model.check(db.query({ json = true },
-    "SELECT config FROM core_world WHERE id = $1 FOR SHARE", source))
-  if #src == 0 then model.raise(("world %s does not exist"):format(source), "notfound") end
+  local src = db.query({ json = true },
+    "SELECT config FROM core_world WHERE id = $1 FOR SHARE", source)
+  if #src == 0 then model.refuse(("world %s does not exist"):format(source), "notfound") end
   local cfg = spec.new_secrets and fresh_config(src[1].config, worlds) or db.NULL
   local priv, pub = crypto.ec_p256()
   local domain = (spec.domain ~= nil and spec.domain ~= "") and spec.domain or db.NULL
-  local r = model.check(db.query({ json = true },
+  local r = db.query({ json = true },
     CLONE:format(table.concat(worlds._columns, ", ")),
-    source, spec.id, spec.title, domain, cfg, priv, pub))
+    source, spec.id, spec.title, domain, cfg, priv, pub)
   return r[1]
 end
 
 -- worlds.clone(source, spec) -> world, admin URL, summary; nil, message,
--- code (the id or domain taken, the source missing, a server failure).
+-- code (the id or domain taken, the source missing). A unique violation
+-- is a concurrent create taking the id or domain: a refusal too.
 function M.clone(worlds, source, spec)
   local domain = (spec.domain ~= nil and spec.domain ~= "") and spec.domain or db.NULL
-  local taken, msg, code = db.query("SELECT 1 FROM core_world WHERE id = $1 OR domain = $2",
+  local taken = db.query("SELECT 1 FROM core_world WHERE id = $1 OR domain = $2",
     spec.id, domain)
-  if taken == nil then return nil, msg, code end
   if #taken > 0 then return worlds._conflict(spec.id, domain) end
-  local res
-  res, msg, code = model.protect(db.transaction, copy, worlds, source, spec)
-  if res == nil then
-    if code == "23505" then return worlds._conflict(spec.id, domain) end
-    return nil, msg, code
+  local ok, res, msg, code = pcall(model.refused, db.transaction, copy, worlds, source, spec)
+  if not ok then
+    if core.is_error(res) and res.code == "23505" then return worlds._conflict(spec.id, domain) end
+    error(res, 0)
   end
+  if res == nil then return nil, msg, code end
   local w = worlds._wrap(res.world)
   local entries = { { "World", w.id, w.version } }
   for _, id in ipairs(res.rooms) do entries[#entries + 1] = { "Room", id, 2 } end
   local summary = { rooms = #res.rooms, channels = res.channels,
     exhibitors = res.exhibitors, links = res.links, social_links = res.social_links }
-  local ok, m2, c2 = model.after_commit(entries)
-  if not ok then return nil, model.redis_message(m2), c2, w, summary end
-  return w, (w:admin_url()), summary
+  return model.after_commit(entries, w, (w:admin_url()), summary)
 end
 
 return M

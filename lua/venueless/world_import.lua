@@ -36,7 +36,7 @@ local function kind(v)
 end
 
 local function bad(path, msg)
-  model.raise(path .. ": " .. msg, "invalid")
+  model.refuse(path .. ": " .. msg, "invalid")
 end
 
 local function is(v, want)
@@ -399,7 +399,7 @@ SELECT (SELECT row_to_json(w) FROM w) AS world,
   coalesce((SELECT config ? 'JWT_secrets' FROM core_world WHERE id = $1), false)
     AS had_secrets]]
 
-local q = function(sql, ...) return model.check(db.query({ json = true }, sql, ...)) end
+local q = function(sql, ...) return db.query({ json = true }, sql, ...) end
 
 -- Write the validated document d (text: its JSON); returns the world row
 -- and a summary.
@@ -465,29 +465,25 @@ local function load(src)
 end
 
 -- worlds.import(src) -> world, summary; nil, message, code ("io",
--- "json", "invalid" with the JSON path, a SQLSTATE). After the commit a
--- Redis failure gives nil, message, code, world, summary.
+-- "json", "invalid" with the JSON path). After the commit a Redis
+-- failure raises model.cache_failure carrying world, summary.
 function M.import(worlds, src, opts)
   local doc, msg, code, text = load(src)
   if doc == nil then return nil, msg, code end
-  local ok, d = pcall(M.validate, doc, text ~= nil)
-  if not ok then
-    if require("venueless.core").is_error(d) then return nil, d.message, d.code end
-    error(d, 0)
-  end
+  local d
+  d, msg, code = model.refused(M.validate, doc, text ~= nil)
+  if d == nil then return nil, msg, code end
   -- the file is judged before the database is: a broken file says so
   -- even when the server is down
   if opts and opts.before_write then opts.before_write() end
   local w, s
-  w, s, code = model.protect(db.transaction, write, worlds, d, text or encode(d))
+  w, s, code = model.refused(db.transaction, write, worlds, d, text or encode(d))
   if w == nil then return nil, s, code end
   local world = worlds._wrap(w)
   local entries = { { "World", world.id, world.version } }
   for _, r in ipairs(s.room_versions) do entries[#entries + 1] = { "Room", r[1], r[2] } end
   s.room_versions = nil
-  ok, msg, code = model.after_commit(entries)
-  if not ok then return nil, model.redis_message(msg), code, world, s end
-  return world, s
+  return model.after_commit(entries, world, s)
 end
 
 return M

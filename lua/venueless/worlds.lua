@@ -1,6 +1,6 @@
 -- Worlds (core_world): get, list, create, clone, import, save, admin
--- tokens. Misuse raises; a server failure or a refused request returns
--- nil, message, code. See venueless-lua(7), WORLDS AND ROOMS.
+-- tokens. Misuse raises; a refused request returns nil, message, code;
+-- a server failure raises. See venueless-lua(7), WORLDS AND ROOMS.
 local core = require "venueless.core"
 local db = require "venueless.db"
 local json = require "venueless.json"
@@ -34,8 +34,6 @@ local World = model.class({
 })
 worlds._methods = World.methods
 worlds._class = World
-
-local check = model.check
 
 ---------------------------------------------------------------- checks
 
@@ -89,8 +87,7 @@ function worlds.get(id)
   if type(id) ~= "string" then error("bad argument #1 to 'get' (world id expected)", 2) end
   local why = bad_lookup_id(id)
   if why then return nil, why, "invalid" end
-  local r, msg, code = db.query({ json = true }, SELECT .. " WHERE id = $1", id)
-  if r == nil then return nil, msg, code end
+  local r = db.query({ json = true }, SELECT .. " WHERE id = $1", id)
   if #r == 0 then return not_found(id) end
   return World.wrap(r[1])
 end
@@ -104,11 +101,10 @@ function worlds.list(f)
   if f.limit ~= nil and math.type(f.limit) ~= "integer" then
     error("list: limit must be an integer", 2)
   end
-  local r, msg, code = db.query({ json = true }, SELECT .. [[
+  local r = db.query({ json = true }, SELECT .. [[
     WHERE ($1::text IS NULL OR id = $1) AND ($2::text IS NULL OR domain = $2)
       AND ($3::text IS NULL OR strpos(lower(title), lower($3)) > 0)
     ORDER BY id LIMIT $4]], f.id, f.domain, f.title, f.limit)
-  if r == nil then return nil, msg, code end
   local out = {}
   for i, row in ipairs(r) do out[i] = World.wrap(row) end
   return out
@@ -174,9 +170,8 @@ RETURNING ]] .. table.concat(COLUMNS, ", ")
 
 -- Why a new world's id or domain is taken: nil, message, code.
 local function conflict(id, domain)
-  local r, msg, code = db.query("SELECT id, coalesce(domain = $2, false) AS dom FROM core_world"
+  local r = db.query("SELECT id, coalesce(domain = $2, false) AS dom FROM core_world"
     .. " WHERE id = $1 OR domain = $2 ORDER BY id = $1 DESC LIMIT 1", id, domain)
-  if r == nil then return nil, msg, code end
   if r[1] and not r[1].dom then return nil, ("world %s already exists"):format(id), "exists" end
   if r[1] then
     return nil, ("domain %s is already used by world %s"):format(domain, r[1].id), "domain"
@@ -186,7 +181,7 @@ end
 worlds._conflict = conflict
 
 -- worlds.create{id=, title=, domain=} -> world, admin URL (nil without
--- a domain); nil, message, code ("exists", "domain", "invalid", SQLSTATE).
+-- a domain); nil, message, code ("exists", "domain", "invalid").
 function worlds.create(spec)
   local ok, msg, code = check_new(spec)
   if not ok then return nil, msg, code end
@@ -195,22 +190,18 @@ function worlds.create(spec)
   local d = model.world_defaults()
   local priv, pub = crypto.ec_p256()
   local cfg = json.object({ JWT_secrets = json.array({ worlds.new_secret() }) })
-  local r
-  r, msg, code = db.query({ json = true }, INSERT, spec.id, spec.title, cfg,
+  local r = db.query({ json = true }, INSERT, spec.id, spec.title, cfg,
     domain or db.NULL, d.roles, d.trait_grants, d.locale, d.timezone,
     d.feature_flags, priv, pub)
-  if r == nil then return nil, msg, code end
   if #r == 0 then return conflict(spec.id, domain or db.NULL) end
   local w = World.wrap(r[1])
   return worlds._finish(w, { { "World", w.id, w.version } })
 end
 
--- After a commit: update the cache; return w and its admin URL, or nil,
--- message, code (the change is committed) when Redis failed.
+-- After a commit: update the cache; return w and its admin URL (a Redis
+-- failure raises model.cache_failure carrying them).
 function worlds._finish(w, entries)
-  local ok, msg, code = model.after_commit(entries)
-  if not ok then return nil, model.redis_message(msg), code, w end
-  return w, (w:admin_url())
+  return model.after_commit(entries, w, (w:admin_url()))
 end
 
 ---------------------------------------------------------------- save
@@ -232,16 +223,12 @@ function World.methods.save(self)
       "vapid_private_key", "vapid_public_key" }) do
     p[i] = World.param(row, c)
   end
-  local r, msg, code = db.query(UPDATE, table.unpack(p, 1, 12))
-  if r == nil then return nil, msg, code end
+  local r = db.query(UPDATE, table.unpack(p, 1, 12))
   if #r == 0 then return not_found(row.id) end
   local old = row.version
   model.on_rollback(function() row.version = old end)
   row.version = r[1].version
-  local ok
-  ok, msg, code = model.after_commit({ { "World", row.id, row.version } })
-  if not ok then return nil, model.redis_message(msg), code end
-  return self
+  return model.after_commit({ { "World", row.id, row.version } }, self)
 end
 
 -- world:rooms() -> its rooms, ordered by sorting_priority.

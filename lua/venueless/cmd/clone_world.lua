@@ -12,12 +12,10 @@ function M.run(opts, args)
   cli.connect_db("clone_world")
   -- The source must exist before anybody is asked anything.
   local src, msg, code = worlds.get(args[1])
-  if src == nil then cli.check("db", nil, msg, code) end
+  if src == nil then cli.fail(msg, nil, code) end
   local spec = create.ask_new(opts, "clone_world")
   spec.new_secrets = opts["new-secrets"] or nil
-  local w, url, c2, world, summary = worlds.clone(src.id, spec)
-  if w ~= nil then summary = c2 end
-  create.finish("World cloned.", opts, w, url, c2, world, summary)
+  cli.committed(create.reporter("World cloned.", opts), worlds.clone, src.id, spec)
 end
 
 return M

@@ -69,9 +69,7 @@ function M.ask_new(opts, command)
     if not worlds.valid_id(v) then
       return "the id must be alphanumeric (A-Z, a-z, 0-9), 1 to 50 characters"
     end
-    local w, msg, code = worlds.get(v)
-    if w then return ("world %s already exists"):format(v) end
-    if code ~= "notfound" then cli.check("db", nil, msg, code) end
+    if worlds.get(v) then return ("world %s already exists"):format(v) end
     return nil
   end)
   local title = ask(read, "title", opts.title, function(v)
@@ -85,7 +83,7 @@ function M.ask_new(opts, command)
     if v:find("[%s/]") or utf8.len(v) == nil or #v > 250 then
       return "the domain must be a host name (at most 250 characters, no spaces or slashes)"
     end
-    local r = cli.check("db", db.query("SELECT id FROM core_world WHERE domain = $1", v))
+    local r = db.query("SELECT id FROM core_world WHERE domain = $1", v)
     if r[1] then return ("domain %s is already used by world %s"):format(v, r[1].id) end
     return nil
   end)
@@ -156,16 +154,13 @@ function M.report(w, url, headline, opts, summary)
   end
 end
 
--- The result of worlds.create/clone: output, then a Redis failure after
--- the commit fails with noredis.
-function M.finish(headline, opts, w, url, code, world, summary)
-  if w == nil then
-    if world == nil then cli.check("db", nil, url, code) end
-    M.report(world, (world:admin_url()), headline, opts, summary)
-    io.stdout:flush()
-    cli.check("redis", nil, url, code)
+-- What cli.committed hands the results of worlds.create/clone to: a
+-- refusal fails, a world is shown (also when its cache update failed).
+function M.reporter(headline, opts)
+  return function(w, url, summary)
+    if w == nil then cli.fail(url, nil, summary) end
+    M.report(w, url, headline, opts, summary)
   end
-  M.report(w, url, headline, opts, summary)
 end
 
 function M.run(opts, args)
@@ -173,8 +168,7 @@ function M.run(opts, args)
   local worlds = require "venueless.worlds"
   cli.connect_db("create_world")
   local spec = M.ask_new(opts, "create_world")
-  local w, url, code, world = worlds.create(spec)
-  M.finish("World created.", opts, w, url, code, world)
+  cli.committed(M.reporter("World created.", opts), worlds.create, spec)
 end
 
 return M

@@ -45,14 +45,10 @@ function M.run(opts, args)
   local function connect()
     cli.connect_db("import_config")
   end
-  local w, s, code, world, summary = worlds.import(args[1], { before_write = connect })
-  if w == nil then
-    if world == nil then cli.check("db", nil, s, code) end
-    report(opts, world, summary)
-    io.stdout:flush()
-    cli.check("redis", nil, s, code)
-  end
-  report(opts, w, s)
+  cli.committed(function(w, s, code)
+    if w == nil then cli.fail(s, nil, code) end
+    report(opts, w, s)
+  end, worlds.import, args[1], { before_write = connect })
 end
 
 return M

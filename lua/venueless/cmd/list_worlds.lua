@@ -28,7 +28,7 @@ function M.run(opts, args)
   cli.max_args(args, 0)
   local worlds = require "venueless.worlds"
   cli.connect_db("list_worlds")
-  local list = cli.check("db", worlds.list())
+  local list = worlds.list()
   if opts.json then
     local out = json.array({})
     for i, w in ipairs(list) do

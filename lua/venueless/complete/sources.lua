@@ -20,7 +20,7 @@ local pdb, predis       -- private db and redis module instances
 
 -- A db module of our own (its own connection), so completion never
 -- touches the session's transaction or settings. Connects on first use:
--- true, or nil, msg, code.
+-- true; raises as db.connect does.
 local function private_db()
   if pdb then return true end
   local d = package.preload["venueless.db"]("venueless.db")
@@ -51,17 +51,13 @@ end
 local function query(sql, ...)
   local now = core.time("monotonic")
   if (down.db or 0) > now then return {} end
-  local ok, res, msg, code = pcall(function(...)
-    local c, cmsg, ccode = private_db()
-    if not c then return nil, cmsg, ccode end
+  local ok, res = pcall(function(...)
+    private_db()
     return pdb.query({ timeout = S.timeout }, sql, ...)
   end, ...)
   if not ok then
     if core.is_error(res) and res.code == "interrupted" then error(res, 0) end
-    return {}
-  end
-  if not res then
-    if type(code) == "string" and code:sub(1, 2) == "08" then
+    if core.is_error(res) and res.exit == core.exit.nopg then
       down.db = now + S.down_for
     end
     return {}
