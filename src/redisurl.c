@@ -295,7 +295,8 @@ url_host(struct vl_redisurl *u, const char *p, const char *hend,
     const char **cause)
 {
 	if (*p == '[') {
-		if (hend - p < 3 || hend[-1] != ']') {
+		if (hend - p < 3 || memchr(p, ']', (size_t)(hend - p)) !=
+		    hend - 1) {
 			*cause = "expected [IPv6 address] then ':' or '/'";
 			return -1;
 		}
