@@ -1,7 +1,8 @@
 /*
  * venueless.redis: sharded Redis connections over hiredis. Every wait is a
- * poll() so Ctrl-C abandons a call at once and connecting times out; a
- * pipeline streams commands and replies so memory stays bounded.
+ * vl_wait_fd (wait.c) so Ctrl-C abandons a call at once and connecting
+ * times out; a pipeline streams commands and replies so memory stays
+ * bounded. URLs are parsed by redisurl.c.
  */
 #include <errno.h>
 #include <limits.h>
