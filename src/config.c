@@ -130,30 +130,45 @@ aux_truthy(const char *s)
 	    strcmp(s, "1") == 0;
 }
 
-/* Push the list of redis URLs, one per shard. */
+/* Push s[0..len) without the blanks around it, unless that is empty. */
+static void
+aux_pushtrimmed(lua_State *L, const char *s, size_t len, int *n)
+{
+	while (len > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		len--;
+	}
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len == 0)
+		return;
+	lua_pushlstring(L, s, len);
+	lua_seti(L, -2, ++*n);
+}
+
+/*
+ * Push the list of redis URLs, one per shard: [redis] urls split at
+ * commas, or one URL formatted (escaped) from host, port, db and auth.
+ */
 static void
 aux_redis_urls(lua_State *L, const struct values *vals)
 {
-	const char	*urls = aux_get(vals, 5), *auth = aux_get(vals, 9);
-	const char	*p, *q;
+	const char	*urls = aux_get(vals, 5), *p, *q;
+	char		*url;
 	int		 n = 0;
 
 	lua_newtable(L);
 	if (*urls == '\0') {
-		lua_pushfstring(L, "redis://%s%s%s%s:%s/%s", *auth ? ":" : "",
-		    auth, *auth ? "@" : "", aux_get(vals, 6), aux_get(vals, 7),
-		    aux_get(vals, 8));
+		url = vl_redisurl_format(aux_get(vals, 6), aux_get(vals, 7),
+		    aux_get(vals, 8), NULL, aux_get(vals, 9));
+		lua_pushstring(L, url);
+		free(url);
 		lua_seti(L, -2, ++n);
 		return;
 	}
 	for (p = urls; *p != '\0'; p = *q ? q + 1 : q) {
-		while (*p == ' ')
-			p++;
 		q = p + strcspn(p, ",");
-		if (q > p) {
-			lua_pushlstring(L, p, (size_t)(q - p));
-			lua_seti(L, -2, ++n);
-		}
+		aux_pushtrimmed(L, p, (size_t)(q - p), &n);
 	}
 }
 

@@ -119,7 +119,6 @@ aux_redraw(struct editor *e)
 static int
 aux_readbyte(struct editor *e, char *c)
 {
-	struct pollfd	 pfd;
 	ssize_t		 n;
 	int		 r;
 
@@ -131,11 +130,9 @@ aux_readbyte(struct editor *e, char *c)
 		}
 		if (resized || continued)
 			aux_redraw(e);
-		pfd.fd = e->fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		/* Short slices close the race with a signal before poll. */
-		if ((r = poll(&pfd, 1, 250)) < 0 && errno != EINTR)
+		/* SIGWINCH and SIGCONT end the wait too, to redraw at once. */
+		if ((r = vl_wait_fd(e->fd, POLLIN, 0, VL_WAIT_SIGNALS)) ==
+		    VL_WAIT_ERROR)
 			return -1;
 		if (r <= 0)
 			continue;

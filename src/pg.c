@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -112,16 +111,6 @@ aux_load(const char **cause)
 	    sizeof names / sizeof names[0], &pq_handle, cause);
 }
 
-/* Seconds on the monotonic clock. */
-static double
-aux_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Record a failure on the connection, without trailing newlines. */
 static void
 aux_seterr(struct conn *c, const char *msg, const char *code)
@@ -201,36 +190,14 @@ aux_drop(struct conn *c)
 }
 
 /*
- * Wait for events on fd: 0 ready, 1 interrupted, 2 deadline passed,
- * -1 error. Short slices close the race with a signal before poll.
+ * Wait for events on the connection's socket: signals cancel the query,
+ * except while a cancelled one drains (then the drain deadline holds).
  */
 static int
-aux_poll(int fd, short events, double deadline, int interruptible)
+aux_wait(struct conn *c, int events)
 {
-	struct pollfd	 pfd;
-	double		 left;
-	int		 ms, r;
-
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		if (interruptible && vl_interrupted)
-			return 1;
-		ms = 250;
-		if (deadline > 0) {
-			if ((left = deadline - aux_now()) <= 0)
-				return 2;
-			if (left * 1000 < ms)
-				ms = (int)(left * 1000) + 1;
-		}
-		pfd.fd = fd;
-		pfd.events = events;
-		pfd.revents = 0;
-		if ((r = poll(&pfd, 1, ms)) > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -1;
-	}
+	return vl_wait_fd(pq.PQsocket(c->pg), events,
+	    c->draining ? c->deadline : 0, c->draining ? VL_WAIT_NOINTR : 0);
 }
 
 /* Ask the server to cancel the running query; then drain with a deadline. */
@@ -245,7 +212,7 @@ aux_cancel(struct conn *c)
 		pq.PQfreeCancel(cn);
 	}
 	c->draining = 1;
-	c->deadline = aux_now() + VL_PG_DRAIN;
+	c->deadline = vl_now() + VL_PG_DRAIN;
 }
 
 /* Map a connection failure message to a SQLSTATE. */
@@ -268,7 +235,7 @@ aux_startconn(struct conn *c, const char **kw, const char **val,
     double timeout)
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	double		 deadline = timeout > 0 ? aux_now() + timeout : 0;
+	double		 deadline = timeout > 0 ? vl_now() + timeout : 0;
 	int		 r;
 
 	if ((c->pg = pq.PQconnectStartParams(kw, val, 0)) == NULL) {
@@ -283,13 +250,13 @@ aux_startconn(struct conn *c, const char **kw, const char **val,
 		}
 		if (st == PGRES_POLLING_FAILED)
 			break;
-		r = aux_poll(pq.PQsocket(c->pg), st == PGRES_POLLING_READING ?
-		    POLLIN : POLLOUT, deadline, 1);
-		if (r == 1 || r == 2) {
-			if (r == 2)
+		r = vl_wait_fd(pq.PQsocket(c->pg), st == PGRES_POLLING_READING ?
+		    POLLIN : POLLOUT, deadline, 0);
+		if (r == VL_WAIT_INTR || r == VL_WAIT_TIMEOUT) {
+			if (r == VL_WAIT_TIMEOUT)
 				aux_seterr(c, "timeout expired", "08006");
 			aux_drop(c);
-			return r == 1 ? 1 : -1;
+			return r == VL_WAIT_INTR ? 1 : -1;
 		}
 		if (r < 0)
 			break;
@@ -460,12 +427,11 @@ aux_send(struct conn *c, const char *sql, int n, const char *const *vals,
 	if (single)
 		pq.PQsetSingleRowMode(c->pg);
 	while ((r = pq.PQflush(c->pg)) == 1) {
-		r = aux_poll(pq.PQsocket(c->pg), POLLIN | POLLOUT,
-		    c->draining ? c->deadline : 0, !c->draining);
-		if (r == 1) {
+		r = aux_wait(c, POLLIN | POLLOUT);
+		if (r == VL_WAIT_INTR) {
 			c->intr = 1;
 			aux_cancel(c);
-		} else if (r != 0 || !pq.PQconsumeInput(c->pg))
+		} else if (r <= 0 || !pq.PQconsumeInput(c->pg))
 			return aux_connerr(c, 0);
 	}
 	return r == 0 ? 0 : aux_connerr(c, 0);
@@ -478,15 +444,14 @@ aux_next(struct conn *c)
 	int	 r;
 
 	while (pq.PQisBusy(c->pg)) {
-		r = aux_poll(pq.PQsocket(c->pg), POLLIN,
-		    c->draining ? c->deadline : 0, !c->draining);
-		if (r == 1) {
+		r = aux_wait(c, POLLIN);
+		if (r == VL_WAIT_INTR) {
 			c->intr = 1;
 			aux_cancel(c);
 			continue;
 		}
-		if (r != 0) {
-			aux_seterr(c, r == 2 ? "the server did not answer "
+		if (r <= 0) {
+			aux_seterr(c, r == VL_WAIT_TIMEOUT ? "the server did not answer "
 			    "the cancel request" : "lost the connection",
 			    "08006");
 			c->lost = 1;

@@ -1,9 +1,9 @@
 /*
  * venueless.redis: sharded Redis connections over hiredis. Every wait is a
- * poll() so Ctrl-C abandons a call at once and connecting times out; a
- * pipeline streams commands and replies so memory stays bounded.
+ * vl_wait_fd (wait.c) so Ctrl-C abandons a call at once and connecting
+ * times out; a pipeline streams commands and replies so memory stays
+ * bounded. URLs are parsed by redisurl.c.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <hiredis.h>
 
@@ -22,22 +21,11 @@
 #define CONNECT_TIMEOUT	5000		/* ms for connect, AUTH and SELECT */
 #define PIPE_CHUNK	(64 * 1024)	/* bytes queued before writing more */
 
-/* A parsed shard URL; every string is owned. */
-struct url {
-	int		 is_unix;
-	char		*host;		/* host name, or the socket path */
-	int		 port;
-	char		*user;
-	char		*password;
-	long long	 db;
-	char		*masked;	/* the URL with the password as *** */
-};
-
 /* A connection object: one shard, connected lazily. */
 struct conn {
 	int		 index;		/* shard number */
 	int		 closed;
-	struct url	 url;
+	struct vl_redisurl url;
 	redisContext	*ctx;		/* NULL while disconnected */
 	redisReply	*pending;	/* freed if converting it raised */
 	int		 busy;		/* an exchange is running (or raised) */
@@ -56,7 +44,7 @@ struct xfer {
 	int	 nargs;		/* arguments of a single call */
 	int	 results;	/* stack index of a pipeline's results */
 	int	 failed;	/* an error reply was seen */
-	int64_t	 deadline;	/* monotonic ms, 0 for none */
+	double	 deadline;	/* monotonic seconds, 0 for none */
 };
 
 /* zlib's crc32 table (IEEE 802.3, reflected polynomial 0xedb88320). */
@@ -117,228 +105,6 @@ aux_crc32(const unsigned char *p, size_t len)
 	return crc ^ 0xffffffffU;
 }
 
-/* Milliseconds on the monotonic clock. */
-static int64_t
-aux_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Parse len decimal digits at s, at most max; -1 if anything else. */
-static int
-aux_digits(const char *s, size_t len, long long max, long long *out)
-{
-	long long	 v = 0;
-	size_t		 i;
-
-	if (len == 0 || len > 18)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* A new string from s[0..len) with %XX escapes decoded. */
-static char *
-aux_unescape(const char *s, size_t len)
-{
-	char		*out, *o, hex[3] = { 0, 0, 0 };
-	size_t		 i;
-
-	o = out = xmalloc(len + 1);
-	for (i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len &&
-		    isxdigit((unsigned char)s[i + 1]) &&
-		    isxdigit((unsigned char)s[i + 2])) {
-			memcpy(hex, s + i + 1, 2);
-			*o++ = (char)strtol(hex, NULL, 16);
-			i += 2;
-		} else
-			*o++ = s[i];
-	}
-	*o = '\0';
-	return out;
-}
-
-/* Free what a parsed URL owns. */
-static void
-url_free(struct url *u)
-{
-	free(u->host);
-	free(u->user);
-	free(u->password);
-	free(u->masked);
-	memset(u, 0, sizeof *u);
-}
-
-/* The URL s with the spans [at[i], at[i] + len[i]) replaced by ***. */
-static char *
-url_mask(const char *s, const char *const at[2], const size_t len[2])
-{
-	char		*out;
-	size_t		 n = 0, i;
-
-	out = xmalloc(strlen(s) + 7);
-	for (i = 0; i < 2; i++) {
-		if (at[i] == NULL)
-			continue;
-		memcpy(out + n, s, (size_t)(at[i] - s));
-		n += (size_t)(at[i] - s);
-		memcpy(out + n, "***", 3);
-		n += 3;
-		s = at[i] + len[i];
-	}
-	strcpy(out + n, s);
-	return out;
-}
-
-/* Parse [user]:password in [p, end); remember the password's span. */
-static void
-url_userinfo(struct url *u, const char *p, const char *end,
-    const char **at, size_t *len)
-{
-	const char	*colon;
-
-	if ((colon = memchr(p, ':', (size_t)(end - p))) == NULL) {
-		u->user = aux_unescape(p, (size_t)(end - p));
-		return;
-	}
-	if (colon > p)
-		u->user = aux_unescape(p, (size_t)(colon - p));
-	u->password = aux_unescape(colon + 1, (size_t)(end - colon - 1));
-	*at = colon + 1;
-	*len = (size_t)(end - colon - 1);
-}
-
-/* Parse host[:port][/db] of a redis:// URL in [p, end). */
-static int
-url_hostport(struct url *u, const char *p, const char *end,
-    const char **cause)
-{
-	const char	*slash, *hend, *colon;
-	long long	 v = 6379;
-
-	if ((slash = memchr(p, '/', (size_t)(end - p))) == NULL)
-		slash = end;
-	hend = slash;
-	if (*p == '[' && (hend = memchr(p, ']', (size_t)(slash - p))) != NULL)
-		colon = hend + 1 < slash && hend[1] == ':' ? hend + 1 : NULL;
-	else
-		colon = memchr(p, ':', (size_t)((hend = slash) - p));
-	if (colon != NULL && aux_digits(colon + 1,
-	    (size_t)(slash - colon - 1), 65535, &v) == -1) {
-		*cause = "bad port number";
-		return -1;
-	}
-	u->port = (int)v;
-	if (*p == '[')
-		u->host = xstrndup(p + 1, (size_t)(hend - p - 1));
-	else
-		u->host = xstrndup(p, (size_t)((colon ? colon : slash) - p));
-	if (*u->host == '\0') {
-		free(u->host);
-		u->host = xstrdup("127.0.0.1");
-	}
-	if (slash + 1 < end && aux_digits(slash + 1, (size_t)(end - slash - 1),
-	    INT_MAX, &u->db) == -1) {
-		*cause = "bad database number";
-		return -1;
-	}
-	return 0;
-}
-
-/* Parse the query: db=N and password=X; others are ignored. */
-static int
-url_query(struct url *u, const char *q, const char **at, size_t *len,
-    const char **cause)
-{
-	const char	*end, *eq;
-
-	for (; *q != '\0'; q = *end != '\0' ? end + 1 : end) {
-		end = q + strcspn(q, "&#");
-		if ((eq = memchr(q, '=', (size_t)(end - q))) == NULL)
-			continue;
-		if (eq - q == 2 && strncmp(q, "db", 2) == 0 &&
-		    aux_digits(eq + 1, (size_t)(end - eq - 1), INT_MAX,
-		    &u->db) == -1) {
-			*cause = "bad database number";
-			return -1;
-		}
-		if (eq - q == 8 && strncmp(q, "password", 8) == 0) {
-			free(u->password);
-			u->password = aux_unescape(eq + 1,
-			    (size_t)(end - eq - 1));
-			*at = eq + 1;
-			*len = (size_t)(end - eq - 1);
-		}
-		if (*end == '#')
-			break;
-	}
-	return 0;
-}
-
-/* Check the scheme; the text after it, or NULL with *cause. */
-static const char *
-url_scheme(const char *s, struct url *u, const char **cause)
-{
-	if (strncmp(s, "rediss://", 9) == 0) {
-		*cause = "rediss:// (TLS) URLs are not supported";
-		return NULL;
-	}
-	if ((u->is_unix = strncmp(s, "unix://", 7) == 0))
-		return s + 7;
-	if (strncmp(s, "redis://", 8) == 0)
-		return s + 8;
-	*cause = "expected a redis:// or unix:// URL";
-	return NULL;
-}
-
-/* Parse a shard URL; -1 with *cause (a constant) if it is not usable. */
-static int
-url_parse(const char *s, struct url *u, const char **cause)
-{
-	const char	*p, *end, *slash, *at, *pw[2] = { NULL, NULL };
-	size_t		 pwlen[2] = { 0, 0 };
-
-	memset(u, 0, sizeof *u);
-	if ((p = url_scheme(s, u, cause)) == NULL)
-		return -1;
-	end = p + strcspn(p, "?#");
-	if ((slash = memchr(p, '/', (size_t)(end - p))) == NULL)
-		slash = end;
-	for (at = slash; at > p && at[-1] != '@'; at--)
-		;
-	if (at > p) {
-		url_userinfo(u, p, at - 1, &pw[0], &pwlen[0]);
-		p = at;
-	}
-	if (u->is_unix && (*p != '/' || end == p + 1)) {
-		*cause = "expected unix:///path/to/socket";
-		goto fail;
-	}
-	if (u->is_unix)
-		u->host = xstrndup(p, (size_t)(end - p));
-	else if (url_hostport(u, p, end, cause) == -1)
-		goto fail;
-	if (*end == '?' &&
-	    url_query(u, end + 1, &pw[1], &pwlen[1], cause) == -1)
-		goto fail;
-	u->masked = url_mask(s, pw, pwlen);
-	return 0;
-fail:
-	url_free(u);
-	return -1;
-}
-
 /* Free the reply being converted, if a conversion raised. */
 static void
 aux_dropreply(struct conn *c)
@@ -380,32 +146,15 @@ aux_abandon(lua_State *L, struct conn *c)
 	vl_check_interrupt(L);
 }
 
-/* poll() the connection until an event (returned), timeout (0) or -1. */
+/* Wait for events: revents, 0 on timeout, -1; Ctrl-C abandons the call. */
 static int
-aux_poll(lua_State *L, struct conn *c, short events, int64_t deadline)
+aux_poll(lua_State *L, struct conn *c, short events, double deadline)
 {
-	struct pollfd	 pfd;
-	int64_t		 left;
-	int		 r, timeout;
+	int	 r = vl_wait_fd(c->ctx->fd, events, deadline, 0);
 
-	for (;;) {
-		if (vl_interrupted)
-			aux_abandon(L, c);
-		timeout = -1;
-		if (deadline != 0) {
-			left = deadline - aux_now();
-			timeout = left > 0 ? (int)left : 0;
-		}
-		pfd.fd = c->ctx->fd;
-		pfd.events = events;
-		pfd.revents = 0;
-		if ((r = poll(&pfd, 1, timeout)) > 0)
-			return pfd.revents;
-		if (r == 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
+	if (r == VL_WAIT_INTR)
+		aux_abandon(L, c);
+	return r;
 }
 
 /* Push the first word of the error message at the top: its code. */
@@ -629,7 +378,7 @@ aux_helloreply(lua_State *L, struct xfer *x, redisReply *r)
 
 /* Send AUTH and SELECT as the URL asks; 0, or -1 with message and code. */
 static int
-aux_handshake(lua_State *L, struct conn *c, int64_t deadline)
+aux_handshake(lua_State *L, struct conn *c, double deadline)
 {
 	struct xfer	 x;
 
@@ -657,7 +406,7 @@ aux_handshake(lua_State *L, struct conn *c, int64_t deadline)
 static int
 aux_connect(lua_State *L, struct conn *c)
 {
-	int64_t		 deadline = aux_now() + c->connect_ms;
+	double		 deadline = vl_now() + c->connect_ms / 1000.0;
 	socklen_t	 len = sizeof(int);
 	int		 ev, err = 0;
 
@@ -828,7 +577,7 @@ conn_close(lua_State *L)
 		return 0;
 	c->closed = 1;
 	aux_disconnect(c);
-	url_free(&c->url);
+	vl_redisurl_free(&c->url);
 	free(c->argv);
 	free(c->argvlen);
 	c->argv = NULL;
@@ -944,7 +693,7 @@ aux_getconn(lua_State *L, lua_Integer i)
 		luaL_error(L, "config.redis.urls[%I] is not a string",
 		    (LUAI_UACINT)i + 1);
 	url = lua_tostring(L, -1);
-	if (url_parse(url, &c->url, &cause) == -1)
+	if (vl_redisurl_parse(url, &c->url, &cause) == -1)
 		vl_error(L, VL_EXIT_FAILURE, "redis shard %d: %s", (int)i,
 		    cause);
 	c->closed = 0;
@@ -1054,6 +803,80 @@ lredis_connect_timeout(lua_State *L)
 	return 1;
 }
 
+/* Set field k of the table at the top to s, unless s is NULL. */
+static void
+aux_setstr(lua_State *L, const char *k, const char *s)
+{
+	if (s == NULL)
+		return;
+	lua_pushstring(L, s);
+	lua_setfield(L, -2, k);
+}
+
+/*
+ * redis.parse_url(s) → {scheme=, host= (or path=), port=, db=, user=,
+ * password=, url= (masked)}, or nil, message: what redis.conn would use.
+ */
+static int
+lredis_parse_url(lua_State *L)
+{
+	struct vl_redisurl	 u;
+	const char		*cause;
+
+	if (vl_redisurl_parse(luaL_checkstring(L, 1), &u, &cause) == -1) {
+		lua_pushnil(L);
+		lua_pushstring(L, cause);
+		return 2;
+	}
+	lua_createtable(L, 0, 7);
+	aux_setstr(L, "scheme", u.is_unix ? "unix" : "redis");
+	aux_setstr(L, u.is_unix ? "path" : "host", u.host);
+	aux_setstr(L, "user", u.user);
+	aux_setstr(L, "password", u.password);
+	aux_setstr(L, "url", u.masked);
+	lua_pushinteger(L, (lua_Integer)u.db);
+	lua_setfield(L, -2, "db");
+	if (!u.is_unix) {
+		lua_pushinteger(L, u.port);
+		lua_setfield(L, -2, "port");
+	}
+	vl_redisurl_free(&u);
+	return 1;
+}
+
+/* Field k of the table at 1 as a string (numbers converted), or def. */
+static const char *
+aux_optfield(lua_State *L, const char *k, const char *def)
+{
+	int	 t = lua_getfield(L, 1, k);	/* stays on the stack */
+
+	if (t == LUA_TNIL)
+		return def;
+	if (t != LUA_TSTRING && t != LUA_TNUMBER)
+		luaL_argerror(L, 1, lua_pushfstring(L, "field '%s': string "
+		    "expected, got %s", k, luaL_typename(L, -1)));
+	return lua_tostring(L, -1);
+}
+
+/* redis.format_url{host=, port=, db=, user=, password=} → redis:// URL. */
+static int
+lredis_format_url(lua_State *L)
+{
+	const char	*host, *port, *db, *user, *password;
+	char		*url;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	host = aux_optfield(L, "host", "127.0.0.1");
+	port = aux_optfield(L, "port", "6379");
+	db = aux_optfield(L, "db", "0");
+	user = aux_optfield(L, "user", NULL);
+	password = aux_optfield(L, "password", NULL);
+	url = vl_redisurl_format(host, port, db, user, password);
+	lua_pushstring(L, url);
+	free(url);
+	return 1;
+}
+
 static const luaL_Reg lredis_funcs[] = {
 	{ "conn", lredis_conn },
 	{ "connect_timeout", lredis_connect_timeout },
@@ -1063,6 +886,8 @@ static const luaL_Reg lredis_funcs[] = {
 	{ "pcall", lredis_pcall },
 	{ "pipeline", lredis_pipeline },
 	{ "close", lredis_close },
+	{ "parse_url", lredis_parse_url },
+	{ "format_url", lredis_format_url },
 	{ NULL, NULL }
 };
 

@@ -53,6 +53,33 @@ void	 vl_pushnull(lua_State *);
 int	 vl_isnull(lua_State *, int);
 int	 vl_report(lua_State *, const char *, int);
 
+/* redisurl.c */
+struct vl_redisurl {
+	int		 is_unix;
+	char		*host;		/* host name or address, or socket path */
+	int		 port;		/* 0 for unix:// */
+	char		*user;		/* NULL when none */
+	char		*password;	/* NULL when none (or empty) */
+	long long	 db;
+	char		*masked;	/* the URL with passwords as *** */
+};
+int	 vl_redisurl_parse(const char *, struct vl_redisurl *, const char **);
+void	 vl_redisurl_free(struct vl_redisurl *);
+char	*vl_redisurl_format(const char *, const char *, const char *,
+	    const char *, const char *);
+
+/* wait.c */
+enum vl_wait {
+	VL_WAIT_TIMEOUT = 0,	/* the deadline passed */
+	VL_WAIT_ERROR = -1,	/* poll failed; errno is set */
+	VL_WAIT_INTR = -2,	/* vl_interrupted is set */
+	VL_WAIT_SIGNAL = -3	/* another signal arrived (VL_WAIT_SIGNALS) */
+};
+#define VL_WAIT_NOINTR	0x1	/* ignore vl_interrupted (draining) */
+#define VL_WAIT_SIGNALS	0x2	/* return VL_WAIT_SIGNAL on other signals */
+double	 vl_now(void);
+int	 vl_wait_fd(int, int, double, int);
+
 /* cmd.c */
 enum vl_argtype {
 	VL_ARG_STRING = 0,	/* the argument as given (or a flag) */

@@ -38,6 +38,17 @@ vl_eq "venueless:7:asgi:" "$(VENUELESS_REDIS_DB=7 cl 'cl.channel_prefix')"
 # A URL list, one per shard, spaces tolerated.
 out=$(VENUELESS_REDIS_URLS='redis://a:1/0, redis://b:2/0,redis://c:3/0' q 'table.concat(config.redis.urls, "|")')
 vl_eq "redis://a:1/0|redis://b:2/0|redis://c:3/0" "$out"
+tab=$(printf '\t')
+out=$(VENUELESS_REDIS_URLS=" redis://a:1/0 ,${tab}redis://b:2/0$tab, ,,redis://c:3/0  " q 'table.concat(config.redis.urls, "|")')
+vl_eq "redis://a:1/0|redis://b:2/0|redis://c:3/0" "$out" "blanks around URLs trimmed"
+
+# The URL built from host/port/db/auth escapes the password (and an IPv6
+# host gets brackets), so redis.conn decodes exactly the password given.
+vl_eq "redis://:a%2Fb%2541%23%3F%40%3A%20@redis.example:6379/3" \
+    "$(VENUELESS_REDIS_AUTH='a/b%41#?@: ' q 'config.redis.urls[1]')"
+vl_eq "a/b%41#?@: " "$(VENUELESS_REDIS_AUTH='a/b%41#?@: ' q 'redis.parse_url(config.redis.urls[1]).password')"
+vl_eq "redis://:s3cret@[::1]:6379/3" "$(VENUELESS_REDIS_HOST=::1 q 'config.redis.urls[1]')"
+vl_eq "redis://:***@redis.example:6379/3" "$(VENUELESS_REDIS_AUTH='a/b' q 'redis.conn(0).url')"
 
 # Pub/sub switch: the documented true spellings, and others.
 for t in true yes on True 1; do

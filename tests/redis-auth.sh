@@ -75,6 +75,52 @@ vl_with_url "redis://:secret@127.0.0.1:$port/99" 1 "$VENUELESS" shell \
     -e 'redis.call("PING")'
 vl_contains "$VL_ERR" "ERR DB index is out of range"
 
+# [redis] auth (config file) and VENUELESS_REDIS_AUTH: config escapes the
+# password into the URL it builds and AUTH gets it back unchanged, for
+# every printable character. The server's requirepass is set to each one
+# in turn (CONFIG SET takes it as one argument), and a wrong password is
+# refused, so a PONG proves the password arrived intact. INI values lose
+# their outer blanks, so the file's password has its space inside.
+all=$(python3 -c 's = "".join(map(chr, range(0x21, 0x7f))); print(s[:40] + " " + s[40:])')
+[ ${#all} -eq 95 ] || vl_fail "the printable password has ${#all} characters"
+cfg="$VL_TMP/auth.cfg"
+unset VENUELESS_REDIS_URLS
+# vl_auth HOW PASSWORD: PING with PASSWORD from the file or the variable.
+vl_auth() {
+	local pw=$2 want=${3:-0}
+	printf '[redis]\nhost = 127.0.0.1\nport = %s\nauth = %s\n' "$port" "$pw" >"$cfg"
+	case $1 in
+	file)	VENUELESS_CONFIG_FILE=$cfg vl_exit "$want" "$VENUELESS" shell \
+		    -e 'redis.call("PING")' -e 'redis.conn(0).url' ;;
+	env)	VENUELESS_CONFIG_FILE=/dev/null VENUELESS_REDIS_PORT=$port \
+		    VENUELESS_REDIS_AUTH=$pw vl_exit "$want" "$VENUELESS" shell \
+		    -e 'redis.call("PING")' -e 'redis.conn(0).url' ;;
+	esac
+}
+for pw in "$all" 'a/b' 'a%41' '#' '?' '@' ':' ' ' 'a b' '%' 'x@y:z/w?v#u' \
+    "$(printf '%s' "$all" | rev)"; do
+	vl_redis_cli CONFIG SET requirepass "$pw" >/dev/null ||
+	    vl_fail "CONFIG SET requirepass [$pw]"
+	export REDISCLI_AUTH=$pw
+	for how in env file; do
+		[ "$how" = file ] && [ "$pw" = ' ' ] && continue	# INI strips it
+		vl_auth "$how" "$pw"
+		vl_eq "PONG
+redis://:***@127.0.0.1:$port/0" "$VL_OUT" "[$pw] from the $how"
+		vl_auth "$how" "${pw}x" 1
+		vl_contains "$VL_ERR" "WRONGPASS" "[${pw}x] from the $how"
+	done
+done
+# a%41 is sent as it is, not decoded to aA
+vl_redis_cli CONFIG SET requirepass aA >/dev/null
+export REDISCLI_AUTH=aA
+for how in env file; do
+	vl_auth "$how" 'a%41' 1
+	vl_contains "$VL_ERR" "WRONGPASS" "a%41 from the $how is not aA"
+	vl_auth "$how" aA
+	vl_contains "$VL_OUT" "PONG" "aA from the $how"
+done
+
 # The server going away: connection refused on the TCP port, quickly.
 kill -9 "$(cat "$VL_TMP/redis0.pid")"
 sleep 0.2

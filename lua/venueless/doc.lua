@@ -47,6 +47,10 @@ M.bindings = {
     pcall = { sig = "redis.pcall(cmd, ...)", text = "a command on shard 0; nil, msg, code on errors" },
     pipeline = { sig = "redis.pipeline(cmds)", text = "several commands on shard 0 in one round trip" },
     close = { sig = "redis.close()", text = "close every shard's connection" },
+    parse_url = { sig = "redis.parse_url(url)",
+      text = "the parts redis.conn would use: {scheme=, host= or path=, port=, db=, user=, password=, url=}; nil, msg if unusable" },
+    format_url = { sig = "redis.format_url{host=, port=, db=, user=, password=}",
+      text = "a redis:// URL with the userinfo percent-escaped, as config builds it" },
   },
   json = {
     encode = { sig = "json.encode(v [, {indent=true}])", text = "a value as JSON text" },
