@@ -107,7 +107,7 @@ for pw in "$all" 'a/b' 'a%41' '#' '?' '@' ':' ' ' 'a b' '%' 'x@y:z/w?v#u' \
 		vl_auth "$how" "$pw"
 		vl_eq "PONG
 redis://:***@127.0.0.1:$port/0" "$VL_OUT" "[$pw] from the $how"
-		vl_auth "$how" "${pw}x" 1
+		vl_auth "$how" "${pw}x" 11
 		vl_contains "$VL_ERR" "WRONGPASS" "[${pw}x] from the $how"
 	done
 done
@@ -115,7 +115,7 @@ done
 vl_redis_cli CONFIG SET requirepass aA >/dev/null
 export REDISCLI_AUTH=aA
 for how in env file; do
-	vl_auth "$how" 'a%41' 1
+	vl_auth "$how" 'a%41' 11
 	vl_contains "$VL_ERR" "WRONGPASS" "a%41 from the $how is not aA"
 	vl_auth "$how" aA
 	vl_contains "$VL_OUT" "PONG" "aA from the $how"
