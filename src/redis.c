@@ -542,7 +542,10 @@ aux_checkcmds(lua_State *L)
 	return (int)n;
 }
 
-/* conn:pipeline(cmds) → replies, or nil, message, "connection". */
+/*
+ * conn:pipeline(cmds) → replies; a shard that cannot be reached is a
+ * failure and raises (core.try(conn.pipeline, conn, cmds) does not).
+ */
 static int
 conn_pipeline(lua_State *L)
 {
@@ -556,13 +559,13 @@ conn_pipeline(lua_State *L)
 	if (x.n == 0)
 		return 1;
 	if (aux_connect(L, c) == -1)
-		return aux_failure(L);
+		return aux_raise(L);
 	x.arg = 2;
 	x.results = 3;
 	x.append = aux_appendpipe;
 	x.reply = aux_pipereply;
 	if (aux_exchange(L, c, &x) == -1)
-		return aux_failure(L);
+		return aux_raise(L);
 	lua_settop(L, 3);
 	return 1;
 }

@@ -98,6 +98,9 @@ VENUELESS_REDIS_URLS="unix://$sock" redis_all 11 "NOAUTH" NOAUTH
 
 # Redis unreachable: exit 11.
 VENUELESS_REDIS_URLS="unix://$VL_TMP/nowhere.sock" redis_all 11 "redis shard 0 (" connection
+# a pipeline to a shard that cannot be reached raises too
+VENUELESS_REDIS_URLS="unix://$VL_TMP/nowhere.sock" check 11 "redis shard 0 (" \
+    "$VENUELESS" shell -e 'redis.pipeline({ { "PING" } })' -e 'print("carried on")'
 
 # PostgreSQL stopped (08006): exit 10.
 vl_as_pg "$PG_CTL" -D "$VL_PGDATA" -m fast stop >/dev/null

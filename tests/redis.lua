@@ -247,7 +247,10 @@ test("connection failures: nil, message naming the shard, connection", function(
     eq("connection", code)
     ok(now() - t0 < 1, "fails quickly")
     local r
-    r, msg, code = c:pipeline({ { "PING" } })
+    local pe = raises(function() c:pipeline({ { "PING" } }) end, "^redis shard 1 ")
+    eq(core.exit.noredis, pe.exit)
+    eq("connection", pe.code)
+    r, msg, code = core.try(c.pipeline, c, { { "PING" } })
     eq(nil, r)
     eq("connection", code)
     ok(msg:find("^redis shard 1 "))

@@ -135,8 +135,7 @@ end
 
 -- Run cmds on shard i; raise on a failure or an error reply.
 local function pipeline(i, cmds)
-  local r, msg, code = redis.conn(i):pipeline(cmds)
-  if r == nil then core.fail(msg, code) end
+  local r = redis.conn(i):pipeline(cmds)
   for _, reply in ipairs(r) do
     if type(reply) == "table" and reply.err then
       core.fail(reply.err, reply.err:match("^%u+") or "ERR")

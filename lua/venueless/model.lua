@@ -259,13 +259,8 @@ function M.publish_shard(redis, s, kv)
     cmd[#cmd + 1] = M.CACHE_EXPIRY
     cmds[#cmds + 1] = cmd
   end
-  local ok, replies, msg, code = pcall(function()
-    return redis.conn(s):pipeline(cmds)
-  end)
-  if not ok then
-    if core.is_error(replies) then return nil, replies.message, replies.code end
-    error(replies, 0)
-  end
+  local conn = redis.conn(s)
+  local replies, msg, code = core.try(conn.pipeline, conn, cmds)
   if replies == nil then return nil, msg, code end
   for _, r in ipairs(replies) do
     if type(r) == "table" and r.err then
