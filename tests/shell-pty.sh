@@ -74,6 +74,14 @@ prompt() {
 	wait_for "${1:-venueless(test)> }"
 }
 
+# Ctrl-C at a prompt, then wait for the fresh prompt after the "^C" (the
+# old line, after the mark, already shows a prompt: waiting for that
+# alone lets the next keys race the interrupt).
+cancel() {
+	$TM send-keys -t vl C-c
+	wait_for $'^C\n'"${1:-venueless(test)> }"
+}
+
 # ~/.editrc is read: a key bound to an editor command.
 printf 'venueless:bind ^X ed-move-to-beg\n' >"$HOME/.editrc"
 
@@ -116,12 +124,12 @@ keys 'v'; $TM send-keys -t vl Tab; wait_for '("abc"):reverse('
 line ')'; wait_for $'\ncba'
 mark; keys 'db.qu'; $TM send-keys -t vl Tab
 $TM send-keys -t vl Tab; wait_for 'query'; wait_for 'quote_ident'
-$TM send-keys -t vl C-c; prompt
+cancel
 
 # Argument hints: Tab after "(" shows the signature.
 mark; keys 'migrations.plan('; $TM send-keys -t vl Tab
 wait_for 'migrations.plan([{app=, target=, set=}])'
-$TM send-keys -t vl C-c; prompt
+cancel
 
 # psql's \x for query results.
 mark; line '\x'; wait_for 'Expanded display is on.'
@@ -131,13 +139,13 @@ mark; line '\x auto'; wait_for 'Expanded display is auto.'
 # Live world ids: unique, then two candidates listed.
 mark; keys 'worlds.get("sam'; $TM send-keys -t vl Tab
 wait_for 'worlds.get("sample"'
-$TM send-keys -t vl C-c; prompt
+cancel
 mark; keys 'worlds.get("sa'; $TM send-keys -t vl Tab
 wait_for 'sahara'; wait_for 'sample'; absent 'other'
-$TM send-keys -t vl C-c; prompt
+cancel
 mark; keys 'connections.drop("411'; $TM send-keys -t vl Tab
 wait_for 'connections.drop("411b261.prod"'
-$TM send-keys -t vl C-c; prompt
+cancel
 
 # A resize while editing: the line is kept and still edits.
 mark; keys 'string.rep("ab", 3'; wait_for "${PROMPT}string.rep"
@@ -147,7 +155,7 @@ line ')'; wait_for $'\nababab'
 
 # Ctrl-C at the prompt clears the line.
 mark; keys 'abc'; wait_for "${PROMPT}abc"
-$TM send-keys -t vl C-c; prompt
+cancel
 mark; line '1 + 2'; wait_for $'\n3'; absent 'abc1'
 
 # Multi-line input with the continuation prompt.
@@ -157,12 +165,12 @@ wait_for $'10\n20\n30'
 
 # Ctrl-C at the continuation prompt drops the unfinished chunk.
 mark; line 'if true then'; wait_for '>> '
-$TM send-keys -t vl C-c; prompt
+cancel
 mark; line '"fresh"'; wait_for $'\nfresh'; absent 'error'
 
 # Ctrl-R searches the history.
 mark; $TM send-keys -t vl C-r; keys 'i * 1'; wait_for 'print(i * 10)'
-$TM send-keys -t vl C-c; prompt
+cancel
 
 # Top-level locals survive to later lines; results in _ and _N.
 mark; line 'local lx = 41'; prompt
@@ -255,7 +263,7 @@ $TM new-session -d -s vl -x 150 -y 50 \
     "NO_COLOR=1 '$VENUELESS' shell -e 'y0 = 5' -i; echo EXIT=\$?; sleep 600"
 mark; prompt
 mark; $TM send-keys -t vl Up; wait_for "${PROMPT}1 + 1"
-$TM send-keys -t vl C-c; prompt
+cancel
 mark; line 'y0 * 2'; wait_for $'\n10'
 mark; line '{ a = "x" }'; wait_for '{ a = "x" }'
 $TM capture-pane -p -e -t vl | grep -qF "$(printf '\033[32m')" &&
@@ -266,7 +274,7 @@ mark; $TM send-keys -t vl C-d; wait_for 'EXIT=0'
 $TM kill-session -t vl
 $TM new-session -d -s vl -x 150 -y 50 "'$VENUELESS' shell; echo EXIT=\$?; sleep 600"
 mark; prompt
-$TM send-keys -t vl C-c; prompt
+cancel
 pid=$(pgrep -P "$($TM display-message -p -t vl '#{pane_pid}')" venueless)
 [ -n "$pid" ] || vl_fail "no venueless process in the pane"
 mark; kill -TERM "$pid"; wait_for 'EXIT=130'
