@@ -23,6 +23,15 @@ APP_OF = [("django_content_type", "contenttypes"), ("django_session", "sessions"
 ORDER = ["contenttypes", "auth", "control", "core", "sessions", "storage"]
 DEPS = {"contenttypes": [], "auth": ["contenttypes"], "control": ["contenttypes", "auth"],
         "core": ["contenttypes", "auth"], "sessions": [], "storage": ["core"]}
+# Cross-app dependencies of Django's own migrations, as Django 4.2's
+# django/contrib/*/migrations declare them (auth.0001_initial names
+# ("contenttypes", "__first__"), the app's first migration).
+DJANGO_DEPS = {
+    ("auth", "0001_initial"): [("contenttypes", "0001_initial")],
+    ("auth", "0006_require_contenttypes_0002"): [("contenttypes", "0002_remove_content_type_name")],
+    ("auth", "0011_update_proxy_permissions"): [("contenttypes", "0002_remove_content_type_name")],
+}
+DJANGO_APPS = ("auth", "contenttypes", "sessions")
 
 
 def app_of(table):
@@ -120,6 +129,32 @@ def lua_list(items, indent="    "):
     return "{\n" + "".join('%s"%s",\n' % (indent, i) for i in items) + indent[:-2] + "}"
 
 
+def replaced_deps(app, names):
+    """Each replaced migration's dependencies as Django's graph has them
+    (showmigrations --plan -v 2 prints them). The reference gives no
+    per-migration dependencies, so they are derived: within an app each
+    migration depends on the one before it in migrations.txt (the apps
+    have no branches); Django's own apps add DJANGO_DEPS; one of our apps'
+    first migration depends on each app its squash depends on (DEPS)
+    through that app's last migration, since Django repoints a dependency
+    on a squash to the last migration it replaces."""
+    out = {}
+    for i, name in enumerate(names[app]):
+        deps = [(app, names[app][i - 1])] if i > 0 else []
+        if app in DJANGO_APPS:
+            deps += DJANGO_DEPS.get((app, name), [])
+        elif i == 0:
+            deps += [(d, names[d][-1]) for d in DEPS[app]]
+        out[name] = sorted(deps)
+    return out
+
+
+def lua_deps(deps):
+    return "{\n" + "".join('    ["%s"] = {%s },\n' % (
+        n, "".join(' { "%s", "%s" },' % d for d in ds)[:-1] if ds else "")
+        for n, ds in deps.items()) + "  }"
+
+
 def main(ref, out):
     per_app = {}
     for stmt in statements(os.path.join(ref, "schema.sql")):
@@ -154,6 +189,9 @@ def main(ref, out):
             f.write('  group = "django",\n')
             f.write("  dependencies = {\n%s  },\n" % deps)
             f.write("  replaces = %s,\n" % lua_list(ns))
+            f.write("  -- What each replaced migration depends on in Django's graph\n"
+                    "  -- (showmigrations --plan -v 2), derived as the generator says.\n")
+            f.write("  replaced_dependencies = %s,\n" % lua_deps(replaced_deps(app, names)))
             f.write("  sql = %s,\n" % lua_string("\n\n".join(inline(per_app[app]))))
             f.write("}\n")
         index.append("venueless.migrations.%s.%s" % (app, fname))

@@ -142,14 +142,49 @@ Running migrations:
   No migrations to apply." "$VL_OUT" "migrate core"
 vl_exit 0 "$V" migrate core 0067
 vl_contains "$VL_OUT" "  Target specific migration: 0001_initial_squashed_0067_world_vapid_private_key_world_vapid_public_key_and_more, from core"
-vl_exit 1 "$V" migrate nosuchapp
-vl_eq "venueless: migrate: no installed app with label nosuchapp" "$VL_ERR"
-vl_exit 1 "$V" migrate social
-vl_eq "venueless: migrate: app social has no migrations" "$VL_ERR"
-vl_exit 1 "$V" migrate core 9999
-vl_eq "venueless: migrate: no migration matching 9999 in app core" "$VL_ERR"
+# An app or migration that names nothing: Django's message, a usage
+# error (exit 2, the command's usage after it).
+# bad_arg MESSAGE ARG...: migrate ARG... exits 2 saying MESSAGE.
+bad_arg() {
+	local msg=$1
+	shift
+	vl_exit 2 "$V" migrate "$@"
+	vl_eq "venueless: migrate: $msg" "$(echo "$VL_ERR" | head -1)" "migrate $*"
+	vl_contains "$VL_ERR" "usage: venueless migrate "
+	vl_eq "" "$VL_OUT" "migrate $*: stdout"
+}
+bad_arg "No installed app with label 'nosuchapp'." nosuchapp
+bad_arg "No installed app with label 'nosuchapp'." --check nosuchapp
+bad_arg "No installed app with label 'nosuchapp'." nosuchapp 0001
+bad_arg "App 'social' does not have migrations." social
+bad_arg "Cannot find a migration matching '9999' from app 'core'." core 9999
+bad_arg "Cannot find a migration matching '9999' from app 'core'." --plan core 9999
 vl_exit 1 "$V" migrate core zero
 vl_contains "$VL_ERR" "unapplying migrations is not supported"
+
+# --- A fresh "migrate auth": the squashes of the initial schema apply
+# together, so the header names every app they bring, not only auth.
+"$BINDIR/createdb" authonly
+on authonly vl_exit 0 "$V" migrate auth
+vl_eq "Operations to perform:
+  Apply all migrations: auth, contenttypes, control, core, sessions, storage
+Running migrations:" "$(echo "$VL_OUT" | head -3)" "fresh migrate auth: header"
+vl_eq 6 "$(echo "$VL_OUT" | grep -c '^  Applying ')" "fresh migrate auth applies every squash"
+history authonly | diff "$REF/migrations.txt" - || vl_fail "fresh migrate auth: rows"
+on authonly vl_exit 0 "$V" migrate auth
+vl_eq "Operations to perform:
+  Apply all migrations: auth
+Running migrations:
+  No migrations to apply." "$VL_OUT" "migrate auth when up to date"
+# A specific target inside the initial schema: the others are named on
+# the apps line, the target on its own.
+"$BINDIR/createdb" authtarget
+on authtarget vl_exit 0 "$V" migrate auth 0003
+vl_eq "Operations to perform:
+  Apply all migrations: contenttypes, control, core, sessions, storage
+  Target specific migration: 0001_initial_squashed_0012_alter_user_first_name_max_length, from auth
+Running migrations:" "$(echo "$VL_OUT" | head -4)" "fresh migrate auth 0003: header"
+vl_eq 6 "$(echo "$VL_OUT" | grep -c '^  Applying ')" "fresh migrate auth 0003 applies every squash"
 
 # --- -v 2 adds Django's timings; a fresh database for it.
 "$BINDIR/createdb" verbose
@@ -313,10 +348,17 @@ vl_eq 89 "$(vl_psql -d future -c 'select count(*) from django_migrations')"
 # Target one of them.
 "$BINDIR/createdb" target
 on target vl_exit 0 "$V" migrate core 0068
-vl_contains "$VL_OUT" "  Target specific migration: 0068_room_note, from core"
+vl_eq "Operations to perform:
+  Apply all migrations: auth, contenttypes, control, sessions, storage
+  Target specific migration: 0068_room_note, from core
+Running migrations:" "$(echo "$VL_OUT" | head -4)" "fresh migrate core 0068: header"
 vl_contains "$VL_OUT" "  Applying core.0068_room_note... OK"
 case $VL_OUT in *0069*) vl_fail "migrate core 0068 applied 0069" ;; esac
 on target vl_exit 1 "$V" migrate core 0001
+# 006 is a prefix of 0060..0067 (in the squash) and of 0068, 0069.
+vl_exit 2 "$V" migrate core 006
+vl_eq "venueless: migrate: More than one migration matches '006' in app 'core'. Please be more specific." \
+    "$(echo "$VL_ERR" | head -1)" "ambiguous prefix"
 on target vl_exit 0 "$V" migrate
 vl_eq "  Applying core.0069_room_note_default... OK" "$(echo "$VL_OUT" | tail -1)"
 on target vl_exit 1 "$V" migrate core 0068

@@ -35,6 +35,9 @@ vl_exit 0 "$V" showmigrations
 out_is "$VL_TMP/empty.txt" "empty database"
 vl_exit 0 "$V" showmigrations --plan
 out_is "$VL_TMP/empty-plan.txt" "empty database, --plan"
+vl_exit 0 "$V" showmigrations --plan -v 2
+vl_eq "[ ]  auth.0001_initial ... (contenttypes.0001_initial)" \
+    "$(echo "$VL_OUT" | sed -n 3p)" "empty database, --plan -v 2"
 
 vl_exit 0 "$V" migrate -v 0
 vl_exit 0 "$V" showmigrations
@@ -65,8 +68,50 @@ vl_eq "[X]  contenttypes.0001_initial
 $(grep '  auth\.' "$REF/showmigrations-plan.txt")" "$VL_OUT" "--plan auth (with what it depends on)"
 vl_exit 0 "$V" showmigrations --plan social
 vl_eq "(no migrations)" "$VL_OUT" "--plan social"
-vl_exit 1 "$V" showmigrations nosuchapp
-vl_eq "venueless: showmigrations: no installed app with label nosuchapp" "$VL_ERR"
+# An unknown app: Django's message, a usage error (exit 2).
+for args in "nosuchapp" "auth nosuchapp" "--plan nosuchapp"; do
+	vl_exit 2 "$V" showmigrations $args
+	vl_eq "venueless: showmigrations: No installed app with label 'nosuchapp'." \
+	    "$(echo "$VL_ERR" | head -1)" "showmigrations $args"
+	vl_contains "$VL_ERR" "usage: venueless showmigrations "
+	vl_eq "" "$VL_OUT" "showmigrations $args: stdout"
+done
+
+# --plan -v 2: Django's dependency suffix, the migration's parents in
+# (app, name) order. Expected from the reference plan: each migration
+# depends on the one before it in its app, plus Django's own
+# cross-app dependencies (django/contrib/auth/migrations) and each of our
+# apps' first migration on the apps its squash depends on.
+plan_deps() {
+	awk '
+	BEGIN {
+		x["auth.0001_initial"] = "contenttypes.0001_initial"
+		x["auth.0006_require_contenttypes_0002"] = "contenttypes.0002_remove_content_type_name"
+		x["auth.0011_update_proxy_permissions"] = "contenttypes.0002_remove_content_type_name"
+		x["control.0001_initial"] = "auth.0012_alter_user_first_name_max_length, contenttypes.0002_remove_content_type_name"
+		x["core.0001_initial"] = "auth.0012_alter_user_first_name_max_length, contenttypes.0002_remove_content_type_name"
+		x["storage.0001_initial"] = "core.0067_world_vapid_private_key_world_vapid_public_key_and_more"
+	}
+	{
+		split($2, k, ".")
+		d = (k[1] == app) ? prev : ""
+		if ($2 in x) d = (d == "") ? x[$2] : d ", " x[$2]
+		print $0 (d == "" ? "" : " ... (" d ")")
+		app = k[1]; prev = $2
+	}' "$1"
+}
+plan_deps "$REF/showmigrations-plan.txt" > "$VL_TMP/plan-deps.txt"
+vl_exit 0 "$V" showmigrations --plan -v 2
+out_is "$VL_TMP/plan-deps.txt" "--plan -v 2"
+vl_contains "$VL_OUT" "[X]  auth.0006_require_contenttypes_0002 ... (auth.0005_alter_user_last_login_null, contenttypes.0002_remove_content_type_name)"
+vl_eq "[X]  contenttypes.0001_initial" "$(echo "$VL_OUT" | head -1)" "--plan -v 2: a root has no suffix"
+# Without the suffix it is the plain plan.
+printf '%s\n' "$VL_OUT" | sed 's/ \.\.\. (.*)$//' | diff "$REF/showmigrations-plan.txt" - ||
+    vl_fail "--plan -v 2 without the suffix"
+vl_exit 0 "$V" showmigrations -p -v 3 sessions
+vl_eq "[X]  sessions.0001_initial" "$VL_OUT" "-p -v 3 sessions"
+vl_exit 0 "$V" showmigrations -p -v 1
+out_is "$REF/showmigrations-plan.txt" "-p -v 1: no suffix"
 
 # -v 2: when each was applied, as Django prints it (UTC).
 vl_exit 0 "$V" showmigrations -v 2 sessions

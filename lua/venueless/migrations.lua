@@ -7,7 +7,8 @@
 -- {module names or tables, in the order they apply}, post_migrate = module
 -- name or table, recorder = module name or SQL }. A migration is a table
 -- { app =, name =, dependencies = {{app, name}, ...}, replaces = {names},
--- group =, sql = "...", run = function(db) ... end, description = }.
+-- replaced_dependencies = {[name] = {{app, name}, ...}}, group =,
+-- sql = "...", run = function(db) ... end, description = }.
 -- See venueless-lua(7), MIGRATIONS.
 local core = require "venueless.core"
 local db = require "venueless.db"
@@ -27,6 +28,16 @@ local function fail(msg, exit, code)
   core.error(exit or core.exit.failure, msg, code)
 end
 
+-- An app label or migration name that names nothing: a usage error
+-- (exit 2) with Django's message, as Django's commands exit 2 for it.
+local function bad_argument(fmt, ...)
+  core.error(core.exit.usage, fmt:format(...), "notfound")
+end
+
+local function check_app(set, app)
+  if not set.has_app[app] then bad_argument("No installed app with label '%s'.", app) end
+end
+
 -- One migration from its module name or table, validated.
 local function load_unit(spec)
   local u = spec
@@ -41,9 +52,14 @@ local function load_unit(spec)
   if u.run ~= nil and type(u.run) ~= "function" then
     fail(("migration set: %s.%s: run must be a function"):format(u.app, u.name))
   end
+  if u.replaced_dependencies ~= nil and type(u.replaced_dependencies) ~= "table" then
+    fail(("migration set: %s.%s: replaced_dependencies must be a table")
+      :format(u.app, u.name))
+  end
   return {
     app = u.app, name = u.name, key = u.app .. "." .. u.name,
     replaces = u.replaces, records = u.replaces or { u.name },
+    replaced_dependencies = u.replaced_dependencies,
     dependencies = u.dependencies or {}, group = u.group,
     sql = u.sql, run = u.run, description = u.description,
   }
@@ -73,7 +89,8 @@ local function build(def, name)
     u.deps = {}
     local list = set.by_app[u.app]
     if list then
-      u.deps[1] = list[#list]
+      u.prev = list[#list]
+      u.deps[1] = u.prev
     else
       list = {}
       set.by_app[u.app] = list
@@ -214,22 +231,9 @@ local function analyse(set, state)
   return status
 end
 
--- The units named by opts.app / opts.target, and the header Django
--- prints for them.
-local function targets(set, status, opts)
-  local app, t = opts.app, opts.target
-  if app == nil then
-    local apps = {}
-    for _, a in ipairs(set.apps) do
-      if set.by_app[a] then apps[#apps + 1] = a end
-    end
-    return set.units, { apps = apps }
-  end
-  if not set.has_app[app] then fail(("no installed app with label %s"):format(app)) end
-  local list = set.by_app[app]
-  if not list then fail(("app %s has no migrations"):format(app)) end
-  if t == nil then return list, { apps = { app } } end
-  if t == "zero" then fail("unapplying migrations is not supported") end
+-- The unit a migration name or unique prefix (also of a replaced name)
+-- names in one app's list; Django's messages when none or several do.
+local function find_target(list, app, t)
   local exact, found = nil, {}
   for _, u in ipairs(list) do
     local match = u.name:sub(1, #t) == t
@@ -240,12 +244,45 @@ local function targets(set, status, opts)
     end
     if match then found[#found + 1] = u end
   end
-  local u = exact or found[1]
-  if not u then
-    fail(("no migration matching %s in app %s"):format(t, app))
-  elseif not exact and #found > 1 then
-    fail(("more than one migration matches %s in app %s"):format(t, app))
+  if exact then return exact end
+  if #found > 1 then
+    core.error(core.exit.usage, ("More than one migration matches '%s' in app '%s'. "
+      .. "Please be more specific."):format(t, app), "ambiguous")
   end
+  if not found[1] then
+    bad_argument("Cannot find a migration matching '%s' from app '%s'.", t, app)
+  end
+  return found[1]
+end
+
+-- The units named by opts.app / opts.target and the header Django
+-- prints for them; an app or name that names nothing raises a usage
+-- error (exit 2) before anything is read.
+local function resolve(set, opts)
+  local app, t = opts.app, opts.target
+  if app == nil then
+    local apps = {}
+    for _, a in ipairs(set.apps) do
+      if set.by_app[a] then apps[#apps + 1] = a end
+    end
+    return set.units, { apps = apps }
+  end
+  check_app(set, app)
+  local list = set.by_app[app]
+  if not list then bad_argument("App '%s' does not have migrations.", app) end
+  if t == nil then return list, { apps = { app } } end
+  if t == "zero" then fail("unapplying migrations is not supported") end
+  local u = find_target(list, app, t)
+  return { u }, { target = u }
+end
+
+-- resolve, refusing a target that would need a later migration of its
+-- app unapplied.
+local function targets(set, status, opts)
+  local ts, header = resolve(set, opts)
+  local u = header.target
+  if not u then return ts, header end
+  local list = set.by_app[u.app]
   for i = #list, 1, -1 do
     local later = list[i]
     if later == u then break end
@@ -254,7 +291,7 @@ local function targets(set, status, opts)
         :format(later.key, u.key))
     end
   end
-  return { u }, { target = u }
+  return ts, header
 end
 
 -- What callers see of a unit: app, name, key and replaces; the rest
@@ -275,29 +312,102 @@ local function publics(list)
   return t
 end
 
--- The pending units needed by the targets, in the set's order.
-local function make_plan(set, status, opts)
-  local ts, header = targets(set, status, opts)
-  if header.target then header.target = public(header.target) end
-  -- A unit brings its dependencies and, for a squash group such as the
-  -- initial Django history, the whole group: it applies all or nothing.
-  local need = {}
-  local function visit(u)
-    if need[u] then return end
-    need[u] = true
-    for _, d in ipairs(u.deps) do visit(d) end
-    if u.group then
-      for _, g in ipairs(set.units) do
-        if g.group == u.group then visit(g) end
-      end
+-- Mark u and what it depends on in need; with groups, also every unit
+-- of a squash group it is in (such as the initial Django history: it
+-- applies all or nothing) and what those depend on.
+local function mark(set, u, need, groups)
+  if need[u] then return end
+  need[u] = true
+  for _, d in ipairs(u.deps) do mark(set, d, need, groups) end
+  if groups and u.group then
+    for _, g in ipairs(set.units) do
+      if g.group == u.group then mark(set, g, need, groups) end
     end
   end
-  for _, u in ipairs(ts) do visit(u) end
+end
+
+-- The header made true for a plan that a squash group widened beyond
+-- the targets and what they depend on: the apps line also names the
+-- apps of that group's pending units (before a specific target, whose
+-- own app it leaves to the target line).
+local function widen(header, plan, direct)
+  local groups, widened = {}, false
+  for _, u in ipairs(plan) do
+    if not direct[u] then
+      groups[u.group] = true
+      widened = true
+    end
+  end
+  if not widened then return header end
+  local seen, apps = {}, {}
+  local function add(a)
+    if not seen[a] then
+      seen[a] = true
+      apps[#apps + 1] = a
+    end
+  end
+  if header.target then seen[header.target.app] = true end
+  for _, a in ipairs(header.apps or {}) do add(a) end
+  for _, u in ipairs(plan) do
+    if u.group and groups[u.group] then add(u.app) end
+  end
+  table.sort(apps)
+  return { apps = apps, target = header.target }
+end
+
+-- The pending units needed by the targets, in the set's order, and
+-- the header that says what they are.
+local function make_plan(set, status, opts)
+  local ts, header = targets(set, status, opts)
+  local direct, need = {}, {}
+  for _, u in ipairs(ts) do
+    mark(set, u, direct, false)
+    mark(set, u, need, true)
+  end
   local plan = {}
   for _, u in ipairs(set.units) do
     if need[u] and status[u] ~= "applied" then plan[#plan + 1] = u end
   end
+  header = widen(header, plan, direct)
+  if header.target then header.target = public(header.target) end
   return plan, header
+end
+
+-- A dependency {app, name} as a name in Django's graph: a squash stands
+-- for the last name it replaces, as Django repoints it.
+local function graph_name(set, app, name)
+  local u = set.by_key[tostring(app) .. "." .. tostring(name)]
+  if u then return { u.app, u.records[#u.records] } end
+  return { tostring(app), tostring(name) }
+end
+
+-- What recorded name i of unit u depends on in Django's graph, as sorted
+-- "app.name" keys (showmigrations --plan -v 2): the squash's
+-- replaced_dependencies for that name, else the name before it, or for
+-- a unit's first name the last name of its app's previous unit and the
+-- unit's dependencies.
+local function record_deps(set, u, i)
+  local r, deps = u.records[i], {}
+  local given = u.replaced_dependencies and u.replaced_dependencies[r]
+  if given then
+    for _, d in ipairs(given) do deps[#deps + 1] = graph_name(set, d[1], d[2]) end
+  elseif i > 1 then
+    deps[1] = { u.app, u.records[i - 1] }
+  else
+    if u.prev then deps[1] = { u.app, u.prev.records[#u.prev.records] } end
+    for _, d in ipairs(u.dependencies) do deps[#deps + 1] = graph_name(set, d[1], d[2]) end
+  end
+  -- Django sorts the parents as (app, name) tuples.
+  table.sort(deps, function(a, b) return a[1] < b[1] or a[1] == b[1] and a[2] < b[2] end)
+  local keys, seen = {}, {}
+  for _, d in ipairs(deps) do
+    local k = d[1] .. "." .. d[2]
+    if not seen[k] then
+      seen[k] = true
+      keys[#keys + 1] = k
+    end
+  end
+  return keys
 end
 
 -- Every known migration as Django lists it: squashes expanded into the
@@ -317,7 +427,7 @@ function M.list(opts)
       end
     end
     for _, a in ipairs(opts.apps) do
-      if not set.has_app[a] then fail(("no installed app with label %s"):format(a)) end
+      check_app(set, a)
       for _, u in ipairs(set.by_app[a] or {}) do visit(u) end
     end
   end
@@ -326,10 +436,11 @@ function M.list(opts)
   for i, a in ipairs(set.apps) do out.apps[i] = a end
   for _, u in ipairs(set.units) do
     if not want or want[u] then
-      for _, r in ipairs(u.records) do
+      for i, r in ipairs(u.records) do
         local at = state.at[u.app .. "." .. r]
         out[#out + 1] = { app = u.app, name = r, applied = at ~= nil,
-          applied_at = at, squashed_into = r ~= u.name and u.name or nil }
+          applied_at = at, squashed_into = r ~= u.name and u.name or nil,
+          dependencies = record_deps(set, u, i) }
       end
     end
   end
@@ -341,6 +452,7 @@ end
 function M.plan(opts)
   opts = opts or {}
   local set = load_set(opts.set)
+  resolve(set, opts)
   local status = analyse(set, read_state())
   return publics((make_plan(set, status, opts)))
 end
@@ -484,13 +596,14 @@ end
 -- Bring the database up to date. opts: check / plan (read only: return
 -- the plan), app, target, lock_timeout (seconds), timing, set, and
 -- progress(event, unit, info) with events "lock_wait" (info: holder),
--- "lock_acquired", "plan" (info: the plan, then the header: { apps = }
--- or { target = unit }), "apply_start",
+-- "lock_acquired", "plan" (info: the plan, then the header: { apps = },
+-- { target = unit } or both), "apply_start",
 -- "apply_success" (info: seconds, with timing).
 -- Returns { plan =, pending =, applied =, header =, post_migrate = }.
 function M.apply(opts)
   opts = opts or {}
   local set = load_set(opts.set)
+  resolve(set, opts)	-- a bad app or name fails before the database is read
   local progress = opts.progress or function() end
   local result = { applied = {} }
   if opts.check or opts.plan then

@@ -9,13 +9,15 @@ local function out(...)
   io.stdout:write(...)
 end
 
--- Django's header for the targets.
+-- Django's header for the targets; when the initial schema's squashes
+-- come along, the apps line names theirs too, before a specific target.
 local function header(h)
   out("Operations to perform:\n")
+  if h.apps and (#h.apps > 0 or not h.target) then
+    out("  Apply all migrations: ", #h.apps > 0 and table.concat(h.apps, ", ") or "(none)", "\n")
+  end
   if h.target then
     out(("  Target specific migration: %s, from %s\n"):format(h.target.name, h.target.app))
-  else
-    out("  Apply all migrations: ", #h.apps > 0 and table.concat(h.apps, ", ") or "(none)", "\n")
   end
   out("Running migrations:\n")
 end

@@ -30,9 +30,14 @@ function M.run(opts, args)
   local function when(m)
     return v >= 2 and m.applied_at and (" (applied at %s)"):format(m.applied_at) or ""
   end
+  -- Django's -v 2 plan adds what each migration depends on.
+  local function deps(m)
+    if v < 2 or #m.dependencies == 0 then return "" end
+    return " ... (" .. table.concat(m.dependencies, ", ") .. ")"
+  end
   if opts.plan then
     for _, m in ipairs(list) do
-      out(m.applied and "[X]  " or "[ ]  ", m.app, ".", m.name, "\n")
+      out(m.applied and "[X]  " or "[ ]  ", m.app, ".", m.name, deps(m), "\n")
     end
     if #list == 0 then out("(no migrations)\n") end
     return 0

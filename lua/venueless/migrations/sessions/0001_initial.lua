@@ -9,6 +9,11 @@ return {
   replaces = {
     "0001_initial",
   },
+  -- What each replaced migration depends on in Django's graph
+  -- (showmigrations --plan -v 2), derived as the generator says.
+  replaced_dependencies = {
+    ["0001_initial"] = { },
+  },
   sql = [==[
 CREATE TABLE django_session (
     session_key character varying(40) NOT NULL,

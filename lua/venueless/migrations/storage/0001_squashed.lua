@@ -13,6 +13,13 @@ return {
     "0002_storedfile_source_url",
     "0003_auto_20201002_1604",
   },
+  -- What each replaced migration depends on in Django's graph
+  -- (showmigrations --plan -v 2), derived as the generator says.
+  replaced_dependencies = {
+    ["0001_initial"] = { { "core", "0067_world_vapid_private_key_world_vapid_public_key_and_more" } },
+    ["0002_storedfile_source_url"] = { { "storage", "0001_initial" } },
+    ["0003_auto_20201002_1604"] = { { "storage", "0002_storedfile_source_url" } },
+  },
   sql = [==[
 CREATE TABLE storage_storedfile (
     id uuid NOT NULL,
