@@ -43,6 +43,12 @@ function cli.say(fmt, ...)
   io.stdout:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
 end
 
+-- Write v as JSON on one line: every command's --json output (scripts
+-- read it; one document per line).
+function cli.json(v)
+  cli.say(require("venueless.json").encode(v))
+end
+
 -- Write a line to stderr.
 function cli.note(fmt, ...)
   io.stderr:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
