@@ -175,6 +175,9 @@ vl_eq "$evil" "$(vl_psql -c "select title from core_world where id = 'evil'")" "
 # --- list_worlds: upstream's columns ({:18}  {:32.32}  {}), ordered by id.
 vl_exit 0 "$V" create_world --id longtitle --domain '' \
     --title "Ein sehr langer Titel mit Ümlauten, der abgeschnitten wird"
+# A domain of '' (the real create_world stores it for an empty answer)
+# has no URL, as NULL.
+vl_psql -c "update core_world set domain = '' where id = 'third'"
 vl_exit 0 "$V" list_worlds
 expected=$("$PY" - <<'PY'
 rows = [("ID", "Title", "URL"), ("demo", "Demo Konferenz", "https://demo.example.org"),
@@ -189,8 +192,29 @@ PY
 )
 vl_eq "$expected" "$VL_OUT" "list_worlds"
 vl_exit 0 "$V" list_worlds --json
-"$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); assert [w["id"] for w in d] == ["demo","evil","flagged","fourth","longtitle","other","third"]; assert d[0]["url"] == "https://demo.example.org" and d[0]["domain"] == "demo.example.org"; assert d[1]["url"] is None' "$VL_OUT" ||
+"$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); assert [w["id"] for w in d] == ["demo","evil","flagged","fourth","longtitle","other","third"]; assert d[0]["url"] == "https://demo.example.org" and d[0]["domain"] == "demo.example.org"; assert d[1]["url"] is None; assert d[6]["domain"] == "" and d[6]["url"] is None' "$VL_OUT" ||
     vl_fail "list_worlds --json: $VL_OUT"
+vl_eq 1 "$(printf '%s\n' "$VL_OUT" | wc -l)" "list_worlds --json: one line"
+
+# list_worlds reads only the columns it shows: a role that may read
+# nothing else of core_world (not the configs with their secrets) can list.
+vl_psql -c "create role lister login; grant select (id, title, domain, version) on core_world to lister"
+VENUELESS_DB_USER=lister vl_exit 0 "$V" list_worlds
+vl_eq "$expected" "$VL_OUT" "list_worlds with only the listed columns granted"
+VENUELESS_DB_USER=lister vl_exit 0 "$V" list_worlds --json
+vl_contains "$VL_OUT" '"id":"demo","title":"Demo Konferenz","domain":"demo.example.org","url":"https://demo.example.org","version":'
+
+# On a terminal, control characters in a title are escaped (the shell
+# printer's escaping); piped, the text is as stored.
+vl_psql -c "update core_world set title = E'T\\033]0;p\\007\\033[2J\\302\\233Z' where id = 'other'"
+tty_out=$(script -qec "$(printf '%q ' "$V" list_worlds)" /dev/null </dev/null) || vl_fail "list_worlds on a tty: $tty_out"
+case $tty_out in *$'\033'*|*$'\007'*|*$'\302\233'*) vl_fail "raw control characters on the terminal: $(printf '%s' "$tty_out" | od -c | head)" ;; esac
+vl_contains "$tty_out" "$(printf '%-18s  %-32s  \r' other 'T\x1b]0;p\a\x1b[2J\u{9b}Z')" "escaped title on a tty"
+vl_contains "$tty_out" 'ID                  Title' "header on a tty"
+vl_exit 0 "$V" list_worlds
+vl_contains "$VL_OUT" "other               $(printf 'T\033]0;p\007\033[2J\302\233Z')" "raw title into a pipe"
+vl_psql -c "update core_world set title = 'Other' where id = 'other'"
+vl_psql -c "update core_world set domain = NULL where id = 'third'"
 
 # --- clone_world: an unknown source fails before any prompt.
 feed 'x\ny\nz\n' 1 "$V" clone_world nosuch

@@ -49,6 +49,15 @@ function cli.json(v)
   cli.say(require("venueless.json").encode(v))
 end
 
+-- s as it may be shown on stdout: on a terminal with its control
+-- characters escaped (the shell printer's pretty.escape), so a stored
+-- title or label cannot retitle or clear it; elsewhere as it is.
+function cli.shown(s)
+  if cli.tty == nil then cli.tty = core.isatty(1) end
+  if not cli.tty then return s end
+  return require("venueless.pretty").escape(s)
+end
+
 -- Write a line to stderr.
 function cli.note(fmt, ...)
   io.stderr:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
