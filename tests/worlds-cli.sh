@@ -241,10 +241,14 @@ src_secret=$(secret_of sample)
 feed 'sample\nklon\nKlon der Konferenz\nklon.example.org\n' 0 "$V" clone_world sample
 vl_contains "$VL_ERR" "venueless: clone_world: world sample already exists"
 vl_eq "World cloned." "$(echo "$VL_OUT" | sed -n 1p)"
-vl_eq "Default API key secrets: [{'issuer': 'any', 'audience': 'venueless', 'secret': '$src_secret'}]" \
+# Copied secrets print as upstream prints them: each dict in the order
+# PostgreSQL returns the jsonb object (shorter keys first, then bytewise).
+vl_eq "Default API key secrets: [{'issuer': 'any', 'secret': '$src_secret', 'audience': 'venueless'}]" \
     "$(echo "$VL_OUT" | sed -n 2p)" "clone shares the secrets"
 vl_eq "Admin url:" "$(echo "$VL_OUT" | sed -n 3p)"
 check_token "$(echo "$VL_OUT" | sed -n 4p)" "$src_secret" klon.example.org
+vl_eq "World klon cloned from sample: 8 rooms, 3 exhibitors, 3 chat channels, 3 links, 3 social media links" \
+    "$(echo "$VL_OUT" | sed -n '5,$p')" "clone summary line, last"
 
 # world_copy ID: what must be equal between source and clone, as JSON.
 world_copy() {
@@ -290,6 +294,29 @@ new=$(secret_of klon2)
     vl_fail "clone --json: $VL_OUT"
 vl_eq "$(vl_psql -c "select config - 'JWT_secrets' from core_world where id = 'sample'")" \
     "$(vl_psql -c "select config - 'JWT_secrets' from core_world where id = 'klon2'")" "the rest of config copied"
+vl_eq 1 "$(printf '%s\n' "$VL_OUT" | wc -l)" "clone --json: one line"
+# --new-secrets prints the new dict as it was made: issuer, audience, secret.
+vl_exit 0 "$V" clone_world sample --new-secrets --id klon5 --title "Klon 5" --domain ''
+vl_eq "World cloned.
+Default API key secrets: [{'issuer': 'any', 'audience': 'venueless', 'secret': '$(secret_of klon5)'}]
+World klon5 cloned from sample: 8 rooms, 3 exhibitors, 3 chat channels, 3 links, 3 social media links" \
+    "$VL_OUT" "--new-secrets output"
+# Any keys, several dicts: each in the database's order, also in --json.
+vl_psql -c "insert into core_world (id, title, config, domain, roles, trait_grants, version, locale,
+    timezone, feature_flags, vapid_private_key, vapid_public_key) select 'keys', 'Keys',
+    '{\"JWT_secrets\": [{\"secret\": \"s1\", \"zz\": [1, null, false], \"audience\": \"venueless\", \"issuer\": \"any\", \"ab\": true},
+      {\"secret\": \"s2\", \"issuer\": \"i2\", \"audience\": \"a2\"}]}',
+    NULL, roles, trait_grants, 2, locale, timezone, feature_flags, vapid_private_key,
+    vapid_public_key from core_world where id = 'sample'"
+vl_exit 0 "$V" clone_world keys --id keys2 --title "Keys 2" --domain keys2.example.org
+vl_eq "Default API key secrets: [{'ab': True, 'zz': [1, None, False], 'issuer': 'any', 'secret': 's1', 'audience': 'venueless'}, {'issuer': 'i2', 'secret': 's2', 'audience': 'a2'}]" \
+    "$(echo "$VL_OUT" | sed -n 2p)" "copied dicts in the database's key order"
+check_token "$(echo "$VL_OUT" | sed -n 4p)" s1 keys2.example.org
+vl_eq "World keys2 cloned from keys: 0 rooms, 0 exhibitors, 0 chat channels, 0 links, 0 social media links" \
+    "$(echo "$VL_OUT" | sed -n 5p)" "clone summary of an empty world"
+vl_exit 0 "$V" clone_world keys --id keys3 --title "Keys 3" --domain '' --json
+"$PY" -c 'import json,sys; d=json.loads(sys.argv[1], object_pairs_hook=lambda kv: kv); s=dict(d)["secrets"]; assert [k for k, _ in s[0]] == ["ab", "zz", "issuer", "secret", "audience"], s; assert [k for k, _ in s[1]] == ["issuer", "secret", "audience"], s' "$VL_OUT" ||
+    vl_fail "clone --json key order: $VL_OUT"
 vl_exit 1 "$V" clone_world sample --id klon --title X --domain ''
 vl_eq "venueless: clone_world: world klon already exists" "$VL_ERR"
 vl_exit 1 "$V" clone_world sample --id klon3 --title X --domain klon.example.org

@@ -49,6 +49,17 @@ function cli.json(v)
   cli.say(require("venueless.json").encode(v))
 end
 
+-- "1 room", "3 rooms": the counts in summary lines.
+function cli.plural(n, what)
+  return ("%d %s%s"):format(n, what, n == 1 and "" or "s")
+end
+
+-- A summary line, the form import_config and clone_world share:
+-- "World x created: 3 rooms (3 new), 1 exhibitor (1 new), ...".
+function cli.summary(head, ...)
+  return head .. ": " .. table.concat({ ... }, ", ")
+end
+
 -- s as it may be shown on stdout: on a terminal with its control
 -- characters escaped (the shell printer's pretty.escape), so a stored
 -- title or label cannot retitle or clear it; elsewhere as it is.
