@@ -394,17 +394,17 @@ VENUELESS_DB_HOST=$VL_TMP/nowhere vl_exit 10 "$V" list_worlds
 VENUELESS_DB_HOST=$VL_TMP/nowhere vl_exit 10 "$V" clone_world sample --id a --title b --domain ''
 
 # --- A database that was never migrated: one line saying so and what to
-# do, exit 3 (migrations pending), from every command that needs the tables.
+# do (exit 1, as core.exit_for gives 42P01), from every command that needs the tables.
 vl_psql -c "create database bare"
-VENUELESS_DB_NAME=bare vl_exit 3 "$V" list_worlds
+VENUELESS_DB_NAME=bare vl_exit 1 "$V" list_worlds
 vl_eq 'venueless: list_worlds: the database has no venueless schema (relation "core_world" does not exist): run venueless migrate' "$VL_ERR" "unmigrated list_worlds"
-VENUELESS_DB_NAME=bare vl_exit 3 "$V" clone_world sample
+VENUELESS_DB_NAME=bare vl_exit 1 "$V" clone_world sample
 vl_eq 'venueless: clone_world: the database has no venueless schema (relation "core_world" does not exist): run venueless migrate' "$VL_ERR" "unmigrated clone_world"
-VENUELESS_DB_NAME=bare feed '' 3 "$V" create_world --id bare --title Bare --domain ''
+VENUELESS_DB_NAME=bare feed '' 1 "$V" create_world --id bare --title Bare --domain ''
 vl_contains "$VL_ERR" "run venueless migrate"
-VENUELESS_DB_NAME=bare vl_exit 3 "$V" import_config "$TOP_SRCDIR/tests/data/sample-world.json"
+VENUELESS_DB_NAME=bare vl_exit 1 "$V" import_config "$TOP_SRCDIR/tests/data/sample-world.json"
 vl_contains "$VL_ERR" 'venueless: import_config: the database has no venueless schema (relation "core_'
-VENUELESS_DB_NAME=bare vl_exit 3 "$V" shell -e 'return worlds.get("x")'
+VENUELESS_DB_NAME=bare vl_exit 1 "$V" shell -e 'return worlds.get("x")'
 vl_contains "$VL_ERR" "run venueless migrate"
 # Other missing relations are plain failures.
 VENUELESS_DB_NAME=bare vl_exit 1 "$V" shell -e 'return db.query("select * from nosuch")'

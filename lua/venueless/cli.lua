@@ -74,14 +74,14 @@ local APPS = { auth = true, control = true, core = true, django = true, storage 
 
 -- main's last look at a command's failure (src/main.c): a query on a
 -- database that was never migrated fails with SQLSTATE 42P01 on one of
--- our tables; say so, and what to do, with the "pending" exit.
+-- our tables; say so, and what to do. The exit stays the one
+-- core.exit_for gives the code (1): the same as from core.try's form.
 function cli.explain(e)
   if not core.is_error(e) or e.code ~= "42P01" then return e end
   local rel = tostring(e.message):match('^relation "([%w_]+)" does not exist')
   if rel == nil or not APPS[rel:match("^(%l+)_")] then return e end
   e.message = ('the database has no venueless schema (relation "%s" does not exist): '
     .. "run venueless migrate"):format(rel)
-  e.exit = core.exit.pending
   return e
 end
 
