@@ -66,6 +66,23 @@ pmain(lua_State *L)
 	return 0;
 }
 
+/*
+ * Let venueless.cli explain a failure before it is reported (a missing
+ * schema: run migrate): err = cli.explain(err), in a protected call so
+ * that an error in there leaves err as it was.
+ */
+static int
+aux_explain(lua_State *L)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "venueless.cli");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "explain");
+	lua_pushvalue(L, 1);
+	lua_call(L, 1, 1);
+	return 1;
+}
+
 /* Flush stdout; a reader that went away (| head) is not our failure. */
 static int
 aux_close_stdout(int status)
@@ -95,6 +112,12 @@ aux_run(const struct vl_cmd *cmd, int argc, char **argv, int verbose)
 	lua_pushcfunction(L, pmain);
 	lua_pushlightuserdata(L, &a);
 	if (lua_pcall(L, 1, 0, 1) != LUA_OK) {
+		lua_pushcfunction(L, aux_explain);
+		lua_pushvalue(L, -2);		/* err, aux_explain, err */
+		if (lua_pcall(L, 1, 1, 0) == LUA_OK)
+			lua_remove(L, -2);	/* the explained err */
+		else
+			lua_pop(L, 1);		/* its error; err stays */
 		status = vl_report(L, cmd->name, verbose);
 		if (status == VL_EXIT_USAGE)
 			vl_cmd_usage(cmd, stderr);

@@ -82,6 +82,25 @@ vl_eq exists "$(vl_redis_cli GET connections:gone.zero)" "connections:L untouche
 vl_exit 0 "$V" connections list --json
 vl_eq '{"aaa.production":40,"bbb.production":7,"ccc.staging":3}' "$VL_OUT" "list --json"
 
+# ---- on a terminal, control characters in labels are escaped ----
+evil=$(printf 'evil\033]0;p\007\033[2J\302\233.x')
+vl_redis_cli HSET connections "$evil" 2 >/dev/null
+vl_redis_cli SETEX "connections:$evil" 60 exists >/dev/null
+tty_out=$(script -qec "$(printf '%q ' "$V" connections list)" /dev/null </dev/null) ||
+    vl_fail "connections list on a tty: $tty_out"
+case $tty_out in *$'\033'*|*$'\007'*|*$'\302\233'*) vl_fail "raw control characters on the terminal: $(printf '%s' "$tty_out" | od -c | head)" ;; esac
+vl_contains "$tty_out" "$(printf '%-60s 2\r' 'evil\x1b]0;p\a\x1b[2J\u{9b}.x')" "escaped label on a tty"
+tty_out=$(script -qec "$(printf '%q ' "$V" connections drop --dry-run 'evil*')" /dev/null </dev/null) ||
+    vl_fail "connections drop --dry-run on a tty: $tty_out"
+vl_contains "$tty_out" 'evil\x1b]0;p\a\x1b[2J\u{9b}.x' "escaped dry-run label on a tty"
+case $tty_out in *$'\033'*) vl_fail "raw ESC in the dry run on a terminal" ;; esac
+vl_exit 0 "$V" connections list
+vl_contains "$VL_OUT" "$evil" "raw label into a pipe"
+vl_exit 0 "$V" connections list --json
+vl_contains "$VL_OUT" '"evil\u001b]0;p\u0007\u001b[2J' "--json escapes as JSON"
+vl_redis_cli HDEL connections "$evil" >/dev/null
+vl_redis_cli DEL "connections:$evil" >/dev/null
+
 # ---- drop --dry-run sends nothing ----
 snap=$(all_keys)
 vl_exit 0 "$V" connections drop --dry-run '*.production'

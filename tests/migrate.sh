@@ -77,6 +77,7 @@ vl_exit 3 "$V" migrate --plan --check
 vl_exit 3 "$V" migrate --check --json
 json_ok 'd.pending == true and #d.plan == 6 and d.plan[1].app == "contenttypes"
     and #d.plan[4].replaces == 67 and d.plan[5].name == "0001_initial"' "migrate --check --json"
+vl_eq 1 "$(printf '%s\n' "$VL_OUT" | wc -l)" "migrate --check --json: one line"
 vl_eq "" "$(vl_psql -c "select to_regclass('django_migrations')")" "nothing created"
 
 # --- A fresh migrate: Django's output, the reference catalog and rows.
@@ -125,10 +126,7 @@ vl_exit 0 "$V" migrate --plan
 vl_eq "Planned operations:
   No planned migration operations." "$VL_OUT" "--plan when up to date"
 vl_exit 0 "$V" migrate --json
-vl_eq '{
-  "applied": [],
-  "post_migrate": null
-}' "$VL_OUT" "migrate --json no-op"
+vl_eq '{"applied":[],"post_migrate":null}' "$VL_OUT" "migrate --json no-op: one line"
 dump_schema venueless | diff "$VL_TMP/schema.ref" - || vl_fail "catalog changed"
 vl_eq 87 "$(vl_psql -c 'select count(*) from django_migrations')" "rows after no-op"
 vl_exit 0 "$V" migrate -v 0

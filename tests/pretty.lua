@@ -130,3 +130,15 @@ test("printing does not load the completer", function()
       package.loaded["venueless.complete.sources"] == nil']])
   eq('{ { 3 }, alpha = 1, ["end"] = 2 }\ttrue\ttrue\n', out)
 end)
+
+test("control characters are escaped: strings, result cells, pretty.escape", function()
+  eq('a\\x1b]0;t\\a\\x1b[2J\\u{9b}b\\tc\\n\\r\\x00\\x7f\\x01 é \\', pretty.escape(
+    "a\27]0;t\7\27[2J\u{9b}b\tc\n\r\0\127\1 é \\"), "C0, DEL and C1 escaped, the rest kept")
+  eq('{ s = "q\\"\\\\\\x1b[31m\\u{85}" }', fmt({ s = 'q"\\\27[31m\u{85}' }),
+    "a string as a Lua literal")
+  eq("q\"\\\27[31m\u{85}", load("return " .. fmt({ 'q"\\\27[31m\u{85}' }):sub(3, -3))(),
+    "the literal reads back")
+  local r = fmt({ columns = { "t" }, count = 1, { t = "x\27]0;y\7z" } })
+  ok(not r:find("[\27\7]"), "no raw control character in a cell: " .. r)
+  ok(r:find("x\\x1b]0;y\\az", 1, true), "the cell escaped: " .. r)
+end)

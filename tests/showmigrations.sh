@@ -127,11 +127,8 @@ vl_exit 0 "$V" showmigrations --json
 json_ok '#d == 87 and (function() for _, m in ipairs(d) do
     if m.applied ~= true or not m.applied_at:match("^%d+%-%d%d%-%d%d %d%d:%d%d:%d%d$")
     then return false end end return true end)()' "showmigrations --json"
-vl_eq '[
-  {
-    "app": "contenttypes",
-    "name": "0001_initial",
-    "applied": true,' "$(echo "$VL_OUT" | sed -n 1,5p)" "--json key order"
+vl_eq 1 "$(printf '%s\n' "$VL_OUT" | wc -l)" "--json: one line"
+vl_contains "$VL_OUT" '[{"app":"contenttypes","name":"0001_initial","applied":true,"applied_at":"' "--json key order"
 
 # | head: no error, exit 0.
 ("$V" showmigrations | head -2 > "$VL_TMP/head.out"; echo "${PIPESTATUS[0]}" > "$VL_TMP/head.rc")

@@ -175,6 +175,9 @@ vl_eq "$evil" "$(vl_psql -c "select title from core_world where id = 'evil'")" "
 # --- list_worlds: upstream's columns ({:18}  {:32.32}  {}), ordered by id.
 vl_exit 0 "$V" create_world --id longtitle --domain '' \
     --title "Ein sehr langer Titel mit Ümlauten, der abgeschnitten wird"
+# A domain of '' (the real create_world stores it for an empty answer)
+# has no URL, as NULL.
+vl_psql -c "update core_world set domain = '' where id = 'third'"
 vl_exit 0 "$V" list_worlds
 expected=$("$PY" - <<'PY'
 rows = [("ID", "Title", "URL"), ("demo", "Demo Konferenz", "https://demo.example.org"),
@@ -189,8 +192,29 @@ PY
 )
 vl_eq "$expected" "$VL_OUT" "list_worlds"
 vl_exit 0 "$V" list_worlds --json
-"$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); assert [w["id"] for w in d] == ["demo","evil","flagged","fourth","longtitle","other","third"]; assert d[0]["url"] == "https://demo.example.org" and d[0]["domain"] == "demo.example.org"; assert d[1]["url"] is None' "$VL_OUT" ||
+"$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); assert [w["id"] for w in d] == ["demo","evil","flagged","fourth","longtitle","other","third"]; assert d[0]["url"] == "https://demo.example.org" and d[0]["domain"] == "demo.example.org"; assert d[1]["url"] is None; assert d[6]["domain"] == "" and d[6]["url"] is None' "$VL_OUT" ||
     vl_fail "list_worlds --json: $VL_OUT"
+vl_eq 1 "$(printf '%s\n' "$VL_OUT" | wc -l)" "list_worlds --json: one line"
+
+# list_worlds reads only the columns it shows: a role that may read
+# nothing else of core_world (not the configs with their secrets) can list.
+vl_psql -c "create role lister login; grant select (id, title, domain, version) on core_world to lister"
+VENUELESS_DB_USER=lister vl_exit 0 "$V" list_worlds
+vl_eq "$expected" "$VL_OUT" "list_worlds with only the listed columns granted"
+VENUELESS_DB_USER=lister vl_exit 0 "$V" list_worlds --json
+vl_contains "$VL_OUT" '"id":"demo","title":"Demo Konferenz","domain":"demo.example.org","url":"https://demo.example.org","version":'
+
+# On a terminal, control characters in a title are escaped (the shell
+# printer's escaping); piped, the text is as stored.
+vl_psql -c "update core_world set title = E'T\\033]0;p\\007\\033[2J\\302\\233Z' where id = 'other'"
+tty_out=$(script -qec "$(printf '%q ' "$V" list_worlds)" /dev/null </dev/null) || vl_fail "list_worlds on a tty: $tty_out"
+case $tty_out in *$'\033'*|*$'\007'*|*$'\302\233'*) vl_fail "raw control characters on the terminal: $(printf '%s' "$tty_out" | od -c | head)" ;; esac
+vl_contains "$tty_out" "$(printf '%-18s  %-32s  \r' other 'T\x1b]0;p\a\x1b[2J\u{9b}Z')" "escaped title on a tty"
+vl_contains "$tty_out" 'ID                  Title' "header on a tty"
+vl_exit 0 "$V" list_worlds
+vl_contains "$VL_OUT" "other               $(printf 'T\033]0;p\007\033[2J\302\233Z')" "raw title into a pipe"
+vl_psql -c "update core_world set title = 'Other' where id = 'other'"
+vl_psql -c "update core_world set domain = NULL where id = 'third'"
 
 # --- clone_world: an unknown source fails before any prompt.
 feed 'x\ny\nz\n' 1 "$V" clone_world nosuch
@@ -217,10 +241,14 @@ src_secret=$(secret_of sample)
 feed 'sample\nklon\nKlon der Konferenz\nklon.example.org\n' 0 "$V" clone_world sample
 vl_contains "$VL_ERR" "venueless: clone_world: world sample already exists"
 vl_eq "World cloned." "$(echo "$VL_OUT" | sed -n 1p)"
-vl_eq "Default API key secrets: [{'issuer': 'any', 'audience': 'venueless', 'secret': '$src_secret'}]" \
+# Copied secrets print as upstream prints them: each dict in the order
+# PostgreSQL returns the jsonb object (shorter keys first, then bytewise).
+vl_eq "Default API key secrets: [{'issuer': 'any', 'secret': '$src_secret', 'audience': 'venueless'}]" \
     "$(echo "$VL_OUT" | sed -n 2p)" "clone shares the secrets"
 vl_eq "Admin url:" "$(echo "$VL_OUT" | sed -n 3p)"
 check_token "$(echo "$VL_OUT" | sed -n 4p)" "$src_secret" klon.example.org
+vl_eq "World klon cloned from sample: 8 rooms, 3 exhibitors, 3 chat channels, 3 links, 3 social media links" \
+    "$(echo "$VL_OUT" | sed -n '5,$p')" "clone summary line, last"
 
 # world_copy ID: what must be equal between source and clone, as JSON.
 world_copy() {
@@ -266,6 +294,29 @@ new=$(secret_of klon2)
     vl_fail "clone --json: $VL_OUT"
 vl_eq "$(vl_psql -c "select config - 'JWT_secrets' from core_world where id = 'sample'")" \
     "$(vl_psql -c "select config - 'JWT_secrets' from core_world where id = 'klon2'")" "the rest of config copied"
+vl_eq 1 "$(printf '%s\n' "$VL_OUT" | wc -l)" "clone --json: one line"
+# --new-secrets prints the new dict as it was made: issuer, audience, secret.
+vl_exit 0 "$V" clone_world sample --new-secrets --id klon5 --title "Klon 5" --domain ''
+vl_eq "World cloned.
+Default API key secrets: [{'issuer': 'any', 'audience': 'venueless', 'secret': '$(secret_of klon5)'}]
+World klon5 cloned from sample: 8 rooms, 3 exhibitors, 3 chat channels, 3 links, 3 social media links" \
+    "$VL_OUT" "--new-secrets output"
+# Any keys, several dicts: each in the database's order, also in --json.
+vl_psql -c "insert into core_world (id, title, config, domain, roles, trait_grants, version, locale,
+    timezone, feature_flags, vapid_private_key, vapid_public_key) select 'keys', 'Keys',
+    '{\"JWT_secrets\": [{\"secret\": \"s1\", \"zz\": [1, null, false], \"audience\": \"venueless\", \"issuer\": \"any\", \"ab\": true},
+      {\"secret\": \"s2\", \"issuer\": \"i2\", \"audience\": \"a2\"}]}',
+    NULL, roles, trait_grants, 2, locale, timezone, feature_flags, vapid_private_key,
+    vapid_public_key from core_world where id = 'sample'"
+vl_exit 0 "$V" clone_world keys --id keys2 --title "Keys 2" --domain keys2.example.org
+vl_eq "Default API key secrets: [{'ab': True, 'zz': [1, None, False], 'issuer': 'any', 'secret': 's1', 'audience': 'venueless'}, {'issuer': 'i2', 'secret': 's2', 'audience': 'a2'}]" \
+    "$(echo "$VL_OUT" | sed -n 2p)" "copied dicts in the database's key order"
+check_token "$(echo "$VL_OUT" | sed -n 4p)" s1 keys2.example.org
+vl_eq "World keys2 cloned from keys: 0 rooms, 0 exhibitors, 0 chat channels, 0 links, 0 social media links" \
+    "$(echo "$VL_OUT" | sed -n 5p)" "clone summary of an empty world"
+vl_exit 0 "$V" clone_world keys --id keys3 --title "Keys 3" --domain '' --json
+"$PY" -c 'import json,sys; d=json.loads(sys.argv[1], object_pairs_hook=lambda kv: kv); s=dict(d)["secrets"]; assert [k for k, _ in s[0]] == ["ab", "zz", "issuer", "secret", "audience"], s; assert [k for k, _ in s[1]] == ["issuer", "secret", "audience"], s' "$VL_OUT" ||
+    vl_fail "clone --json key order: $VL_OUT"
 vl_exit 1 "$V" clone_world sample --id klon --title X --domain ''
 vl_eq "venueless: clone_world: world klon already exists" "$VL_ERR"
 vl_exit 1 "$V" clone_world sample --id klon3 --title X --domain klon.example.org
@@ -341,6 +392,23 @@ VENUELESS_DB_HOST=$VL_TMP/nowhere feed 'a\nb\nc\n' 10 "$V" create_world
 vl_eq "" "$(grep '^Enter' "$VL_TMP/err")" "no prompt without a database"
 VENUELESS_DB_HOST=$VL_TMP/nowhere vl_exit 10 "$V" list_worlds
 VENUELESS_DB_HOST=$VL_TMP/nowhere vl_exit 10 "$V" clone_world sample --id a --title b --domain ''
+
+# --- A database that was never migrated: one line saying so and what to
+# do (exit 1, as core.exit_for gives 42P01), from every command that needs the tables.
+vl_psql -c "create database bare"
+VENUELESS_DB_NAME=bare vl_exit 1 "$V" list_worlds
+vl_eq 'venueless: list_worlds: the database has no venueless schema (relation "core_world" does not exist): run venueless migrate' "$VL_ERR" "unmigrated list_worlds"
+VENUELESS_DB_NAME=bare vl_exit 1 "$V" clone_world sample
+vl_eq 'venueless: clone_world: the database has no venueless schema (relation "core_world" does not exist): run venueless migrate' "$VL_ERR" "unmigrated clone_world"
+VENUELESS_DB_NAME=bare feed '' 1 "$V" create_world --id bare --title Bare --domain ''
+vl_contains "$VL_ERR" "run venueless migrate"
+VENUELESS_DB_NAME=bare vl_exit 1 "$V" import_config "$TOP_SRCDIR/tests/data/sample-world.json"
+vl_contains "$VL_ERR" 'venueless: import_config: the database has no venueless schema (relation "core_'
+VENUELESS_DB_NAME=bare vl_exit 1 "$V" shell -e 'return worlds.get("x")'
+vl_contains "$VL_ERR" "run venueless migrate"
+# Other missing relations are plain failures.
+VENUELESS_DB_NAME=bare vl_exit 1 "$V" shell -e 'return db.query("select * from nosuch")'
+vl_eq 'venueless: shell: relation "nosuch" does not exist' "$VL_ERR"
 
 # --- Redis unreachable after the commit: the output (the secrets!) and a
 # clear message, exit 11, the world stored.

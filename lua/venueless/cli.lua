@@ -43,6 +43,48 @@ function cli.say(fmt, ...)
   io.stdout:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")
 end
 
+-- Write v as JSON on one line: every command's --json output (scripts
+-- read it; one document per line).
+function cli.json(v)
+  cli.say(require("venueless.json").encode(v))
+end
+
+-- "1 room", "3 rooms": the counts in summary lines.
+function cli.plural(n, what)
+  return ("%d %s%s"):format(n, what, n == 1 and "" or "s")
+end
+
+-- A summary line, the form import_config and clone_world share:
+-- "World x created: 3 rooms (3 new), 1 exhibitor (1 new), ...".
+function cli.summary(head, ...)
+  return head .. ": " .. table.concat({ ... }, ", ")
+end
+
+-- s as it may be shown on stdout: on a terminal with its control
+-- characters escaped (the shell printer's pretty.escape), so a stored
+-- title or label cannot retitle or clear it; elsewhere as it is.
+function cli.shown(s)
+  if cli.tty == nil then cli.tty = core.isatty(1) end
+  if not cli.tty then return s end
+  return require("venueless.pretty").escape(s)
+end
+
+-- The tables of a venueless database: those of its Django apps.
+local APPS = { auth = true, control = true, core = true, django = true, storage = true }
+
+-- main's last look at a command's failure (src/main.c): a query on a
+-- database that was never migrated fails with SQLSTATE 42P01 on one of
+-- our tables; say so, and what to do. The exit stays the one
+-- core.exit_for gives the code (1): the same as from core.try's form.
+function cli.explain(e)
+  if not core.is_error(e) or e.code ~= "42P01" then return e end
+  local rel = tostring(e.message):match('^relation "([%w_]+)" does not exist')
+  if rel == nil or not APPS[rel:match("^(%l+)_")] then return e end
+  e.message = ('the database has no venueless schema (relation "%s" does not exist): '
+    .. "run venueless migrate"):format(rel)
+  return e
+end
+
 -- Write a line to stderr.
 function cli.note(fmt, ...)
   io.stderr:write(select("#", ...) > 0 and fmt:format(...) or fmt, "\n")

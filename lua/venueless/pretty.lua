@@ -64,8 +64,20 @@ local function has_tostring(v)
   return type(mt) == "table" and mt.__tostring ~= nil
 end
 
+-- Control characters as Lua escapes, so that text from a database or a
+-- Redis server cannot move the cursor, retitle or clear a terminal: C0
+-- and DEL as \n, \t, ... or \xNN, the C1 controls (UTF-8 U+0080..U+009F,
+-- CSI among them) as \u{NN}. Everything else, backslashes too, as is.
+local NAMED = { ["\a"] = "\\a", ["\b"] = "\\b", ["\t"] = "\\t", ["\n"] = "\\n",
+  ["\v"] = "\\v", ["\f"] = "\\f", ["\r"] = "\\r" }
+function M.escape(s)
+  s = s:gsub("[%c\127]", function(c) return NAMED[c] or ("\\x%02x"):format(c:byte()) end)
+  return (s:gsub("\194([\128-\159])", function(c) return ("\\u{%x}"):format(c:byte()) end))
+end
+
+-- A string as a Lua literal: quotes and backslashes escaped, then controls.
 local function quote(s)
-  return (("%q"):format(s):gsub("\\\n", "\\n"))
+  return '"' .. M.escape((s:gsub('["\\]', "\\%0"))) .. '"'
 end
 
 local format_value
@@ -152,9 +164,9 @@ function M.is_result(v)
     and getmetatable(v) == nil
 end
 
--- One cell as text: strings raw, NULL as null, the rest compact.
+-- One cell as text: strings with controls escaped, NULL as null, the rest compact.
 local function cell(ctx, v)
-  if type(v) == "string" then return (v:gsub("\n", "\\n")) end
+  if type(v) == "string" then return M.escape(v) end
   if v == nil or v == core.null then return paint(ctx, "null", "null") end
   local s = format_value({ color = ctx.color, path = {} }, v, 0, "")
   return (s:gsub("\n%s*", " "))

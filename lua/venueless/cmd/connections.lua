@@ -25,19 +25,19 @@ local function list(opts, args)
   if opts.interval then cli.usage("--interval applies to drop and force_reload") end
   local live = connections.list({ dry_run = opts["dry-run"] })
   if opts.json then
-    cli.say(json.encode(json.object(live)))
+    cli.json(json.object(live))
     return
   end
   local out = { pad60("filter") .. " est. number of connections" }
   for _, label in ipairs(sorted_keys(live)) do
-    out[#out + 1] = pad60(label) .. " " .. tostring(live[label])
+    out[#out + 1] = pad60(cli.shown(label)) .. " " .. tostring(live[label])
   end
   cli.say(table.concat(out, "\n"))
 end
 
--- The result of a send as JSON: the counts and the matched labels.
+-- The result of a send for --json: the counts and the matched labels.
 local function result_json(r)
-  return json.encode(json.ordered({
+  return json.ordered({
     type = r.type, layer = r.layer, dry_run = r.dry_run or false,
     labels = json.array(r.matched or {}), channels = r.channels,
     process_keys = r.process_keys or json.null, sent = r.sent,
@@ -45,7 +45,7 @@ local function result_json(r)
     over_capacity_connections = r.over_capacity_channels,
     delivered = r.delivered or json.null,
   }, { "type", "layer", "dry_run", "labels", "channels", "process_keys",
-    "sent", "over_capacity", "over_capacity_connections", "delivered" }))
+    "sent", "over_capacity", "over_capacity_connections", "delivered" })
 end
 
 -- drop / force_reload: send to every connection of the matching labels.
@@ -62,9 +62,9 @@ local function send(kind, opts, args)
     error(err, 0)
   end
   if opts.json then
-    cli.say(result_json(r))
+    cli.json(result_json(r))
   elseif r.dry_run then
-    for _, label in ipairs(r.matched) do cli.say(label) end
+    for _, label in ipairs(r.matched) do cli.say(cli.shown(label)) end
   end
   local summary = connections.summary(r)
   if r.dry_run and r.process_keys then

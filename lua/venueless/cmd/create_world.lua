@@ -107,8 +107,25 @@ end
 
 local FIRST = { issuer = 1, audience = 2, secret = 3 }
 
--- Python's repr of a JSON value (the secrets list as upstream prints
--- it: issuer, audience, secret first).
+-- A dict's keys in the order upstream prints them: a dict read from the
+-- database in the order it returned them (json.ordered's __order, see
+-- clone_world), one we made as we made it: issuer, audience, secret,
+-- then any others sorted.
+local function py_keys(v)
+  local mt = getmetatable(v)
+  local order = type(mt) == "table" and rawget(mt, "__order") or nil
+  if order then return order end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    local fa, fb = FIRST[a] or 99, FIRST[b] or 99
+    if fa ~= fb then return fa < fb end
+    return a < b
+  end)
+  return keys
+end
+
+-- Python's repr of a JSON value (the secrets list as upstream prints it).
 function M.py_repr(v)
   local t = type(v)
   if v == json.null or v == nil then return "None" end
@@ -120,46 +137,46 @@ function M.py_repr(v)
     for i, x in ipairs(v) do parts[i] = M.py_repr(x) end
     return "[" .. table.concat(parts, ", ") .. "]"
   end
-  local keys = {}
-  for k in pairs(v) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b)
-    local fa, fb = FIRST[a] or 99, FIRST[b] or 99
-    if fa ~= fb then return fa < fb end
-    return a < b
-  end)
   local parts = {}
-  for i, k in ipairs(keys) do parts[i] = py_str(k) .. ": " .. M.py_repr(v[k]) end
+  for i, k in ipairs(py_keys(v)) do parts[i] = py_str(k) .. ": " .. M.py_repr(v[k]) end
   return "{" .. table.concat(parts, ", ") .. "}"
 end
 
 -- The lines upstream prints after creating or cloning, or the JSON.
-function M.report(w, url, headline, opts, summary)
-  local secrets = type(w.config) == "table" and w.config.JWT_secrets or json.array({})
+-- out: headline, and for a clone secrets (in the database's key order),
+-- summary (the counts) and summary_line (them as text, printed last).
+function M.report(w, url, opts, out)
+  local secrets = out.secrets
+    or type(w.config) == "table" and w.config.JWT_secrets or json.array({})
   if opts.json then
     -- The URL's token when there is one: the same JWT twice.
     local token = url and url:match("#token=(.*)$") or w:admin_token()
-    cli.say(json.encode(json.ordered({ id = w.id, title = w.title,
+    cli.json(json.ordered({ id = w.id, title = w.title,
       domain = w.domain or json.null, version = w.version, secrets = secrets,
       admin_url = url or json.null, admin_token = token or json.null,
-      summary = summary or json.null },
+      summary = out.summary or json.null },
       { "id", "title", "domain", "version", "secrets", "admin_url", "admin_token",
-        "summary" })))
+        "summary" }))
     return
   end
-  cli.say(headline)
+  cli.say(out.headline)
   cli.say("Default API key secrets: %s", M.py_repr(secrets))
   if url then
     cli.say("Admin url:")
     cli.say(url)
   end
+  if out.summary_line then cli.say(out.summary_line) end
 end
 
 -- What cli.committed hands the results of worlds.create/clone to: a
 -- refusal fails, a world is shown (also when its cache update failed).
-function M.reporter(headline, opts)
+-- more(w, summary) -> the rest of report's out (clone_world's).
+function M.reporter(headline, opts, more)
   return function(w, url, summary)
     if w == nil then cli.fail(url, nil, summary) end
-    M.report(w, url, headline, opts, summary)
+    local out = more and more(w, summary) or {}
+    out.headline = headline
+    M.report(w, url, opts, out)
   end
 end
 

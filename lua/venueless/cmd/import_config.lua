@@ -5,28 +5,25 @@ local json = require "venueless.json"
 
 local M = {}
 
-local function plural(n, what)
-  return ("%d %s%s"):format(n, what, n == 1 and "" or "s")
-end
-
 -- One line saying what was written.
 local function summary_line(s)
-  return ("World %s %s: %s (%d new), %s (%d new), %s, %s, %s"):format(s.world,
-    s.created and "created" or "updated", plural(s.rooms, "room"), s.rooms_created,
-    plural(s.exhibitors, "exhibitor"), s.exhibitors_created,
+  local plural = cli.plural
+  return cli.summary(("World %s %s"):format(s.world, s.created and "created" or "updated"),
+    ("%s (%d new)"):format(plural(s.rooms, "room"), s.rooms_created),
+    ("%s (%d new)"):format(plural(s.exhibitors, "exhibitor"), s.exhibitors_created),
     plural(s.channels_created, "new chat channel"), plural(s.links, "link"),
     plural(s.social_links, "social media link"))
 end
 
 local function report(opts, w, s)
   if opts.json then
-    cli.say(json.encode(json.ordered({ world = s.world, created = s.created,
+    cli.json(json.ordered({ world = s.world, created = s.created,
       version = w.version, rooms = s.rooms, rooms_created = s.rooms_created,
       channels_created = s.channels_created, exhibitors = s.exhibitors,
       exhibitors_created = s.exhibitors_created, links = s.links,
       social_links = s.social_links, secrets_removed = s.secrets_removed },
       { "world", "created", "version", "rooms", "rooms_created", "channels_created",
-        "exhibitors", "exhibitors_created", "links", "social_links", "secrets_removed" })))
+        "exhibitors", "exhibitors_created", "links", "social_links", "secrets_removed" }))
   else
     cli.say(summary_line(s))
   end

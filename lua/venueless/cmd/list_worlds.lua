@@ -2,6 +2,7 @@
 -- upstream's "{:18}  {:32.32}  {}" columns.
 local cli = require "venueless.cli"
 local json = require "venueless.json"
+local db = require "venueless.db"
 
 local M = {}
 
@@ -21,27 +22,37 @@ end
 M.column = column
 
 local function line(id, title, url)
-  return column(id, 18) .. "  " .. column(title, 32, true) .. "  " .. url
+  return column(cli.shown(id), 18) .. "  " .. column(cli.shown(title), 32, true)
+    .. "  " .. cli.shown(url)
 end
+
+-- A world's URL; none for a NULL or empty domain (the real create_world
+-- stores '' for an empty answer).
+local function url_of(w)
+  if w.domain == db.NULL or w.domain == "" then return nil end
+  return "https://" .. w.domain
+end
+
+-- Only the columns shown: a world's config can be megabytes.
+local LIST = "SELECT id, title, domain, version FROM core_world ORDER BY id"
 
 function M.run(opts, args)
   cli.max_args(args, 0)
-  local worlds = require "venueless.worlds"
   cli.connect_db("list_worlds")
-  local list = worlds.list()
+  local list = db.query(LIST)
   if opts.json then
     local out = json.array({})
     for i, w in ipairs(list) do
-      out[i] = json.ordered({ id = w.id, title = w.title, domain = w.domain or json.null,
-        url = w.domain and ("https://" .. w.domain) or json.null, version = w.version },
+      out[i] = json.ordered({ id = w.id, title = w.title, domain = w.domain,
+        url = url_of(w) or json.null, version = w.version },
         { "id", "title", "domain", "url", "version" })
     end
-    cli.say(json.encode(out))
+    cli.json(out)
     return
   end
   local out = { line("ID", "Title", "URL") }
   for _, w in ipairs(list) do
-    out[#out + 1] = line(w.id, w.title, w.domain and ("https://" .. w.domain) or "")
+    out[#out + 1] = line(w.id, w.title, url_of(w) or "")
   end
   cli.say(table.concat(out, "\n"))
 end

@@ -111,7 +111,7 @@ function M.run(opts, args)
           permissions = pm.permissions }, { "content_types", "permissions" })
           or json.null }, { "applied", "post_migrate" })
     end
-    out(json.encode(doc, { indent = true }), "\n")
+    cli.json(doc)
   elseif opts.plan and v >= 1 then
     print_plan(res.plan)
   end

@@ -24,7 +24,7 @@ function M.run(opts, args)
         applied_at = m.applied_at or json.null },
         { "app", "name", "applied", "applied_at" })
     end
-    out(json.encode(a, { indent = true }), "\n")
+    cli.json(a)
     return 0
   end
   local function when(m)
