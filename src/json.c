@@ -1,6 +1,5 @@
 /* venueless.json: JSON text to Lua values and back. */
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
