@@ -1,44 +1,10 @@
 /* venueless.json: JSON text to Lua values and back. */
-#include <errno.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cJSON.h>
-
 #include "venueless.h"
-
-#define JSON_TREE	"venueless.json.tree"
-
-/* A parsed cJSON tree, boxed for the same reason. */
-struct jtree {
-	cJSON	*root;
-};
-
-/* Decoder state: the tree plus a cursor over the text in document order. */
-struct jdec {
-	lua_State	*L;
-	const char	*s;
-	size_t		 len;
-	size_t		 pos;	/* next token */
-	int		 amt;
-	int		 omt;
-	const char	*err;	/* static message, or NULL */
-	size_t		 errpos;
-};
-
-/* Free a parsed tree (__gc). */
-static int
-tree_gc(lua_State *L)
-{
-	struct jtree	*t = luaL_checkudata(L, 1, JSON_TREE);
-
-	cJSON_Delete(t->root);
-	t->root = NULL;
-	return 0;
-}
 
 /* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
 static size_t
@@ -245,7 +211,31 @@ ljson_encode(lua_State *L)
 	return 1;
 }
 
-/* Record a decode error at pos; returns -1. */
+/* {====== decode: RFC 8259 text straight to Lua values } */
+
+/*
+ * One strict pass over the text (RFC 8259: no byte order mark, no leading
+ * zeros, no "1." or ".5", only space, tab, newline and carriage return
+ * between tokens), so that a document that decodes here is one that
+ * PostgreSQL's jsonb accepts too: import_config hands the server the text
+ * it read. An error keeps the offset of the offending character; its line
+ * and column are counted only then. The text is a Lua string, so
+ * s[len] is a NUL: peeking one byte past the end is safe and matches no
+ * token.
+ */
+struct jdec {
+	lua_State		*L;
+	const unsigned char	*s;
+	size_t			 len;
+	size_t			 pos;	/* next byte */
+	int			 amt;	/* stack slots of the metatables */
+	int			 omt;
+	const char		*err;	/* the whole message, or NULL for */
+	const char		*after;	/* "unexpected <char>" and this */
+	size_t			 errpos;
+};
+
+/* Record an error at pos with its whole message; returns -1. */
 static int
 dec_fail(struct jdec *d, size_t pos, const char *msg)
 {
@@ -254,240 +244,472 @@ dec_fail(struct jdec *d, size_t pos, const char *msg)
 	return -1;
 }
 
-/* Skip what cJSON skips between tokens (it takes any byte <= 32 as space). */
+/* Record "unexpected <the character at pos>" + after; returns -1. */
 static int
-dec_skip(struct jdec *d, const char *also)
+dec_unexpected(struct jdec *d, size_t pos, const char *after)
 {
-	unsigned char	 c;
-
-	for (; d->pos < d->len; d->pos++) {
-		c = (unsigned char)d->s[d->pos];
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-			continue;
-		if (c < 0x20)
-			return dec_fail(d, d->pos, "control character in input");
-		if (strchr(also, c) == NULL)
-			break;
-	}
-	return 0;
+	d->err = NULL;
+	d->after = after;
+	d->errpos = pos;
+	return -1;
 }
 
-/* Check the string token at the cursor and move past it. */
+/* Skip the four whitespace characters JSON has. */
+static void
+dec_ws(struct jdec *d)
+{
+	for (;; d->pos++) {
+		switch (d->s[d->pos]) {
+		case ' ': case '\t': case '\n': case '\r':
+			continue;
+		}
+		return;
+	}
+}
+
+/* Value of the hex digit c, or -1. */
+static int
+aux_hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;		/* lowercase */
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* The code unit of the four hex digits at p (checked already). */
+static unsigned long
+aux_hex4(const unsigned char *p)
+{
+	unsigned long	 u = 0;
+	int		 k;
+
+	for (k = 0; k < 4; k++)
+		u = u << 4 | (unsigned long)aux_hexval(p[k]);
+	return u;
+}
+
+/* Check the \uXXXX escape at i (its backslash); its code unit or -1. */
+static long
+dec_u4(struct jdec *d, size_t i)
+{
+	size_t	 k;
+
+	for (k = i + 2; k < i + 6; k++) {
+		if (k >= d->len || aux_hexval(d->s[k]) < 0)
+			return dec_unexpected(d, k, " in a \\u escape, expected "
+			    "a hex digit");
+	}
+	return (long)aux_hex4(d->s + i + 2);
+}
+
+/*
+ * Check the escape at i (its backslash) and set *n to its length. NUL
+ * cannot be in a decoded string (nor in jsonb), nor can half of a
+ * surrogate pair (it is not UTF-8).
+ */
+static int
+dec_escape(struct jdec *d, size_t i, size_t *n)
+{
+	const unsigned char	*s = d->s;
+	long			 u, lo;
+
+	*n = 2;
+	if (s[i + 1] != 'u') {
+		if (s[i + 1] == '\0' || strchr("\"\\/bfnrt", s[i + 1]) == NULL)
+			return dec_unexpected(d, i + 1, " after a backslash");
+		return 0;
+	}
+	if ((u = dec_u4(d, i)) < 0)
+		return -1;
+	*n = 6;
+	if (u == 0)
+		return dec_fail(d, i, "\\u0000 in a string is not supported");
+	if (u < 0xd800 || u > 0xdfff)
+		return 0;
+	if (u <= 0xdbff && s[i + 6] == '\\' && s[i + 7] == 'u') {
+		if ((lo = dec_u4(d, i + 6)) < 0)
+			return -1;
+		*n = 12;
+		if (lo >= 0xdc00 && lo <= 0xdfff)
+			return 0;
+	}
+	return dec_fail(d, i, "unpaired surrogate escape in a string");
+}
+
+/* Check the string at the cursor: where it ends, whether it has escapes. */
+static int
+dec_scanstr(struct jdec *d, size_t *end, int *esc)
+{
+	const unsigned char	*s = d->s;
+	size_t			 i, n;
+
+	*esc = 0;
+	for (i = d->pos + 1; i < d->len; i += n) {
+		n = 1;
+		if (s[i] == '"') {
+			*end = i;
+			return 0;
+		}
+		if (s[i] == '\\') {
+			*esc = 1;
+			if (dec_escape(d, i, &n) != 0)
+				return -1;
+		} else if (s[i] < 0x20)
+			return dec_unexpected(d, i, " in a string");
+		else if (s[i] >= 0x80 &&
+		    (n = aux_utf8len(s + i, d->len - i)) == 0)
+			return dec_fail(d, i, "invalid UTF-8 in a string");
+	}
+	return dec_unexpected(d, d->len, NULL);
+}
+
+/* Add code point u as UTF-8. */
+static void
+aux_addutf8(luaL_Buffer *b, unsigned long u)
+{
+	char	 out[4];
+	size_t	 n;
+
+	if (u < 0x80) {
+		out[0] = (char)u;
+		n = 1;
+	} else if (u < 0x800) {
+		out[0] = (char)(0xc0 | u >> 6);
+		n = 2;
+	} else if (u < 0x10000) {
+		out[0] = (char)(0xe0 | u >> 12);
+		out[1] = (char)(0x80 | (u >> 6 & 0x3f));
+		n = 3;
+	} else {
+		out[0] = (char)(0xf0 | u >> 18);
+		out[1] = (char)(0x80 | (u >> 12 & 0x3f));
+		out[2] = (char)(0x80 | (u >> 6 & 0x3f));
+		n = 4;
+	}
+	if (n > 1)
+		out[n - 1] = (char)(0x80 | (u & 0x3f));
+	luaL_addlstring(b, out, n);
+}
+
+/* Add what the (checked) escape at p stands for; returns its length. */
+static size_t
+dec_addescape(luaL_Buffer *b, const unsigned char *p)
+{
+	static const char	 from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	unsigned long		 u;
+
+	if (p[1] != 'u') {
+		luaL_addchar(b, to[strchr(from, p[1]) - from]);
+		return 2;
+	}
+	u = aux_hex4(p + 2);
+	if (u < 0xd800 || u > 0xdbff) {
+		aux_addutf8(b, u);
+		return 6;
+	}
+	aux_addutf8(b, 0x10000 + ((u - 0xd800) << 10) + (aux_hex4(p + 8) - 0xdc00));
+	return 12;
+}
+
+/* Push the string from the cursor's quote to end, escapes resolved. */
+static void
+dec_pushesc(struct jdec *d, size_t end)
+{
+	const unsigned char	*s = d->s;
+	luaL_Buffer		 b;
+	size_t			 i, run;
+
+	luaL_buffinit(d->L, &b);
+	for (i = run = d->pos + 1; i < end; ) {
+		if (s[i] != '\\') {
+			i++;
+			continue;
+		}
+		luaL_addlstring(&b, (const char *)s + run, i - run);
+		i += dec_addescape(&b, s + i);
+		run = i;
+	}
+	luaL_addlstring(&b, (const char *)s + run, end - run);
+	luaL_pushresult(&b);
+}
+
+/* Push the string at the cursor. */
 static int
 dec_string(struct jdec *d)
 {
-	const unsigned char	*s = (const unsigned char *)d->s;
-	size_t			 n;
+	size_t	 end;
+	int	 esc;
 
-	if (dec_skip(d, ",:") != 0)
+	if (dec_scanstr(d, &end, &esc) != 0)
 		return -1;
-	for (d->pos++; d->pos < d->len && s[d->pos] != '"'; d->pos += n) {
-		n = 1;
-		if (s[d->pos] == '\\') {
-			if (d->pos + 5 < d->len &&
-			    memcmp(s + d->pos + 1, "u0000", 5) == 0)
-				return dec_fail(d, d->pos,
-				    "\\u0000 in a string is not supported");
-			n = 2;
-		} else if (s[d->pos] < 0x20)
-			return dec_fail(d, d->pos, "control character in string");
-		else if ((n = aux_utf8len(s + d->pos, d->len - d->pos)) == 0)
-			return dec_fail(d, d->pos, "invalid UTF-8 in string");
-	}
-	d->pos++;
+	if (esc)
+		dec_pushesc(d, end);
+	else
+		lua_pushlstring(d->L, (const char *)d->s + d->pos + 1,
+		    end - d->pos - 1);
+	d->pos = end + 1;
 	return 0;
 }
 
-/* Push the number at the cursor: integer literals that fit stay exact. */
+/* Move past a run of digits; returns its length. */
+static size_t
+dec_digits(struct jdec *d)
+{
+	size_t	 start = d->pos;
+
+	while (d->s[d->pos] >= '0' && d->s[d->pos] <= '9')
+		d->pos++;
+	return d->pos - start;
+}
+
+/* Push the number text from start to the cursor as Lua reads it. */
+static int
+dec_pushnum(struct jdec *d, size_t start)
+{
+	char		 buf[64];
+	const char	*num = buf;
+	size_t		 n = d->pos - start, ok;
+
+	if (n < sizeof buf) {
+		memcpy(buf, d->s + start, n);
+		buf[n] = '\0';
+	} else
+		num = lua_pushlstring(d->L, (const char *)d->s + start, n);
+	ok = lua_stringtonumber(d->L, num);
+	if (n >= sizeof buf && ok)
+		lua_remove(d->L, -2);
+	if (ok && (lua_isinteger(d->L, -1) || !isinf(lua_tonumber(d->L, -1))))
+		return 0;
+	return dec_fail(d, start, "number out of range");
+}
+
+/*
+ * Push the number at the cursor: an integer when it has no fraction nor
+ * exponent and fits in 64 bits (exact beyond 2^53), else a float.
+ */
 static int
 dec_number(struct jdec *d)
 {
-	char		 num[64], *end;
-	size_t		 n;
-	double		 v;
-	lua_Integer	 i;
+	size_t	 start = d->pos;
 
-	n = strspn(d->s + d->pos, "0123456789+-eE.");
-	if (n >= sizeof num)
-		n = sizeof num - 1;	/* as cJSON does */
-	memcpy(num, d->s + d->pos, n);
-	num[n] = '\0';
-	v = strtod(num, &end);
-	*end = '\0';
-	if (strpbrk(num, ".eE") == NULL) {
-		errno = 0;
-		i = strtoll(num, NULL, 10);
-		if (errno == 0) {
-			lua_pushinteger(d->L, i);
-			d->pos += (size_t)(end - num);
-			return 0;
-		}
+	if (d->s[d->pos] == '-')
+		d->pos++;
+	if (d->s[d->pos] == '0') {
+		if (d->s[++d->pos] >= '0' && d->s[d->pos] <= '9')
+			return dec_unexpected(d, d->pos, " after a leading zero");
+	} else if (dec_digits(d) == 0)
+		return dec_unexpected(d, d->pos, ", expected a digit");
+	if (d->s[d->pos] == '.') {
+		d->pos++;
+		if (dec_digits(d) == 0)
+			return dec_unexpected(d, d->pos, ", expected a digit "
+			    "after '.'");
 	}
-	if (isinf(v))
-		return dec_fail(d, d->pos, "number out of range");
-	lua_pushnumber(d->L, v);
-	d->pos += (size_t)(end - num);
+	if (d->s[d->pos] == 'e' || d->s[d->pos] == 'E') {
+		d->pos++;
+		if (d->s[d->pos] == '+' || d->s[d->pos] == '-')
+			d->pos++;
+		if (dec_digits(d) == 0)
+			return dec_unexpected(d, d->pos, ", expected a digit "
+			    "in the exponent");
+	}
+	return dec_pushnum(d, start);
+}
+
+/* Push true, false or null (word), spelled exactly. */
+static int
+dec_literal(struct jdec *d, const char *word, const char *expect)
+{
+	size_t	 i;
+
+	for (i = 0; word[i] != '\0'; i++) {
+		if (d->s[d->pos + i] != (unsigned char)word[i])
+			return dec_unexpected(d, d->pos + i, expect);
+	}
+	d->pos += i;
+	if (word[0] == 'n')
+		vl_pushnull(d->L);
+	else
+		lua_pushboolean(d->L, word[0] == 't');
 	return 0;
 }
 
-static int dec_value(struct jdec *, const cJSON *, int);
+static int dec_value(struct jdec *, int, const char *);
 
-/* Push a container: the items of an array or the members of an object. */
+/* Give the table on top the array or object metatable; move past ] or }. */
 static int
-dec_container(struct jdec *d, const cJSON *item, int depth)
+dec_close(struct jdec *d, int mt)
 {
-	lua_State	*L = d->L;
-	const cJSON	*c;
-	lua_Integer	 i = 1;
-	int		 isarray = cJSON_IsArray(item);
+	d->pos++;
+	lua_pushvalue(d->L, mt);
+	lua_setmetatable(d->L, -2);
+	return 0;
+}
+
+/* Push the array at the cursor, at depth. */
+static int
+dec_array(struct jdec *d, int depth)
+{
+	lua_Integer	 i = 0;
 
 	if (depth >= VL_MAXDEPTH)
 		return dec_fail(d, d->pos, "nested too deeply");
-	d->pos++;		/* [ or { */
-	lua_newtable(L);
-	for (c = item->child; c != NULL; c = c->next) {
-		if (isarray) {
-			if (dec_value(d, c, depth + 1) != 0)
-				return -1;
-			lua_rawseti(L, -2, i++);
-			continue;
-		}
-		if (dec_string(d) != 0)
+	d->pos++;
+	lua_newtable(d->L);
+	dec_ws(d);
+	if (d->s[d->pos] == ']')
+		return dec_close(d, d->amt);
+	for (;;) {
+		if (dec_value(d, depth + 1, i == 0 ? ", expected a value or ']'" :
+		    ", expected a value after ','") != 0)
 			return -1;
-		lua_pushstring(L, c->string);
-		if (dec_value(d, c, depth + 1) != 0)
-			return -1;
-		lua_rawset(L, -3);
+		lua_rawseti(d->L, -2, ++i);
+		dec_ws(d);
+		if (d->s[d->pos] == ']')
+			return dec_close(d, d->amt);
+		if (d->s[d->pos] != ',')
+			return dec_unexpected(d, d->pos, ", expected ',' or ']'");
+		d->pos++;
+		dec_ws(d);
 	}
-	if (dec_skip(d, ",:") != 0)
-		return -1;
-	d->pos++;		/* ] or } */
-	lua_pushvalue(L, isarray ? d->amt : d->omt);
-	lua_setmetatable(L, -2);
-	return 0;
 }
 
-/* Push the Lua value for item, moving the cursor past its text. */
+/* Push the object at the cursor, at depth; of repeated names the last. */
 static int
-dec_value(struct jdec *d, const cJSON *item, int depth)
+dec_object(struct jdec *d, int depth)
 {
-	lua_State	*L = d->L;
-	size_t		 start;
+	int	 n = 0;
 
-	if (!lua_checkstack(L, 4))
+	if (depth >= VL_MAXDEPTH)
+		return dec_fail(d, d->pos, "nested too deeply");
+	d->pos++;
+	lua_newtable(d->L);
+	dec_ws(d);
+	if (d->s[d->pos] == '}')
+		return dec_close(d, d->omt);
+	for (;; n++) {
+		if (d->s[d->pos] != '"')
+			return dec_unexpected(d, d->pos, n == 0 ? ", expected "
+			    "a member name or '}'" : ", expected a member name "
+			    "after ','");
+		if (dec_string(d) != 0)
+			return -1;
+		dec_ws(d);
+		if (d->s[d->pos] != ':')
+			return dec_unexpected(d, d->pos, ", expected ':'");
+		d->pos++;
+		dec_ws(d);
+		if (dec_value(d, depth + 1, ", expected a value") != 0)
+			return -1;
+		lua_rawset(d->L, -3);
+		dec_ws(d);
+		if (d->s[d->pos] == '}')
+			return dec_close(d, d->omt);
+		if (d->s[d->pos] != ',')
+			return dec_unexpected(d, d->pos, ", expected ',' or '}'");
+		d->pos++;
+		dec_ws(d);
+	}
+}
+
+/* Push the value at the cursor; expect says what was wanted there. */
+static int
+dec_value(struct jdec *d, int depth, const char *expect)
+{
+	if (!lua_checkstack(d->L, 4))
 		return dec_fail(d, d->pos, "out of stack space");
-	if (dec_skip(d, ",:") != 0)
-		return -1;
-	start = d->pos;
-	switch (item->type & 0xff) {
-	case cJSON_NULL:
-		vl_pushnull(L);
-		d->pos += 4;
-		return 0;
-	case cJSON_False:
-	case cJSON_True:
-		lua_pushboolean(L, cJSON_IsTrue(item));
-		d->pos += cJSON_IsTrue(item) ? 4 : 5;
-		return 0;
-	case cJSON_Number:
+	switch (d->s[d->pos]) {
+	case '{':
+		return dec_object(d, depth);
+	case '[':
+		return dec_array(d, depth);
+	case '"':
+		return dec_string(d);
+	case 't':
+		return dec_literal(d, "true", ", expected true");
+	case 'f':
+		return dec_literal(d, "false", ", expected false");
+	case 'n':
+		return dec_literal(d, "null", ", expected null");
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
 		return dec_number(d);
-	case cJSON_String:
-		if (dec_string(d) != 0)
-			return -1;
-		lua_pushstring(L, item->valuestring);
-		return 0;
-	case cJSON_Array:
-	case cJSON_Object:
-		return dec_container(d, item, depth);
 	}
-	return dec_fail(d, start, "unexpected value");
+	return dec_unexpected(d, d->pos, expect);
 }
 
-/* Refuse nesting beyond the limit before cJSON recurses into it. */
-static int
-dec_depth(struct jdec *d)
+/* Code point of the valid n-byte UTF-8 sequence at p. */
+static unsigned long
+aux_utf8dec(const unsigned char *p, size_t n)
 {
-	size_t	 i;
-	int	 depth = 0, instr = 0;
+	unsigned long	 u = n == 1 ? p[0] : p[0] & (0x7fu >> n);
+	size_t		 i;
 
-	for (i = d->pos; i < d->len; i++) {
-		if (instr) {
-			if (d->s[i] == '\\')
-				i++;
-			else if (d->s[i] == '"')
-				instr = 0;
-		} else if (d->s[i] == '"')
-			instr = 1;
-		else if (d->s[i] == '[' || d->s[i] == '{') {
-			if (++depth > VL_MAXDEPTH)
-				return dec_fail(d, i, "nested too deeply");
-		} else if (d->s[i] == ']' || d->s[i] == '}')
-			depth--;
-	}
-	return 0;
+	for (i = 1; i < n; i++)
+		u = u << 6 | (p[i] & 0x3f);
+	return u;
 }
 
-/* Parse the whole text with cJSON; -1 and a positioned error on failure. */
-static int
-dec_parse(struct jdec *d, struct jtree *t)
+/* Push a name for the character at pos: 'x', newline, U+00E9, byte 0xff. */
+static void
+dec_pushchar(struct jdec *d, size_t pos)
 {
-	const char	*end = NULL, *ep;
-	size_t		 start;
+	const unsigned char	*p = d->s + pos;
+	char			 name[48];
+	unsigned long		 u;
+	size_t			 n;
 
-	if (d->len >= 3 && memcmp(d->s, "\xef\xbb\xbf", 3) == 0)
-		d->pos = 3;	/* cJSON skips a byte order mark */
-	if (dec_skip(d, "") != 0)
-		return -1;
-	start = d->pos;
-	if (d->pos == d->len)
-		return dec_fail(d, d->pos, "unexpected end of input");
-	if (dec_depth(d) != 0)
-		return -1;
-	t->root = cJSON_ParseWithLengthOpts(d->s, d->len, &end, 0);
-	if (t->root == NULL) {
-		ep = cJSON_GetErrorPtr();
-		if (ep == NULL || ep < d->s || ep > d->s + d->len)
-			ep = end != NULL ? end : d->s + d->len;
-		return dec_fail(d, (size_t)(ep - d->s), NULL);
-	}
-	d->pos = (size_t)(end - d->s);
-	if (dec_skip(d, "") != 0)
-		return -1;
-	if (d->pos != d->len)
-		return dec_fail(d, d->pos, "unexpected text after the value");
-	d->pos = start;
-	return 0;
+	if (*p == '\'')
+		snprintf(name, sizeof name, "\"'\"");
+	else if (*p > 0x20 && *p < 0x7f)
+		snprintf(name, sizeof name, "'%c'", *p);
+	else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		snprintf(name, sizeof name, "%s", *p == ' ' ? "space" :
+		    *p == '\t' ? "tab" : *p == '\n' ? "newline" :
+		    "carriage return");
+	else if ((n = aux_utf8len(p, d->len - pos)) == 0)
+		snprintf(name, sizeof name, "byte 0x%02x", *p);
+	else if ((u = aux_utf8dec(p, n)) < 0x20 || u == 0x7f)
+		snprintf(name, sizeof name, "control character U+%04lX", u);
+	else
+		snprintf(name, sizeof name, "%sU+%04lX%s",
+		    u == 0xfeff ? "byte order mark (" : u == 0xa0 ?
+		    "no-break space (" : "", u, u == 0xfeff || u == 0xa0 ?
+		    ")" : "");
+	lua_pushstring(d->L, name);
 }
 
 /* Push nil and "line L column C: message" for the recorded error. */
 static int
 dec_error(struct jdec *d)
 {
+	lua_State	*L = d->L;
 	size_t		 i, line = 1, col = 1;
-	unsigned char	 c;
-	char		 hex[8];
+	int		 top = lua_gettop(L);
 
 	for (i = 0; i < d->errpos && i < d->len; i++) {
-		col++;
 		if (d->s[i] == '\n') {
 			line++;
 			col = 1;
-		}
+		} else if ((d->s[i] & 0xc0) != 0x80)
+			col++;		/* columns count characters */
 	}
-	lua_pushnil(d->L);
-	lua_pushfstring(d->L, "line %d column %d: ", (int)line, (int)col);
-	c = d->errpos < d->len ? (unsigned char)d->s[d->errpos] : 0;
+	lua_pushnil(L);
+	lua_pushfstring(L, "line %I column %I: ", (lua_Integer)line,
+	    (lua_Integer)col);
 	if (d->err != NULL)
-		lua_pushstring(d->L, d->err);
-	else if (c > 0x20 && c < 0x7f)
-		lua_pushfstring(d->L, "syntax error near '%c'", c);
-	else if (d->errpos < d->len) {
-		snprintf(hex, sizeof hex, "0x%02x", c);
-		lua_pushfstring(d->L, "syntax error near byte %s", hex);
+		lua_pushstring(L, d->err);
+	else if (d->errpos >= d->len)
+		lua_pushliteral(L, "unexpected end of input");
+	else {
+		lua_pushliteral(L, "unexpected ");
+		dec_pushchar(d, d->errpos);
+		lua_pushstring(L, d->after != NULL ? d->after : "");
 	}
-	else
-		lua_pushliteral(d->L, "unexpected end of input");
-	lua_concat(d->L, 2);
+	lua_concat(L, lua_gettop(L) - top - 1);
 	return 2;
 }
 
@@ -496,31 +718,29 @@ static int
 ljson_decode(lua_State *L)
 {
 	struct jdec	 d;
-	struct jtree	*t;
-	int		 r;
+	size_t		 len;
 
 	memset(&d, 0, sizeof d);
 	d.L = L;
-	d.s = luaL_checklstring(L, 1, &d.len);
+	d.s = (const unsigned char *)luaL_checklstring(L, 1, &len);
+	d.len = len;
 	lua_settop(L, 1);
 	luaL_getmetatable(L, VL_JSON_ARRAY);
 	d.amt = lua_gettop(L);
 	luaL_getmetatable(L, VL_JSON_OBJECT);
 	d.omt = lua_gettop(L);
-	t = lua_newuserdatauv(L, sizeof *t, 0);
-	t->root = NULL;
-	luaL_setmetatable(L, JSON_TREE);
-	r = dec_parse(&d, t);
-	if (r == 0)
-		r = dec_value(&d, t->root, 0);
-	cJSON_Delete(t->root);
-	t->root = NULL;
-	if (r != 0) {
-		lua_settop(L, 4);
-		return dec_error(&d);
+	dec_ws(&d);
+	if (dec_value(&d, 0, ", expected a value") == 0) {
+		dec_ws(&d);
+		if (d.pos == d.len)
+			return 1;
+		dec_unexpected(&d, d.pos, " after the value");
 	}
-	return 1;
+	lua_settop(L, d.omt);
+	return dec_error(&d);
 }
+
+/* }====== */
 
 /* Set metatable `name` on the table argument (or a new table); return it. */
 static int
@@ -579,5 +799,5 @@ static const luaL_Reg ljson_funcs[] = {
 int
 luaopen_venueless_json(lua_State *L)
 {
-	return vl_walk_openlib(L, ljson_funcs, JSON_TREE, tree_gc);
+	return vl_walk_openlib(L, ljson_funcs, NULL, NULL);
 }

@@ -444,7 +444,8 @@ vl_walk_encode(lua_State *L, int idx, const struct vl_walkfmt *fmt, void *ud)
 /*
  * Open a codec library (json, msgpack): the shared array and object
  * metatables, the walker's buffer, the codec's own boxed type boxname with
- * __gc gc, and the table of funcs with null. Pushes the table; returns 1.
+ * __gc gc (none when NULL), and the table of funcs with null. Pushes the
+ * table; returns 1.
  */
 int
 vl_walk_openlib(lua_State *L, const luaL_Reg *funcs, const char *boxname,
@@ -454,7 +455,8 @@ vl_walk_openlib(lua_State *L, const luaL_Reg *funcs, const char *boxname,
 	luaL_newmetatable(L, VL_JSON_OBJECT);
 	lua_pop(L, 2);
 	aux_gcmeta(L, WALK_BUF, buf_gc);
-	aux_gcmeta(L, boxname, gc);
+	if (boxname != NULL)
+		aux_gcmeta(L, boxname, gc);
 	lua_newtable(L);
 	luaL_setfuncs(L, funcs, 0);
 	vl_pushnull(L);

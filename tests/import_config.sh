@@ -167,11 +167,39 @@ s0=$(snap)
 printf '{\n  "world": {"id": "x",\n  "title": }\n}\n' >"$VL_TMP/broken.json"
 vl_exit 1 "$V" import_config "$VL_TMP/broken.json"
 vl_eq 1 "$(printf '%s\n' "$VL_ERR" | wc -l)" "one line"
-vl_contains "$VL_ERR" "venueless: import_config: $VL_TMP/broken.json: line 3 column "
+vl_eq "venueless: import_config: $VL_TMP/broken.json: line 3 column 12: unexpected '}', expected a value" "$VL_ERR"
+# broken NAME MESSAGE: the file NAME.json in VL_TMP fails with exactly
+# MESSAGE after its name, and nothing is written.
+broken() {
+	vl_exit 1 "$V" import_config "$VL_TMP/$1.json"
+	vl_eq "venueless: import_config: $VL_TMP/$1.json: $2" "$VL_ERR" "$1"
+	vl_eq "$s0" "$(snap)" "$1: nothing written"
+}
+# The offending character, not the newline after it (issue 12 item 9).
+printf '{\n  "world": {"id": "x", "title": "X"},\n  "rooms": [],\n}\n' >"$VL_TMP/comma.json"
+broken comma "line 4 column 1: unexpected '}', expected a member name after ','"
+printf '{\n  "world": {"id": "x", "title": "X"},\n  "rooms": [\n' >"$VL_TMP/cut.json"
+broken cut "line 4 column 1: unexpected end of input"
+# RFC 8259 only (issue 11 item 9): these used to pass validation and fail
+# inside PostgreSQL with no position. A byte order mark is refused too.
+printf '\357\273\277{"world": {"id": "x", "title": "X"}, "rooms": []}\n' >"$VL_TMP/bom.json"
+broken bom "line 1 column 1: unexpected byte order mark (U+FEFF), expected a value"
+"$PY" - "$SAMPLE" "$VL_TMP/zero.json" >"$VL_TMP/zero.pos" <<'PY' || vl_fail "zero: generator"
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["rooms"][2]["pretalx_id"] = "@"
+t = json.dumps(d, indent=2).replace('"@"', "007")
+open(sys.argv[2], "w").write(t)
+i = t.index("007") + 1			# the second 0 is the offending one
+print("line %d column %d" % (t.count("\n", 0, i) + 1, i - t.rfind("\n", 0, i)))
+PY
+broken zero "$(cat "$VL_TMP/zero.pos"): unexpected '0' after a leading zero"
+printf '{"world": {"id": "x", "title": "X"}, "rooms": [{"id": "r", "name": "R", "pretalx_id": -.5}]}' >"$VL_TMP/dot.json"
+broken dot "line 1 column 88: unexpected '.', expected a digit"
 vl_exit 1 "$V" import_config "$VL_TMP/no-such.json"
 vl_contains "$VL_ERR" "venueless: import_config: $VL_TMP/no-such.json: No such file or directory"
 vl_exit 1 "$V" import_config -	# stdin is /dev/null
-vl_contains "$VL_ERR" "venueless: import_config: stdin: line 1 column "
+vl_eq "venueless: import_config: stdin: line 1 column 1: unexpected end of input" "$VL_ERR"
 
 # bad LABEL PYTHON MESSAGE: mutate the sample (d) with PYTHON, expect
 # exit 1 with exactly MESSAGE, and no change to the database.
@@ -223,7 +251,7 @@ vl_exit 1 "$V" import_config "$VL_TMP/utf8.json"
 # The reader refuses it, at the bad byte (1-based column).
 ln=$(grep -n '"Lobby"' "$SAMPLE" | head -1 | cut -d: -f1)
 col=$(( $(sed -n "${ln}p" "$SAMPLE" | awk '{ print index($0, "Lobby") }') + 3 ))
-vl_eq "venueless: import_config: $VL_TMP/utf8.json: line $ln column $col: invalid UTF-8 in string" "$VL_ERR"
+vl_eq "venueless: import_config: $VL_TMP/utf8.json: line $ln column $col: invalid UTF-8 in a string" "$VL_ERR"
 vl_eq "$s0" "$(snap)" "invalid UTF-8: nothing written"
 
 # --- Hostile strings are stored as they are.
@@ -251,7 +279,7 @@ vl_contains "$VL_ERR" "venueless: import_config: "
 vl_contains "$VL_ERR" "$VL_TMP/nowhere"
 # The file is judged first: a broken one says so, with the server down too.
 VENUELESS_DB_HOST=$VL_TMP/nowhere vl_exit 1 "$V" import_config "$VL_TMP/broken.json"
-vl_contains "$VL_ERR" "venueless: import_config: $VL_TMP/broken.json: line 3 column "
+vl_eq "venueless: import_config: $VL_TMP/broken.json: line 3 column 12: unexpected '}', expected a value" "$VL_ERR"
 
 # --- Redis unreachable after the commit: committed, said so, exit 11.
 "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); d['world']['id']='noredis'; print(json.dumps(d))" "$SAMPLE" >"$VL_TMP/noredis.json"
