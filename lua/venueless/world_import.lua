@@ -402,8 +402,10 @@ SELECT (SELECT row_to_json(w) FROM w) AS world,
 local q = function(sql, ...) return db.query({ json = true }, sql, ...) end
 
 -- Write the validated document d (text: its JSON); returns the world row
--- and a summary.
+-- and a summary. The world's lock first: the statement's snapshot then
+-- includes every earlier import's rows, so none is inserted twice.
 local function write(worlds, d, text)
+  model.lock_world(d.id)
   local defaults = model.world_defaults()
   local priv, pub = crypto.ec_p256()
   local r = q(IMPORT:format(table.concat(worlds._columns, ", "),

@@ -223,7 +223,8 @@ function World.methods.save(self)
       "vapid_private_key", "vapid_public_key" }) do
     p[i] = World.param(row, c)
   end
-  local r = db.query(UPDATE, table.unpack(p, 1, 12))
+  -- in line behind an import or clone writing this world
+  local r = model.locked(row.id, db.query, UPDATE, table.unpack(p, 1, 12))
   if #r == 0 then return not_found(row.id) end
   local old = row.version
   model.on_rollback(function() row.version = old end)
@@ -279,6 +280,11 @@ end
 -- cache is updated after the commit.
 worlds.transaction = model.transaction
 
+-- worlds.lock(id): the world's writer lock in the current transaction,
+-- for a script that reads a world and then writes it (import, clone and
+-- saves take it too).
+worlds.lock = model.lock_world
+
 -- Internal: wrap a row read by the clone and import code.
 function worlds._wrap(row)
   return World.wrap(row)
@@ -300,6 +306,8 @@ worlds._doc = {
     text = "create or update a world from venueless JSON config; returns it and a summary" },
   transaction = { sig = "worlds.transaction(fn, ...)",
     text = "run fn's saves in one transaction; the server cache learns them after the commit" },
+  lock = { sig = "worlds.lock(id)",
+    text = "inside worlds.transaction: wait for and hold the world's writer lock until the commit" },
   valid_id = { sig = "worlds.valid_id(id)",
     text = "whether id is a valid new world id (1 to 50 ASCII letters or digits)" },
   new_secret = { sig = "worlds.new_secret()",
