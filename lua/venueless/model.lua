@@ -28,7 +28,8 @@ return #KEYS
 -- small enough not to stall the server for long.
 M.CACHE_BATCH = 500
 
--- Values Django gives a new world and room (shared/reference/defaults.json).
+-- Values Django gives a new world and room (shared/reference/defaults.json),
+-- exhibitor and link (models.json).
 local ADMIN = {
   "world:view", "world:exhibition.contact", "world:chat.direct", "room:view",
   "room:chat.read", "room:digitalsamba.join", "room:chat.join", "room:chat.send",
@@ -77,11 +78,24 @@ function M.world_defaults()
   }
 end
 
+-- picture: Django stores a FileField left empty as '' (never NULL).
 function M.room_defaults()
   return {
     trait_grants = json.object({ viewer = json.array({}) }),
     module_config = json.array({}),
+    picture = "",
   }
+end
+
+-- An exhibitor's model defaults (contact_enabled: the contact button
+-- shows), and its links' (only exhibitors get their list position).
+function M.exhibitor_defaults()
+  return { contact_enabled = true, size = "1x1", text_content = json.array({}),
+    sorting_priority = 0 }
+end
+
+function M.link_defaults()
+  return { category = "profile", sorting_priority = 0 }
 end
 
 ---------------------------------------------------------------- failures
@@ -107,6 +121,16 @@ function M.refused(fn, ...)
   local e = r[2]
   if core.is_error(e) and e.refused then return nil, e.message, e.code end
   error(e, 0)
+end
+
+-- The one world id rule, for create, clone and import: ASCII (usable in
+-- URLs and Redis keys), and never `..`, `.` or an option like `-rf`;
+-- '_', '.' and '-' are allowed because imported worlds use them.
+M.WORLD_ID_RULE = "1 to 50 ASCII letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+
+function M.valid_world_id(id)
+  return type(id) == "string" and #id >= 1 and #id <= 50
+    and id:find("^[A-Za-z0-9_][A-Za-z0-9_.-]*$") ~= nil
 end
 
 -- A string of at most max characters, valid UTF-8 without NUL; else

@@ -37,12 +37,10 @@ worlds._class = World
 
 ---------------------------------------------------------------- checks
 
--- The shape create and clone accept for a new id: Django's prompt asks
--- for an alphanumeric one; ASCII keeps it usable in URLs and Redis keys.
-function worlds.valid_id(id)
-  return type(id) == "string" and #id >= 1 and #id <= 50
-    and id:find("^[A-Za-z0-9]+$") ~= nil
-end
+-- The shape create, clone and import accept for a world id (one rule,
+-- model.WORLD_ID_RULE).
+worlds.valid_id = model.valid_world_id
+worlds.ID_RULE = model.WORLD_ID_RULE
 
 -- Why id cannot be looked up (nil if it can). Any string of the column's
 -- size is a possible id of a world made elsewhere.
@@ -66,7 +64,7 @@ local function check_new(spec)
     end
   end
   if not worlds.valid_id(spec.id) then
-    return nil, "the world id must be alphanumeric (A-Z, a-z, 0-9), 1 to 50 characters", "invalid"
+    return nil, "the world id must be " .. model.WORLD_ID_RULE, "invalid"
   end
   local why = model.bad_string(spec.title, 300)
   if why then return nil, "title " .. why, "invalid" end
@@ -309,7 +307,7 @@ worlds._doc = {
   lock = { sig = "worlds.lock(id)",
     text = "inside worlds.transaction: wait for and hold the world's writer lock until the commit" },
   valid_id = { sig = "worlds.valid_id(id)",
-    text = "whether id is a valid new world id (1 to 50 ASCII letters or digits)" },
+    text = "whether id is a valid world id (worlds.ID_RULE: ASCII letters, digits, _ . -)" },
   new_secret = { sig = "worlds.new_secret()",
     text = "a new JWT secret entry {issuer=\"any\", audience=\"venueless\", secret=<64 chars>}" },
   token = { sig = "worlds.token({issuer=, audience=, secret=}, {days=, traits=})",
