@@ -1095,7 +1095,7 @@ lpg_close(lua_State *L)
 	return conn_close(L);
 }
 
-/* db.quote_ident(name) -> "quoted"; raises failures */
+/* db.quote_ident(name) -> "quoted"; raises failures (a NUL byte: 22021) */
 static int
 lpg_quote_ident(lua_State *L)
 {
@@ -1105,6 +1105,9 @@ lpg_quote_ident(lua_State *L)
 	size_t		 len;
 
 	s = luaL_checklstring(L, 1, &len);
+	/* libpq would stop at the NUL: refuse it, as a parameter's */
+	if (memchr(s, '\0', len) != NULL)
+		return vl_fail(L, "identifier contains a NUL byte", "22021");
 	if (aux_ready(L, c) == -1)
 		return aux_raise(L, c);
 	b = aux_newbox(L);

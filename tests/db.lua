@@ -95,6 +95,13 @@ test("NUL byte in a parameter", function()
   eq("22021", code)
 end)
 
+test("NUL byte in an identifier", function()
+  -- libpq's escaping stops at the NUL: "a" would name another table
+  local _, code, exit = failure("identifier contains a NUL byte", db.quote_ident, "a\0; drop")
+  eq("22021", code)
+  eq(core.exit.failure, exit)
+end)
+
 test("invalid UTF-8 in a parameter", function()
   local _, code = failure(nil, db.query, "select $1::text", "a\xff\xfeb")
   eq("22021", code)

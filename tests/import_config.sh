@@ -8,6 +8,7 @@
 PY=/usr/bin/python3
 V=$VENUELESS
 SAMPLE=$TOP_SRCDIR/tests/data/sample-world.json
+[ -n "$VL_REFERENCE" ] || vl_fail "the reference (../shared/reference) is missing"
 GEN=$TOP_SRCDIR/tests/data/gen-world.py
 
 vl_exit 2 "$V" import_config
@@ -51,7 +52,7 @@ vl_psql -c "select json_build_object(
   'exhibitors', (select json_agg(e order by sorting_priority) from (select x.name, tagline, short_text,
      logo, text_legacy, text_content, size, x.sorting_priority, r.import_id room, banner_detail,
      banner_list, contact_enabled, highlighted_room_id,
-     (select json_agg(json_build_array(display_text, url, category, sorting_priority) order by sorting_priority)
+     (select json_agg(json_build_array(display_text, url, category, sorting_priority) order by id)
         from core_exhibitorlink where exhibitor_id = x.id) links,
      (select json_agg(json_build_array(display_text, url) order by id)
         from core_exhibitorsocialmedialink where exhibitor_id = x.id) social
@@ -72,7 +73,7 @@ for i, (r, s) in enumerate(zip(db["rooms"], src["rooms"])):
     where = "room %d" % i
     assert r["import_id"] == s["id"] and r["name"] == s["name"], where
     assert r["description"] == s.get("description"), where
-    assert r["picture"] is None, where + ": picture is ignored"
+    assert r["picture"] == "", where + ": picture is ignored, stored as '' (Django's FileField)"
     assert r["sorting_priority"] == i, where
     assert r["trait_grants"] == s.get("trait_grants", {}), where
     assert r["module_config"] == s["modules"], where
@@ -88,12 +89,25 @@ for i, (e, s) in enumerate(zip(db["exhibitors"], src["exhibitors"])):
     assert e["text_legacy"] == s.get("text"), where
     assert e["text_content"] == s.get("text_content", []), where
     assert e["size"] == s["size"] and e["sorting_priority"] == i and e["room"] == s["room"], where
-    assert (e["banner_detail"], e["banner_list"], e["contact_enabled"], e["highlighted_room_id"]) == (None, None, False, None), where
-    links = [[l["display_text"], l["url"], l.get("category", "profile"), j] for j, l in enumerate(s.get("links", []))]
+    assert (e["banner_detail"], e["banner_list"], e["contact_enabled"], e["highlighted_room_id"]) == (None, None, True, None), where
+    links = [[l["display_text"], l["url"], l.get("category", "profile"), 0] for l in s.get("links", [])]
     assert (e["links"] or []) == links, where
     social = [[l["display_text"], l["url"]] for l in s.get("social_media_links", [])]
     assert (e["social"] or []) == social, where
 PY
+# Every other column is the real server's model default (models.json):
+# contact_enabled true, links' sorting_priority 0, picture '', versions 2,
+# ids, keys and foreign keys filled, the rest NULL.
+IMPORT_GIVEN='{"core_world": ["id", "title", "config", "roles", "trait_grants"],
+  "core_room": ["import_id", "name", "description", "trait_grants", "module_config",
+    "pretalx_id", "sorting_priority"],
+  "core_channel": ["room_id"],
+  "core_exhibitor": ["name", "tagline", "short_text", "logo", "text_legacy", "text_content",
+    "size", "sorting_priority", "room_id"],
+  "core_exhibitorlink": ["display_text", "url", "category"],
+  "core_exhibitorsocialmedialink": ["display_text", "url"]}'
+"$PY" "$TOP_SRCDIR/tests/model-defaults.py" "$VL_REFERENCE/models.json" sample "$IMPORT_GIVEN" ||
+    vl_fail "sample: the columns the file does not give"
 
 # The model cache: the world and every room at version 2, a week's TTL.
 vl_eq 2 "$(vl_redis_cli GET modelcache:core.World:sample:version)" "world cached"
@@ -235,8 +249,24 @@ bad "tagline null ok, number not" 'd["exhibitors"][0]["tagline"] = 5' "exhibitor
 bad "duplicate room id" 'd["rooms"][4]["id"] = "stage"' "rooms[4].id: duplicate of rooms[0].id"
 bad "duplicate exhibitor" 'd["exhibitors"][2]["name"] = d["exhibitors"][0]["name"]' "exhibitors[2].name: duplicate of exhibitors[0].name"
 bad "long name" 'd["rooms"][0]["name"] = "x" * 301' "rooms[0].name: longer than 300 characters"
-bad "world id shape" 'd["world"]["id"] = "a b"' "world.id: expected letters, digits, '_', '-' or '.'"
 bad "world id length" 'd["world"]["id"] = "a" * 51' "world.id: longer than 50 characters"
+# One world id rule with create_world and clone_world: never ".." nor an option.
+RULE="1 to 50 ASCII letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+bad "world id .." 'd["world"]["id"] = ".."' "world.id: expected $RULE"
+bad "world id -rf" 'd["world"]["id"] = "-rf"' "world.id: expected $RULE"
+bad "world id non-ASCII" 'd["world"]["id"] = "w\u00e4lt"' "world.id: expected $RULE"
+# Roles and trait grants: names to lists of strings; JWT secrets: objects
+# with string issuer, audience and a non-empty secret.
+bad "roles value" 'd["roles"] = {"admin": 7}' "roles.admin: expected an array of strings"
+bad "roles entry" 'd["roles"]["viewer"] = ["world:view", 7]' "roles.viewer[1]: expected a string"
+bad "trait_grants value" 'd["trait_grants"] = {"admin": "s"}' "trait_grants.admin: expected an array of strings"
+bad "room trait_grants value" 'd["rooms"][2]["trait_grants"] = {"viewer": {}}' "rooms[2].trait_grants.viewer: expected an array of strings"
+bad "JWT_secrets type" 'd["world"]["JWT_secrets"] = 7' "world.JWT_secrets: expected an array of objects"
+bad "JWT_secrets entry" 'd["world"]["JWT_secrets"] = ["x"]' "world.JWT_secrets[0]: expected an object"
+bad "JWT_secrets missing" 'd["world"]["JWT_secrets"] = [{"secret": 7}]' "world.JWT_secrets[0].issuer: missing"
+bad "JWT_secrets secret" 'd["world"]["JWT_secrets"][0]["secret"] = 7' "world.JWT_secrets[0].secret: expected a string"
+bad "JWT_secrets audience" 'd["world"]["JWT_secrets"][0]["audience"] = None' "world.JWT_secrets[0].audience: expected a string"
+bad "JWT_secrets empty secret" 'd["world"]["JWT_secrets"][0]["secret"] = ""' "world.JWT_secrets[0].secret: must not be empty"
 # NUL (which jsonb refuses) is refused by the JSON reader already.
 printf '{"world": {"id": "nul", "title": "a\\u0000b"}, "rooms": []}' >"$VL_TMP/nul.json"
 vl_exit 1 "$V" import_config "$VL_TMP/nul.json"
@@ -272,6 +302,13 @@ vl_eq "Robert'); DROP TABLE core_room; -- \\ \" \$1 %s" "$(vl_psql -c "select na
 vl_eq "\\\\\" ''" "$(vl_psql -c "select name from core_exhibitor where world_id = 'evil' and sorting_priority = 0")"
 vl_eq "\"}]'; SELECT 1; --\\u0000" "$(vl_psql -c "select module_config->0->'config'->>'q' from core_room where world_id = 'evil' and sorting_priority = 1")"
 vl_eq "9|4|3|3|3" "$(counts sample)" "sample untouched (rooms not in the file are kept, as upstream)"
+# Ids with '_', '.' and '-' (not first) still import; "a b" does not.
+printf '{"world": {"id": "my_world-2.0", "title": "T"}, "roles": {"admin": []}, "rooms": []}\n' >"$VL_TMP/dotted.json"
+vl_exit 0 "$V" import_config "$VL_TMP/dotted.json"
+vl_contains "$VL_OUT" "World my_world-2.0 created"
+printf '{"world": {"id": "a b", "title": "T"}, "rooms": []}\n' >"$VL_TMP/spaced.json"
+vl_exit 1 "$V" import_config "$VL_TMP/spaced.json"
+vl_eq "venueless: import_config: world.id: expected 1 to 50 ASCII letters, digits, '_', '.' or '-', not starting with '.' or '-'" "$VL_ERR"
 
 # --- PostgreSQL unreachable: exit 10.
 VENUELESS_DB_HOST=$VL_TMP/nowhere vl_exit 10 "$V" import_config "$SAMPLE"

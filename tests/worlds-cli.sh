@@ -113,7 +113,7 @@ ttl=$(vl_redis_cli TTL modelcache:core.World:demo:version)
 before=$(vl_psql -c "select title, config from core_world where id = 'demo'")
 feed '  demo  \nbad id!\n  other \nOther\n\n' 0 "$V" create_world
 vl_contains "$VL_ERR" "venueless: create_world: world demo already exists"
-vl_contains "$VL_ERR" "venueless: create_world: the id must be alphanumeric"
+vl_contains "$VL_ERR" "venueless: create_world: the id must be 1 to 50 ASCII letters, digits, '_', '.' or '-', not starting with '.' or '-'"
 vl_eq 5 "$(grep -c '^Enter' "$VL_TMP/err")" "asked the id three times"
 vl_eq "$before" "$(vl_psql -c "select title, config from core_world where id = 'demo'")" "demo untouched"
 vl_eq "other|t|Other" "$(vl_psql -c "select id, domain is null, title from core_world where id = 'other'")" "stripped id, NULL domain"
@@ -156,8 +156,14 @@ check_token "$(printf '%s' "$VL_OUT" | "$PY" -c 'import json,sys; print(json.loa
 vl_eq "" "$VL_ERR" "no prompts with options"
 vl_exit 1 "$V" create_world --id demo --title X --domain ''
 vl_eq "venueless: create_world: world demo already exists" "$VL_ERR"
-vl_exit 1 "$V" create_world --id 'a-b' --title X --domain ''
-vl_contains "$VL_ERR" "venueless: create_world: the id must be alphanumeric"
+# The one world id rule (import_config's too): '_', '.' and '-' but not
+# first, so never ".." nor an option such as "-rf".
+for id in '-rf' '..' '.hidden' 'a/b' 'wält'; do
+	vl_exit 1 "$V" create_world --id "$id" --title X --domain ''
+	vl_eq "venueless: create_world: the id must be 1 to 50 ASCII letters, digits, '_', '.' or '-', not starting with '.' or '-'" "$VL_ERR" "id $id"
+done
+vl_exit 0 "$V" create_world --id 'a-b_c.d' --title X --domain ''
+vl_eq "a-b_c.d" "$(vl_psql -c "delete from core_world where id = 'a-b_c.d' returning id")"
 vl_exit 1 "$V" create_world --id "$(printf 'x%.0s' $(seq 51))" --title X --domain ''
 vl_exit 1 "$V" create_world --id ok1 --title "" --domain ''
 vl_contains "$VL_ERR" "the title must not be empty"
@@ -233,7 +239,7 @@ vl_contains "$VL_ERR" "venueless: clone_world: world id is not valid UTF-8"
 vl_psql -c "update core_world set external_auth_url = 'https://auth.example.org', locale = 'de',
     timezone = 'UTC', feature_flags = '[\"x\"]' where id = 'sample'"
 vl_psql -c "update core_exhibitor set highlighted_room_id = (select id from core_room
-    where world_id = 'sample' and import_id = 'stage'), contact_enabled = true,
+    where world_id = 'sample' and import_id = 'stage'), contact_enabled = false,
     banner_list = 'b.png' where world_id = 'sample' and name = 'Tolle Firma GmbH'"
 vl_psql -c "update core_room set deleted = true, force_join = true, schedule_data = '{\"a\": 1}'
     where world_id = 'sample' and import_id = 'roulette'"
@@ -271,6 +277,20 @@ world_copy() {
 	    where e.world_id = '$1'))"
 }
 vl_eq "$(world_copy sample)" "$(world_copy klon)" "the clone copies rooms, channels, exhibitors"
+# What the clone does not copy is the real server's model default
+# (models.json): versions 2, ids, keys and foreign keys filled, channel
+# names NULL.
+"$PY" "$TOP_SRCDIR/tests/model-defaults.py" "$VL_REFERENCE/models.json" klon '{
+  "core_world": ["id", "title", "domain", "config", "roles", "trait_grants", "locale",
+    "timezone", "feature_flags", "external_auth_url"],
+  "core_room": ["module_config", "name", "description", "picture", "import_id",
+    "sorting_priority", "trait_grants", "deleted", "pretalx_id", "force_join", "schedule_data"],
+  "core_channel": ["room_id"],
+  "core_exhibitor": ["name", "tagline", "short_text", "logo", "text_legacy", "size",
+    "sorting_priority", "room_id", "banner_detail", "banner_list", "contact_enabled",
+    "highlighted_room_id", "text_content"],
+  "core_exhibitorlink": ["display_text", "url", "category", "sorting_priority"],
+  "core_exhibitorsocialmedialink": ["display_text", "url"]}' || vl_fail "klon: the columns the clone does not copy"
 vl_eq "8|3|3|3" "$(vl_psql -c "select (select count(*) from core_room where world_id = 'klon'),
     (select count(*) from core_channel where world_id = 'klon'),
     (select count(*) from core_exhibitor where world_id = 'klon'),
@@ -321,6 +341,8 @@ vl_exit 1 "$V" clone_world sample --id klon --title X --domain ''
 vl_eq "venueless: clone_world: world klon already exists" "$VL_ERR"
 vl_exit 1 "$V" clone_world sample --id klon3 --title X --domain klon.example.org
 vl_contains "$VL_ERR" "already used by world klon"
+vl_exit 1 "$V" clone_world sample --id '-rf' --title X --domain ''
+vl_eq "venueless: clone_world: the id must be 1 to 50 ASCII letters, digits, '_', '.' or '-', not starting with '.' or '-'" "$VL_ERR" "clone id rule"
 
 # EOF at a clone prompt: nothing written.
 n=$(vl_psql -c "select count(*) from core_room")

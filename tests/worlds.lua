@@ -62,8 +62,13 @@ test("create: refusals return nil, message, code; misuse raises", function()
   eq("exists", select(2, fails("world api1 already exists", worlds.create({ id = "api1", title = "x" }))))
   eq("domain", select(2, fails("domain api1.example.org is already used by world api1",
     worlds.create({ id = "api2", title = "x", domain = "api1.example.org" }))))
-  eq("invalid", select(2, fails("alphanumeric", worlds.create({ id = "a b", title = "x" }))))
-  fails("alphanumeric", worlds.create({ id = "", title = "x" }))
+  local rule = "^the world id must be " .. worlds.ID_RULE:gsub("%p", "%%%0") .. "$"
+  eq("invalid", select(2, fails(rule, worlds.create({ id = "a b", title = "x" }))))
+  fails(rule, worlds.create({ id = "", title = "x" }))
+  fails(rule, worlds.create({ id = "..", title = "x" }))
+  fails(rule, worlds.create({ id = "-rf", title = "x" }))
+  ok(worlds.valid_id("a_b.c-d") and worlds.valid_id(("x"):rep(50)))
+  ok(not worlds.valid_id(("x"):rep(51)) and not worlds.valid_id(".x") and not worlds.valid_id("w\xc3\xa4"))
   fails("title is not valid UTF%-8", worlds.create({ id = "u8", title = "\xff" }))
   fails("title contains a NUL byte", worlds.create({ id = "u8", title = "a\0b" }))
   raises(function() worlds.create("api3") end, "expected a table")
@@ -227,6 +232,38 @@ test("transactions: saves inside db.transaction are refused; worlds.transaction 
   end))
   eq(tostring(tonumber(before) + 1), cached("World", "zed"))
   eq(tostring(r.version), cached("Room", r.id))
+end)
+
+test("world lock: worlds.lock in a transaction; saves wait for the holder", function()
+  raises(function() worlds.lock("zed") end, "needs a transaction")
+  raises(function() worlds.lock(7) end, "world id expected")
+  local other = package.preload["venueless.db"]()	-- a second session
+  -- the key as the server shows it, not as the code derives it
+  local key = worlds.transaction(function()
+    worlds.lock("zed")
+    return other.query("SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory'"
+      .. " AND objsubid = 2 AND granted AND pid = $1", db.backend_pid())[1]
+  end)
+  ok(key, "held inside the transaction")
+  eq(0, #other.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = $1",
+    db.backend_pid()), "released at the commit")
+  local w, z = assert(worlds.get("api1")), assert(worlds.get("zed"))
+  local version = z.version
+  other.transaction(function()
+    other.query("SELECT pg_advisory_xact_lock($1::int, ($2::bigint)::bit(32)::int)",
+      key.classid, key.objid)
+    db.exec("SET lock_timeout = '100ms'")
+    z.title = "waits"
+    local _, code = failure("lock timeout", z.save, z)
+    eq("55P03", code)
+    assert(w:save(), "another world's save does not wait")
+    db.exec("RESET lock_timeout")
+  end)
+  other.close()
+  eq(version, one("SELECT version FROM core_world WHERE id = 'zed'"), "nothing saved while locked")
+  eq(version, z.version)
+  assert(z:save())
+  eq("waits", one("SELECT title FROM core_world WHERE id = 'zed'"))
 end)
 
 test("admin_token: PyJWT verifies it; days and traits", function()

@@ -28,7 +28,8 @@ return #KEYS
 -- small enough not to stall the server for long.
 M.CACHE_BATCH = 500
 
--- Values Django gives a new world and room (shared/reference/defaults.json).
+-- Values Django gives a new world and room (shared/reference/defaults.json),
+-- exhibitor and link (models.json).
 local ADMIN = {
   "world:view", "world:exhibition.contact", "world:chat.direct", "room:view",
   "room:chat.read", "room:digitalsamba.join", "room:chat.join", "room:chat.send",
@@ -77,11 +78,24 @@ function M.world_defaults()
   }
 end
 
+-- picture: Django stores a FileField left empty as '' (never NULL).
 function M.room_defaults()
   return {
     trait_grants = json.object({ viewer = json.array({}) }),
     module_config = json.array({}),
+    picture = "",
   }
+end
+
+-- An exhibitor's model defaults (contact_enabled: the contact button
+-- shows), and its links' (only exhibitors get their list position).
+function M.exhibitor_defaults()
+  return { contact_enabled = true, size = "1x1", text_content = json.array({}),
+    sorting_priority = 0 }
+end
+
+function M.link_defaults()
+  return { category = "profile", sorting_priority = 0 }
 end
 
 ---------------------------------------------------------------- failures
@@ -109,6 +123,16 @@ function M.refused(fn, ...)
   error(e, 0)
 end
 
+-- The one world id rule, for create, clone and import: ASCII (usable in
+-- URLs and Redis keys), and never `..`, `.` or an option like `-rf`;
+-- '_', '.' and '-' are allowed because imported worlds use them.
+M.WORLD_ID_RULE = "1 to 50 ASCII letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+
+function M.valid_world_id(id)
+  return type(id) == "string" and #id >= 1 and #id <= 50
+    and id:find("^[A-Za-z0-9_][A-Za-z0-9_.-]*$") ~= nil
+end
+
 -- A string of at most max characters, valid UTF-8 without NUL; else
 -- the reason it is not.
 function M.bad_string(s, max)
@@ -118,6 +142,43 @@ function M.bad_string(s, max)
   if n == nil then return "is not valid UTF-8" end
   if max and n > max then return ("longer than %d characters"):format(max) end
   return nil
+end
+
+---------------------------------------------------------------- world lock
+
+-- Writers of one world (import, clone into it, saves) serialise on a
+-- transaction-scoped advisory lock, taken in its own statement after
+-- BEGIN: a statement's snapshot is taken when it starts, so a big
+-- statement run after the lock sees every earlier writer's commit.
+-- Without it two imports of one world both insert its rooms (the real
+-- schema has no unique key to catch that). The two-key form keeps it
+-- apart from migrate's one-key lock: class "VLWD", then 32 bits of the
+-- id's md5 (a collision only serialises two worlds' writers).
+M.WORLD_LOCK_CLASS = 0x564C5744
+local LOCK_WORLD = "SELECT pg_advisory_xact_lock($1::int,"
+  .. " ('x' || left(md5($2::text), 8))::bit(32)::int)"
+
+-- Take world id's writer lock in the current transaction (held until it
+-- ends; waits for the writer holding it, Ctrl-C cancels the wait).
+function M.lock_world(id)
+  if type(id) ~= "string" then error("bad argument #1 to 'lock' (world id expected)", 2) end
+  if not db.in_transaction() then
+    error("lock: the world lock needs a transaction (worlds.transaction)", 2)
+  end
+  db.query(LOCK_WORLD, M.WORLD_LOCK_CLASS, id)
+end
+
+-- fn(...) holding world id's lock: in the current transaction, or in
+-- one of its own.
+function M.locked(id, fn, ...)
+  if db.in_transaction() then
+    M.lock_world(id)
+    return fn(...)
+  end
+  return db.transaction(function(...)
+    M.lock_world(id)
+    return fn(...)
+  end, ...)
 end
 
 ---------------------------------------------------------------- objects

@@ -147,12 +147,12 @@ local S = {
   picture = { "string", null = true, max = 100 },
   display_text = { "string", required = true, max = 300 },
   url = { "string", required = true, max = 200 },
-  category = { "string", max = 32, default = "profile" },
+  category = { "string", max = 32, default = model.link_defaults().category },
   ex_name = { "string", required = true, max = 80 },
   tagline = { "string", null = true, max = 250, default = json.null },
   logo = { "string", null = true, max = 200, default = json.null },
-  text_content = { "array", default = json.array({}) },
-  size = { "string", max = 3, default = "1x1" },
+  text_content = { "array", default = model.exhibitor_defaults().text_content },
+  size = { "string", max = 3, default = model.exhibitor_defaults().size },
   list = { "array", default = json.array({}) },
 }
 local ROOM_KEYS = set({ "id", "name", "description", "picture", "trait_grants",
@@ -162,13 +162,47 @@ local SOCIAL_KEYS = set({ "display_text", "url" })
 local EXHIBITOR_KEYS = set({ "name", "tagline", "short_text", "logo", "text",
   "text_content", "size", "room", "links", "social_media_links" })
 
+-- Roles and trait grants map a name to a list of strings (permissions,
+-- traits): anything else the server cannot use. Keys sorted, so the
+-- first complaint is always the same one.
+local function grants(obj, path)
+  local keys = {}
+  for k in pairs(obj) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local p, v = path .. "." .. k, obj[k]
+    if not is(v, "array") then bad(p, "expected an array of strings") end
+    for i, x in ipairs(v) do
+      if type(x) ~= "string" then bad(("%s[%d]"):format(p, i - 1), "expected a string") end
+    end
+  end
+  return obj
+end
+
+-- world.JWT_secrets, when given: the entries the server checks tokens
+-- with, each with a string issuer and audience and a non-empty secret
+-- (an empty one would let anybody sign an admin token).
+local function jwt_secrets(v)
+  if v == nil then return end
+  if not is(v, "array") then bad("world.JWT_secrets", "expected an array of objects") end
+  for i, e in ipairs(v) do
+    local p = ("world.JWT_secrets[%d]"):format(i - 1)
+    if not is(e, "object") then bad(p, "expected an object") end
+    for _, k in ipairs({ "issuer", "audience", "secret" }) do
+      if e[k] == nil then bad(p .. "." .. k, "missing") end
+      if type(e[k]) ~= "string" then bad(p .. "." .. k, "expected a string") end
+    end
+    if e.secret == "" then bad(p .. ".secret", "must not be empty") end
+  end
+end
+
 local function room(o, p, i)
   leftover(o, ROOM_KEYS, p)
   local r = {
     import_id = take(o, "id", p, S.room_id),
     name = take(o, "name", p, S.room_name),
     description = take(o, "description", p, S.text_or_null),
-    trait_grants = take(o, "trait_grants", p, S.grants),
+    trait_grants = grants(take(o, "trait_grants", p, S.grants), p .. ".trait_grants"),
     module_config = take(o, "modules", p, S.modules),
     pretalx_id = take(o, "pretalx_id", p, S.pretalx),
     sorting_priority = i - 1,
@@ -186,11 +220,12 @@ local function room(o, p, i)
   return r
 end
 
-local function link(o, p, j)
+-- A link's sorting_priority is the model default, not its position (as
+-- the real import stores it).
+local function link(o, p)
   leftover(o, LINK_KEYS, p)
   return { display_text = take(o, "display_text", p, S.display_text),
-    url = take(o, "url", p, S.url), category = take(o, "category", p, S.category),
-    sorting_priority = j - 1 }
+    url = take(o, "url", p, S.url), category = take(o, "category", p, S.category) }
 end
 
 local function social(o, p)
@@ -245,17 +280,18 @@ local function validate(doc)
   local out = {
     id = take(w, "id", "world", W.id),
     title = take(w, "title", "world", W.title),
-    roles = take(doc, "roles", "", S.grants),
-    trait_grants = take(doc, "trait_grants", "", S.grants),
+    roles = grants(take(doc, "roles", "", S.grants), "roles"),
+    trait_grants = grants(take(doc, "trait_grants", "", S.grants), "trait_grants"),
   }
-  if not out.id:find("^[%w_.-]+$") then
-    bad("world.id", "expected letters, digits, '_', '-' or '.'")
+  if not model.valid_world_id(out.id) then
+    bad("world.id", "expected " .. model.WORLD_ID_RULE)
   end
   out.config = json.object({})		-- every other world key
   for k, v in pairs(w) do
     if k ~= "id" and k ~= "title" then out.config[k] = v end
   end
   if not trusted then check_text(out.config, "world") end
+  jwt_secrets(out.config.JWT_secrets)
   out.rooms = each_object(take(doc, "rooms", "", W.rooms), "rooms", room)
   out.exhibitors = each_object(take(doc, "exhibitors", "", S.list), "exhibitors", exhibitor)
   unique(out.rooms, "import_id", "rooms", "id")
@@ -288,6 +324,9 @@ end
 -- the same statement. An exhibitor whose room is not one of the world's
 -- is returned (the caller rolls back). Joins, not correlated subqueries:
 -- set-returning functions are estimated at 100 rows, whatever they hold.
+-- $1 world id, $2 the document, $3-$7 the world's defaults and VAPID
+-- keys, $8 a room's picture, $9-$11 an exhibitor's contact_enabled, size,
+-- text_content, $12-$13 a link's category, sorting_priority (model.lua).
 local IMPORT = [[
 WITH doc AS MATERIALIZED (SELECT $2::jsonb AS d),
 w AS (
@@ -322,7 +361,7 @@ ins AS (
   INSERT INTO core_room (id, module_config, name, description, picture, import_id,
     world_id, sorting_priority, trait_grants, version, deleted, pretalx_id,
     force_join, schedule_data)
-  SELECT gen_random_uuid(), i.module_config, i.name, i.description, NULL,
+  SELECT gen_random_uuid(), i.module_config, i.name, i.description, $8,
     i.import_id, $1, i.sorting_priority, i.trait_grants, 2, false, i.pretalx_id,
     false, NULL
   FROM input i LEFT JOIN cur ON cur.import_id = i.import_id
@@ -335,8 +374,8 @@ saved AS (
 ex_input AS MATERIALIZED (
   SELECT e ->> 'name' AS name, e ->> 'tagline' AS tagline, e ->> 'short_text' AS short_text,
     e ->> 'logo' AS logo, e ->> 'text' AS text_legacy,
-    coalesce(e -> 'text_content', '[]') AS text_content,
-    coalesce(e ->> 'size', '1x1') AS size, e ->> 'room' AS room,
+    coalesce(e -> 'text_content', $11::jsonb) AS text_content,
+    coalesce(e ->> 'size', $10) AS size, e ->> 'room' AS room,
     (o - 1)::int AS sorting_priority,
     coalesce(e -> 'links', '[]') AS links, coalesce(e -> 'social_media_links', '[]') AS social
   FROM doc, jsonb_array_elements(coalesce(d -> 'exhibitors', '[]')) WITH ORDINALITY AS x(e, o)),
@@ -365,7 +404,7 @@ eins AS (
     sorting_priority, room_id, world_id, banner_detail, banner_list,
     contact_enabled, highlighted_room_id, text_content)
   SELECT gen_random_uuid(), s.name, s.tagline, s.short_text, s.logo, s.text_legacy,
-    s.size, s.sorting_priority, s.room_id, $1, NULL, NULL, false, NULL, s.text_content
+    s.size, s.sorting_priority, s.room_id, $1, NULL, NULL, $9, NULL, s.text_content
   FROM src s LEFT JOIN ecur ON ecur.name = s.name
   WHERE ecur.id IS NULL AND NOT EXISTS (SELECT 1 FROM missing)
   ORDER BY s.sorting_priority
@@ -378,8 +417,7 @@ ds AS (DELETE FROM core_exhibitorsocialmedialink WHERE exhibitor_id IN (SELECT i
   RETURNING 1),
 il AS (
   INSERT INTO core_exhibitorlink (display_text, url, exhibitor_id, category, sorting_priority)
-  SELECT l ->> 'display_text', l ->> 'url', ex.id, coalesce(l ->> 'category', 'profile'),
-    (lo - 1)::int
+  SELECT l ->> 'display_text', l ->> 'url', ex.id, coalesce(l ->> 'category', $12), $13
   FROM ex, jsonb_array_elements(ex.links) WITH ORDINALITY AS y(l, lo)
   ORDER BY ex.id, lo
   RETURNING 1),
@@ -402,13 +440,17 @@ SELECT (SELECT row_to_json(w) FROM w) AS world,
 local q = function(sql, ...) return db.query({ json = true }, sql, ...) end
 
 -- Write the validated document d (text: its JSON); returns the world row
--- and a summary.
+-- and a summary. The world's lock first: the statement's snapshot then
+-- includes every earlier import's rows, so none is inserted twice.
 local function write(worlds, d, text)
-  local defaults = model.world_defaults()
+  model.lock_world(d.id)
+  local wd, rd = model.world_defaults(), model.room_defaults()
+  local ed, ld = model.exhibitor_defaults(), model.link_defaults()
   local priv, pub = crypto.ec_p256()
   local r = q(IMPORT:format(table.concat(worlds._columns, ", "),
-    require("venueless.rooms").CHANNEL_CTE), d.id, text, defaults.locale,
-    defaults.timezone, defaults.feature_flags, priv, pub)[1]
+    require("venueless.rooms").CHANNEL_CTE), d.id, text, wd.locale,
+    wd.timezone, wd.feature_flags, priv, pub, rd.picture, ed.contact_enabled,
+    ed.size, ed.text_content, ld.category, ld.sorting_priority)[1]
   if r.missing_idx ~= db.NULL then
     bad(("exhibitors[%d].room"):format(r.missing_idx),
       ("no room with id %s in world %s"):format(r.missing_room, d.id))

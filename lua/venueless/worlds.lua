@@ -37,12 +37,10 @@ worlds._class = World
 
 ---------------------------------------------------------------- checks
 
--- The shape create and clone accept for a new id: Django's prompt asks
--- for an alphanumeric one; ASCII keeps it usable in URLs and Redis keys.
-function worlds.valid_id(id)
-  return type(id) == "string" and #id >= 1 and #id <= 50
-    and id:find("^[A-Za-z0-9]+$") ~= nil
-end
+-- The shape create, clone and import accept for a world id (one rule,
+-- model.WORLD_ID_RULE).
+worlds.valid_id = model.valid_world_id
+worlds.ID_RULE = model.WORLD_ID_RULE
 
 -- Why id cannot be looked up (nil if it can). Any string of the column's
 -- size is a possible id of a world made elsewhere.
@@ -66,7 +64,7 @@ local function check_new(spec)
     end
   end
   if not worlds.valid_id(spec.id) then
-    return nil, "the world id must be alphanumeric (A-Z, a-z, 0-9), 1 to 50 characters", "invalid"
+    return nil, "the world id must be " .. model.WORLD_ID_RULE, "invalid"
   end
   local why = model.bad_string(spec.title, 300)
   if why then return nil, "title " .. why, "invalid" end
@@ -223,7 +221,8 @@ function World.methods.save(self)
       "vapid_private_key", "vapid_public_key" }) do
     p[i] = World.param(row, c)
   end
-  local r = db.query(UPDATE, table.unpack(p, 1, 12))
+  -- in line behind an import or clone writing this world
+  local r = model.locked(row.id, db.query, UPDATE, table.unpack(p, 1, 12))
   if #r == 0 then return not_found(row.id) end
   local old = row.version
   model.on_rollback(function() row.version = old end)
@@ -279,6 +278,11 @@ end
 -- cache is updated after the commit.
 worlds.transaction = model.transaction
 
+-- worlds.lock(id): the world's writer lock in the current transaction,
+-- for a script that reads a world and then writes it (import, clone and
+-- saves take it too).
+worlds.lock = model.lock_world
+
 -- Internal: wrap a row read by the clone and import code.
 function worlds._wrap(row)
   return World.wrap(row)
@@ -300,8 +304,10 @@ worlds._doc = {
     text = "create or update a world from venueless JSON config; returns it and a summary" },
   transaction = { sig = "worlds.transaction(fn, ...)",
     text = "run fn's saves in one transaction; the server cache learns them after the commit" },
+  lock = { sig = "worlds.lock(id)",
+    text = "inside worlds.transaction: wait for and hold the world's writer lock until the commit" },
   valid_id = { sig = "worlds.valid_id(id)",
-    text = "whether id is a valid new world id (1 to 50 ASCII letters or digits)" },
+    text = "whether id is a valid world id (worlds.ID_RULE: ASCII letters, digits, _ . -)" },
   new_secret = { sig = "worlds.new_secret()",
     text = "a new JWT secret entry {issuer=\"any\", audience=\"venueless\", secret=<64 chars>}" },
   token = { sig = "worlds.token({issuer=, audience=, secret=}, {days=, traits=})",

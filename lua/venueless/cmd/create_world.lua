@@ -67,7 +67,7 @@ function M.ask_new(opts, command)
   local read = M.reader()
   local id = ask(read, "id", opts.id, function(v)
     if not worlds.valid_id(v) then
-      return "the id must be alphanumeric (A-Z, a-z, 0-9), 1 to 50 characters"
+      return "the id must be " .. worlds.ID_RULE
     end
     if worlds.get(v) then return ("world %s already exists"):format(v) end
     return nil
