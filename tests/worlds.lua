@@ -266,6 +266,33 @@ test("world lock: worlds.lock in a transaction; saves wait for the holder", func
   eq("waits", one("SELECT title FROM core_world WHERE id = 'zed'"))
 end)
 
+test("rooms: add_room and room:save take the world lock; a new room's picture is ''", function()
+  local z = assert(worlds.get("zed"))
+  local other = package.preload["venueless.db"]()
+  local key = worlds.transaction(function()
+    worlds.lock("zed")
+    return other.query("SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory'"
+      .. " AND objsubid = 2 AND granted AND pid = $1", db.backend_pid())[1]
+  end)
+  local before = one("SELECT count(*) FROM core_room WHERE world_id = 'zed'")
+  local r = assert(z:add_room({ name = "lobby-locked" }))
+  eq("", one("SELECT picture FROM core_room WHERE id = $1", r.id))
+  other.transaction(function()
+    other.query("SELECT pg_advisory_xact_lock($1::int, ($2::bigint)::bit(32)::int)",
+      key.classid, key.objid)
+    db.exec("SET lock_timeout = '100ms'")
+    local _, code = failure("lock timeout", z.add_room, z, { name = "waits" })
+    eq("55P03", code)
+    r.name = "renamed while locked"
+    _, code = failure("lock timeout", r.save, r)
+    eq("55P03", code)
+    db.exec("RESET lock_timeout")
+  end)
+  other.close()
+  eq(before + 1, one("SELECT count(*) FROM core_room WHERE world_id = 'zed'"))
+  eq("lobby-locked", one("SELECT name FROM core_room WHERE id = $1", r.id))
+end)
+
 test("admin_token: PyJWT verifies it; days and traits", function()
   local w = assert(worlds.get("api1"))
   local secret = w.config.JWT_secrets[1].secret
