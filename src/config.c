@@ -116,6 +116,16 @@ aux_trusted(const char *path, const struct stat *st)
 	return 1;
 }
 
+/* Is st /dev/null, the usual way to say "no config file"? */
+static int
+aux_isdevnull(const struct stat *st)
+{
+	struct stat	 null;
+
+	return S_ISCHR(st->st_mode) && stat("/dev/null", &null) == 0 &&
+	    S_ISCHR(null.st_mode) && null.st_rdev == st->st_rdev;
+}
+
 /*
  * Open a config file without blocking (a FIFO, a device); 1 with *fdp
  * set, 0 to skip it (missing, or not trusted), -1 with *cause set.
@@ -138,7 +148,7 @@ aux_open(const char *path, int flags, int *fdp, char **cause)
 		close(fd);
 		return 0;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st.st_mode) && !aux_isdevnull(&st)) {
 		close(fd);
 		aux_cause(cause, path, 0, "not a regular file");
 		return -1;

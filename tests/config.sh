@@ -112,6 +112,9 @@ vl_exit 1 timeout -s KILL 10 "$V" -c "$VL_TMP/fifo.cfg" shell -e 'return config.
 vl_contains "$VL_ERR" "$VL_TMP/fifo.cfg: not a regular file"
 vl_exit 1 "$V" -c "$VL_TMP" shell -e 'return config.environment'
 vl_contains "$VL_ERR" "$VL_TMP: not a regular file"
+# /dev/null stays the usual way to say "no file": it reads as empty.
+vl_exit 0 "$V" -c /dev/null shell -e 'return config.database.user, #config.files'
+vl_eq "venueless	1" "$VL_OUT"
 
 # A URL list with no URL in it is one plain line, not a Lua position.
 for l in , ' , ,'; do
