@@ -137,14 +137,15 @@ aux_open(const char *path, int flags, int *fdp, char **cause)
 	int		 fd;
 
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
-	    O_CLOEXEC)) == -1) {
+	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+		if (fd != -1)
+			close(fd);
 		if (!(flags & VL_CFG_REQUIRED))
 			return 0;
 		aux_cause(cause, path, 0, "cannot open the file");
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || ((flags & VL_CFG_OWNED) &&
-	    !aux_trusted(path, &st))) {
+	if ((flags & VL_CFG_OWNED) && !aux_trusted(path, &st)) {
 		close(fd);
 		return 0;
 	}
