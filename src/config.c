@@ -1,4 +1,10 @@
 /* venueless.config: venueless.cfg files and VENUELESS_* variables. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +37,23 @@ static const struct setting {
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0] - 1)
 
+/* The INI library's line buffer holds this much before '\r', '\n', '\0'. */
+#define VL_CFG_MAXLINE	(INI_MAX_LINE - 3)
+#define VL_CFG_MAXSIZE	(1024 * 1024)	/* bytes; no config file is bigger */
+#define VL_CFG_MAXFILES	3
+
+/* How a file is looked for. */
+#define VL_CFG_REQUIRED	0x1	/* missing is an error (VENUELESS_CONFIG_FILE) */
+#define VL_CFG_OWNED	0x2	/* only ours and not group/other writable */
+
 struct values {
 	char	*v[NSETTINGS];
+	int	 src[NSETTINGS];	/* 1 + index in files[] that set it; 0 none */
+	char	*files[VL_CFG_MAXFILES];	/* the files read, in order */
+	int	 nfiles;
 };
+
+/* {====== reading a file ============================================ */
 
 /* inih callback: keep the keys we know, later files win. */
 static int
@@ -49,66 +69,203 @@ aux_handler(void *arg, const char *section, const char *key,
 			continue;
 		free(vals->v[i]);
 		vals->v[i] = xstrdup(value);
+		vals->src[i] = vals->nfiles + 1;
 	}
 	return 1;
 }
 
-/* Parse one file into vals; -1 with *cause set on failure. */
-static int
-aux_parse(const char *path, struct values *vals, int required,
-    char **cause)
+/* Set *cause to "path: what" or "path:line: what" (what is a format). */
+static void
+aux_cause(char **cause, const char *path, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void
+aux_cause(char **cause, const char *path, int line, const char *fmt, ...)
 {
-	int	 r;
 	char	 buf[512];
+	int	 n;
+	va_list	 ap;
 
-	r = ini_parse(path, aux_handler, vals);
-	if (r == -1 && !required)
-		return 0;
-	if (r == -1)
-		snprintf(buf, sizeof buf, "%s: cannot open the file", path);
-	else if (r > 0)
-		snprintf(buf, sizeof buf, "%s:%d: malformed line", path, r);
+	if (line > 0)
+		n = snprintf(buf, sizeof buf, "%s:%d: ", path, line);
 	else
-		return 1;
+		n = snprintf(buf, sizeof buf, "%s: ", path);
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < sizeof buf)
+		vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	va_end(ap);
 	*cause = xstrdup(buf);
-	return -1;
 }
 
-/* Read the config files in order; pushes the list of files read. */
+/*
+ * A ./venueless.cfg that someone else could have put or changed would
+ * send our passwords to their server: 0 (and a warning) if st is one.
+ */
 static int
-aux_files(lua_State *L, struct values *vals, char **cause)
+aux_trusted(const char *path, const struct stat *st)
 {
-	const char	*explicit, *home;
-	char		 path[4096];
-	int		 n = 0, r;
-
-	lua_newtable(L);
-	if ((explicit = getenv("VENUELESS_CONFIG_FILE")) != NULL &&
-	    *explicit != '\0') {
-		if (aux_parse(explicit, vals, 1, cause) < 0)
-			return -1;
-		lua_pushstring(L, explicit);
-		lua_seti(L, -2, ++n);
+	if (st->st_uid != getuid()) {
+		fprintf(stderr, "venueless: warning: %s: ignored: owned by "
+		    "uid %ld, not by you\n", path, (long)st->st_uid);
 		return 0;
 	}
-	home = getenv("HOME");
-	snprintf(path, sizeof path, "%s/.venueless.cfg", home ? home : "/");
-	{
-		const char *paths[] = { "/etc/venueless/venueless.cfg", path,
-		    "venueless.cfg", NULL };
-		const char **p;
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		fprintf(stderr, "venueless: warning: %s: ignored: writable "
+		    "by group or others\n", path);
+		return 0;
+	}
+	return 1;
+}
 
-		for (p = paths; *p != NULL; p++) {
-			if ((r = aux_parse(*p, vals, 0, cause)) < 0)
-				return -1;
-			if (r > 0) {
-				lua_pushstring(L, *p);
-				lua_seti(L, -2, ++n);
-			}
+/* Is st /dev/null, the usual way to say "no config file"? */
+static int
+aux_isdevnull(const struct stat *st)
+{
+	struct stat	 null;
+
+	return S_ISCHR(st->st_mode) && stat("/dev/null", &null) == 0 &&
+	    S_ISCHR(null.st_mode) && null.st_rdev == st->st_rdev;
+}
+
+/*
+ * Open a config file without blocking (a FIFO, a device); 1 with *fdp
+ * set, 0 to skip it (missing, or not trusted), -1 with *cause set.
+ */
+static int
+aux_open(const char *path, int flags, int *fdp, char **cause)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+		if (fd != -1)
+			close(fd);
+		if (!(flags & VL_CFG_REQUIRED))
+			return 0;
+		aux_cause(cause, path, 0, "cannot open the file");
+		return -1;
+	}
+	if ((flags & VL_CFG_OWNED) && !aux_trusted(path, &st)) {
+		close(fd);
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode) && !aux_isdevnull(&st)) {
+		close(fd);
+		aux_cause(cause, path, 0, "not a regular file");
+		return -1;
+	}
+	*fdp = fd;
+	return 1;
+}
+
+/* Read all of fd (at most VL_CFG_MAXSIZE); NULL with *cause set. */
+static char *
+aux_slurp(int fd, const char *path, size_t *lenp, char **cause)
+{
+	char	*buf = xmalloc(VL_CFG_MAXSIZE + 1);
+	size_t	 len = 0;
+	ssize_t	 r;
+
+	while (len <= VL_CFG_MAXSIZE) {
+		r = read(fd, buf + len, VL_CFG_MAXSIZE + 1 - len);
+		if (r == 0)
+			break;
+		if (r > 0)
+			len += (size_t)r;
+		else if (errno != EINTR && errno != EAGAIN) {
+			aux_cause(cause, path, 0, "%s", strerror(errno));
+			free(buf);
+			return NULL;
+		}
+	}
+	if (len > VL_CFG_MAXSIZE) {
+		aux_cause(cause, path, 0, "larger than %d bytes",
+		    VL_CFG_MAXSIZE);
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+/*
+ * Refuse what the INI library would misread: a NUL byte ends its string
+ * early, and it cuts a longer line and reads the rest as a new line.
+ */
+static int
+aux_checktext(const char *path, const char *s, size_t len, char **cause)
+{
+	const char	*p = s, *end = s + len, *nl;
+	int		 line;
+
+	for (line = 1; p < end; line++, p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if (memchr(p, '\0', (size_t)(nl - p)) != NULL) {
+			aux_cause(cause, path, line, "contains a NUL byte");
+			return -1;
+		}
+		if (nl - p > VL_CFG_MAXLINE) {
+			aux_cause(cause, path, line, "line longer than %d "
+			    "bytes", VL_CFG_MAXLINE);
+			return -1;
 		}
 	}
 	return 0;
 }
+
+/* Parse one file into vals; 1 read, 0 skipped, -1 with *cause set. */
+static int
+aux_parse(const char *path, struct values *vals, int flags, char **cause)
+{
+	char	*text;
+	size_t	 len;
+	int	 fd, r;
+
+	if ((r = aux_open(path, flags, &fd, cause)) <= 0)
+		return r;
+	text = aux_slurp(fd, path, &len, cause);
+	close(fd);
+	if (text == NULL)
+		return -1;
+	if (aux_checktext(path, text, len, cause) == -1) {
+		free(text);
+		return -1;
+	}
+	r = ini_parse_string(text, aux_handler, vals);
+	free(text);
+	if (r != 0) {
+		aux_cause(cause, path, r, "malformed line");
+		return -1;
+	}
+	vals->files[vals->nfiles++] = xstrdup(path);
+	return 1;
+}
+
+/* Read the config files in order into vals. */
+static int
+aux_files(struct values *vals, char **cause)
+{
+	const char	*explicit, *home;
+	char		 path[4096];
+
+	if ((explicit = getenv("VENUELESS_CONFIG_FILE")) != NULL &&
+	    *explicit != '\0')
+		return aux_parse(explicit, vals, VL_CFG_REQUIRED, cause) < 0 ?
+		    -1 : 0;
+	home = getenv("HOME");
+	snprintf(path, sizeof path, "%s/.venueless.cfg", home ? home : "/");
+	if (aux_parse("/etc/venueless/venueless.cfg", vals, 0, cause) < 0 ||
+	    aux_parse(path, vals, 0, cause) < 0 ||
+	    aux_parse("./venueless.cfg", vals, VL_CFG_OWNED, cause) < 0)
+		return -1;
+	return 0;
+}
+
+/* }====== */
+
+/* {====== values ==================================================== */
 
 /* The value of setting i: environment, then files, then default. */
 static const char *
@@ -119,6 +276,35 @@ aux_get(const struct values *vals, size_t i)
 	if ((e = getenv(settings[i].env)) != NULL)
 		return e;
 	return vals->v[i] != NULL ? vals->v[i] : settings[i].def;
+}
+
+/* The file setting i's value comes from, or NULL (variable, default). */
+static const char *
+aux_from(const struct values *vals, size_t i)
+{
+	if (getenv(settings[i].env) != NULL || vals->src[i] == 0)
+		return NULL;
+	return vals->files[vals->src[i] - 1];
+}
+
+/*
+ * Warn when the server that gets a password (setting pw) is chosen by
+ * another file than the password (settings addr..addr+1: host, port).
+ */
+static void
+aux_warnmix(const struct values *vals, size_t pw, size_t addr)
+{
+	const char	*pwfile = aux_from(vals, pw), *f;
+	size_t		 i;
+
+	if (pwfile == NULL || *aux_get(vals, pw) == '\0')
+		return;
+	for (i = addr; i < addr + 2; i++) {
+		if ((f = aux_from(vals, i)) != NULL && strcmp(f, pwfile) != 0)
+			fprintf(stderr, "venueless: warning: [%s] %s is set "
+			    "in %s, the password in %s\n", settings[i].section,
+			    settings[i].key, f, pwfile);
+	}
 }
 
 /* Is this a true value as Python's venueless reads it? */
@@ -146,6 +332,92 @@ aux_pushtrimmed(lua_State *L, const char *s, size_t len, int *n)
 	lua_seti(L, -2, ++*n);
 }
 
+/* A [redis] urls that lists no URL (","): -1 with *cause set. */
+static int
+aux_checkurls(const struct values *vals, char **cause)
+{
+	const char	*urls = aux_get(vals, 5), *f;
+
+	if (*urls == '\0' || urls[strspn(urls, ", \t")] != '\0')
+		return 0;
+	if ((f = aux_from(vals, 5)) != NULL)
+		aux_cause(cause, f, 0, "[redis] urls lists no URL");
+	else
+		*cause = xstrdup("VENUELESS_REDIS_URLS lists no URL");
+	return -1;
+}
+
+/* }====== */
+
+/* {====== printing without the passwords ============================ */
+
+/* A shallow copy of the table at idx, pushed. */
+static void
+aux_copy(lua_State *L, int idx)
+{
+	lua_newtable(L);
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pushvalue(L, -2);
+		lua_insert(L, -2);	/* copy, key, key, value */
+		lua_settable(L, -4);
+	}
+}
+
+/* config.database's __pretty: the table with its password masked. */
+static int
+cfg_pretty_database(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	aux_copy(L, 1);
+	if (lua_getfield(L, -1, "password") == LUA_TSTRING &&
+	    lua_rawlen(L, -1) > 0) {
+		lua_pushliteral(L, "***");
+		lua_setfield(L, -3, "password");
+	}
+	lua_pop(L, 1);
+	return 1;
+}
+
+/* config.redis.urls's __pretty: the list with passwords masked. */
+static int
+cfg_pretty_urls(lua_State *L)
+{
+	struct vl_redisurl	 u;
+	const char		*cause;
+	lua_Integer		 i, n;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	n = luaL_len(L, 1);
+	lua_createtable(L, n > 0 && n < INT_MAX ? (int)n : 0, 0);
+	for (i = 1; i <= n; i++) {
+		if (lua_geti(L, 1, i) == LUA_TSTRING &&
+		    vl_redisurl_parse(lua_tostring(L, -1), &u, &cause) == 0) {
+			lua_pushstring(L, u.masked);
+			vl_redisurl_free(&u);
+		} else
+			lua_pushliteral(L, "<unusable URL, not shown>");
+		lua_seti(L, -3, i);
+		lua_pop(L, 1);
+	}
+	return 1;
+}
+
+/* Give the table at the top a metatable name with __pretty = f. */
+static void
+aux_setpretty(lua_State *L, const char *name, lua_CFunction f)
+{
+	if (luaL_newmetatable(L, name)) {
+		lua_pushcfunction(L, f);
+		lua_setfield(L, -2, "__pretty");
+	}
+	lua_setmetatable(L, -2);
+}
+
+/* }====== */
+
+/* {====== the table ================================================= */
+
 /*
  * Push the list of redis URLs, one per shard: [redis] urls split at
  * commas, or one URL formatted (escaped) from host, port, db and auth.
@@ -164,12 +436,12 @@ aux_redis_urls(lua_State *L, const struct values *vals)
 		lua_pushstring(L, url);
 		free(url);
 		lua_seti(L, -2, ++n);
-		return;
 	}
 	for (p = urls; *p != '\0'; p = *q ? q + 1 : q) {
 		q = p + strcspn(p, ",");
 		aux_pushtrimmed(L, p, (size_t)(q - p), &n);
 	}
+	aux_setpretty(L, "venueless.config.urls", cfg_pretty_urls);
 }
 
 /* Push the database section. */
@@ -183,6 +455,7 @@ aux_database(lua_State *L, const struct values *vals)
 		lua_pushstring(L, aux_get(vals, i));
 		lua_setfield(L, -2, settings[i].key);
 	}
+	aux_setpretty(L, "venueless.config.database", cfg_pretty_database);
 }
 
 /* Push an environment variable or "unknown". */
@@ -194,13 +467,27 @@ aux_pushenv(lua_State *L, const char *name)
 	lua_pushstring(L, v != NULL && *v != '\0' ? v : "unknown");
 }
 
-/* Build the config table from parsed values (at the stack top). */
+/* The list of files read, pushed. */
+static void
+aux_pushfiles(lua_State *L, const struct values *vals)
+{
+	int	 i;
+
+	lua_createtable(L, vals->nfiles, 0);
+	for (i = 0; i < vals->nfiles; i++) {
+		lua_pushstring(L, vals->files[i]);
+		lua_seti(L, -2, i + 1);
+	}
+}
+
+/* Build the config table from parsed values, pushed. */
 static void
 aux_build(lua_State *L, const struct values *vals)
 {
 	lua_Integer	 db = strtoll(aux_get(vals, 8), NULL, 10);
 
-	lua_insert(L, -2);	/* config, files */
+	lua_newtable(L);
+	aux_pushfiles(L, vals);
 	lua_setfield(L, -2, "files");
 	aux_database(L, vals);
 	lua_setfield(L, -2, "database");
@@ -218,25 +505,42 @@ aux_build(lua_State *L, const struct values *vals)
 	lua_setfield(L, -2, "environment");
 }
 
-/* venueless.config: the merged configuration as a plain table. */
+/* }====== */
+
+/* Free what vals holds. */
+static void
+aux_freevals(struct values *vals)
+{
+	size_t	 i;
+	int	 j;
+
+	for (i = 0; i < NSETTINGS; i++)
+		free(vals->v[i]);
+	for (j = 0; j < vals->nfiles; j++)
+		free(vals->files[j]);
+}
+
+/*
+ * venueless.config: the merged configuration as a table (its database
+ * and redis.urls tables print with their passwords masked).
+ */
 int
 luaopen_venueless_config(lua_State *L)
 {
 	struct values	 vals;
 	char		*cause = NULL;
-	size_t		 i;
 
 	memset(&vals, 0, sizeof vals);
-	if (aux_files(L, &vals, &cause) < 0) {
-		for (i = 0; i < NSETTINGS; i++)
-			free(vals.v[i]);
+	if (aux_files(&vals, &cause) < 0 || aux_checkurls(&vals, &cause) < 0) {
+		aux_freevals(&vals);
 		lua_pushstring(L, cause);
 		free(cause);
 		return vl_error(L, VL_EXIT_FAILURE, "%s", lua_tostring(L, -1));
 	}
-	lua_newtable(L);
+	aux_warnmix(&vals, 2, 3);	/* [database] password; host, port */
+	if (*aux_get(&vals, 5) == '\0')
+		aux_warnmix(&vals, 9, 6);	/* [redis] auth; host, port */
 	aux_build(L, &vals);
-	for (i = 0; i < NSETTINGS; i++)
-		free(vals.v[i]);
+	aux_freevals(&vals);
 	return 1;
 }

@@ -1094,6 +1094,28 @@ lpg_transaction(lua_State *L)
 	return lua_gettop(L);
 }
 
+/*
+ * Misuse unless settings (argument 1) has no connect_timeout or one of
+ * seconds >= 0 ("" = none): "abc" would otherwise mean no timeout.
+ */
+static void
+aux_checktimeout(lua_State *L)
+{
+	lua_Number	 t;
+	int		 isnum;
+
+	if (lua_getfield(L, 1, "connect_timeout") == LUA_TNIL ||
+	    (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == 0)) {
+		lua_pop(L, 1);
+		return;
+	}
+	t = lua_tonumberx(L, -1, &isnum);
+	if (!isnum || !(t >= 0))
+		luaL_argerror(L, 1, "connect_timeout: expected seconds (a "
+		    "number >= 0, 0 = none)");
+	lua_pop(L, 1);
+}
+
 /* db.connect([settings]) -> true; raises failures */
 static int
 lpg_connect(lua_State *L)
@@ -1112,6 +1134,7 @@ lpg_connect(lua_State *L)
 				    "with string or number values");
 			lua_pop(L, 1);
 		}
+		aux_checktimeout(L);
 	}
 	if (c->depth > 0 || c->busy)
 		luaL_error(L, "db: cannot reconnect inside a transaction or "

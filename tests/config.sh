@@ -82,4 +82,71 @@ printf '[database]\npassword = hunter2\nthis line is broken\n' >"$VL_TMP/bad.cfg
 vl_exit 1 "$V" -c "$VL_TMP/bad.cfg" shell -e 'return config.environment'
 vl_contains "$VL_ERR" "$VL_TMP/bad.cfg:3: malformed line"
 case "$VL_ERR" in *hunter2*) vl_fail "password printed" ;; esac
+# Lines the INI library would cut (its buffer holds 197 bytes and it
+# reads the rest of a longer line as a new line) are refused, naming the
+# file and line; the longest line that fits is read whole.
+long=$(printf 'x%.0s' $(seq 192))
+printf '[database]\nname = %shost = /tmp/evil\n' "$long" >"$VL_TMP/cut.cfg"
+vl_exit 1 "$V" -c "$VL_TMP/cut.cfg" shell -e 'return config.database.host'
+vl_contains "$VL_ERR" "$VL_TMP/cut.cfg:2: line longer than 197 bytes"
+case "$VL_OUT" in */tmp/evil*) vl_fail "the cut line set a host" ;; esac
+pw186=$(printf 'p%.0s' $(seq 186))
+printf '[database]\npassword = %s\n' "$pw186" >"$VL_TMP/pw186.cfg"
+vl_eq "$pw186" "$("$V" -c "$VL_TMP/pw186.cfg" shell -e 'return config.database.password')" "a 197-byte line is read whole"
+printf '[database]\npassword = %s\n' "${pw186}abc" >"$VL_TMP/pw189.cfg"
+vl_exit 1 "$V" -c "$VL_TMP/pw189.cfg" shell -e 'return config.database.password'
+vl_contains "$VL_ERR" "$VL_TMP/pw189.cfg:2: line longer than 197 bytes"
+case "$VL_ERR$VL_OUT" in *"$pw186"*) vl_fail "long password printed" ;; esac
+
+# A NUL byte would end the value early: refused.
+printf '[database]\nuser = me\npassword = sec\000ret\n' >"$VL_TMP/nul.cfg"
+vl_exit 1 "$V" -c "$VL_TMP/nul.cfg" shell -e 'return config.database.password'
+vl_contains "$VL_ERR" "$VL_TMP/nul.cfg:3: contains a NUL byte"
+
+# Only regular files: a device or a FIFO is refused at once (neither
+# blocks: /dev/zero used to be read forever).
+vl_exit 1 timeout -s KILL 10 "$V" -c /dev/zero shell -e 'return config.environment'
+vl_contains "$VL_ERR" "/dev/zero: not a regular file"
+mkfifo "$VL_TMP/fifo.cfg"
+vl_exit 1 timeout -s KILL 10 "$V" -c "$VL_TMP/fifo.cfg" shell -e 'return config.environment'
+vl_contains "$VL_ERR" "$VL_TMP/fifo.cfg: not a regular file"
+vl_exit 1 "$V" -c "$VL_TMP" shell -e 'return config.environment'
+vl_contains "$VL_ERR" "$VL_TMP: not a regular file"
+# /dev/null stays the usual way to say "no file": it reads as empty.
+vl_exit 0 "$V" -c /dev/null shell -e 'return config.database.user, #config.files'
+vl_eq "venueless	1" "$VL_OUT"
+
+# A URL list with no URL in it is one plain line, not a Lua position.
+for l in , ' , ,'; do
+	vl_exit 1 env VENUELESS_REDIS_URLS="$l" "$V" shell -e 'return redis.call("PING")'
+	vl_eq "venueless: shell: VENUELESS_REDIS_URLS lists no URL" "$VL_ERR"
+done
+printf '[redis]\nurls = ,\n' >"$VL_TMP/nourl.cfg"
+vl_exit 1 "$V" -c "$VL_TMP/nourl.cfg" connections list
+vl_eq "venueless: connections: $VL_TMP/nourl.cfg: [redis] urls lists no URL" "$VL_ERR"
+
+# The shell prints config without its passwords; code still reads them.
+printf '[database]\npassword = dbsecret\n[redis]\nauth = rsecret\n' >"$VL_TMP/pw.cfg"
+out=$("$V" -c "$VL_TMP/pw.cfg" shell -e 'return config')
+vl_contains "$out" 'password = "***"'
+vl_contains "$out" '"redis://:***@127.0.0.1:6379/0"'
+case "$out" in *dbsecret*|*rsecret*) vl_fail "config printed a password: $out" ;; esac
+out=$(VENUELESS_REDIS_URLS='redis://:u1@a:1/0,unix://:u2@/s?password=u3,rediss://:u4@b' \
+    "$V" -c "$VL_TMP/pw.cfg" shell -e 'return config.redis, config.database')
+vl_contains "$out" '"redis://:***@a:1/0"'
+vl_contains "$out" '"unix://:***@/s?password=***"'
+vl_contains "$out" '"<unusable URL, not shown>"'
+case "$out" in *dbsecret*|*u[1-4]*) vl_fail "config printed a password: $out" ;; esac
+vl_eq "dbsecret rsecret" "$("$V" -c "$VL_TMP/pw.cfg" shell -e 'return config.database.password .. " " .. redis.parse_url(config.redis.urls[1]).password')"
+vl_contains "$("$V" -c "$VL_TMP/explicit.cfg" shell -e 'return config.database')" 'password = ""'
+
+# db.connect's connect_timeout: seconds >= 0; anything else is misuse
+# (it used to mean no timeout at all).
+for t in '"abc"' -1 '0/0' '"1s"'; do
+	vl_exit 1 "$V" shell -e "db.connect{connect_timeout = $t, host = '$VL_TMP/none'}"
+	vl_contains "$VL_ERR" "bad argument #1 to 'connect' (connect_timeout: expected seconds"
+done
+for t in 2 '"2.5"' 0 '""'; do
+	vl_exit 10 "$V" shell -e "db.connect{connect_timeout = $t, host = '$VL_TMP/none'}"
+done
 echo "config: ok"

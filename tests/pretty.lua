@@ -142,3 +142,14 @@ test("control characters are escaped: strings, result cells, pretty.escape", fun
   ok(not r:find("[\27\7]"), "no raw control character in a cell: " .. r)
   ok(r:find("x\\x1b]0;y\\az", 1, true), "the cell escaped: " .. r)
 end)
+
+test("__pretty shows a replacement, and never the value when it fails", function()
+  local secret = setmetatable({ pw = "s3cret" }, { __pretty = function(t)
+    return { pw = "***", n = #t.pw }
+  end })
+  eq('{ x = { n = 6, pw = "***" } }', fmt({ x = secret }))
+  local broken = setmetatable({ pw = "s3cret" }, { __pretty = function() error("no") end })
+  eq("<table>", fmt(broken))
+  local again = setmetatable({ pw = "s3cret" }, { __pretty = function(t) return t end })
+  eq("<table>", fmt(again))
+end)

@@ -1,6 +1,7 @@
 -- The shell's printer: nested tables with sorted keys, depth and item
 -- limits and cycles marked; query results as aligned tables (expanded
--- like psql's \x when rows are wide); objects through __tostring;
+-- like psql's \x when rows are wide); objects through __pretty (what to
+-- show instead) or __tostring;
 -- colours on a terminal unless NO_COLOR is set.
 local core = require "venueless.core"
 local lexer = require "venueless.lexer"
@@ -75,6 +76,14 @@ function M.escape(s)
   return (s:gsub("\194([\128-\159])", function(c) return ("\\u{%x}"):format(c:byte()) end))
 end
 
+-- A value's __pretty metamethod returns what to show in its place (the
+-- config tables: a copy with the passwords masked).
+local function pretty_method(v)
+  local mt = getmetatable(v)
+  local f = type(mt) == "table" and rawget(mt, "__pretty") or nil
+  return type(f) == "function" and f or nil
+end
+
 -- A string as a Lua literal: quotes and backslashes escaped, then controls.
 local function quote(s)
   return '"' .. M.escape((s:gsub('["\\]', "\\%0"))) .. '"'
@@ -140,6 +149,16 @@ function format_value(ctx, v, depth, indent)
   if tv == "boolean" then return paint(ctx, "boolean", tostring(v)) end
   if tv == "nil" then return paint(ctx, "nil", "nil") end
   if v == core.null then return paint(ctx, "null", "null") end
+  local show = pretty_method(v)
+  if show then
+    -- On an error, or a replacement that wants replacing too, show
+    -- nothing of v: the point is to hide some of it.
+    local ok, shown = pcall(show, v)
+    if ok and shown ~= v and pretty_method(shown) == nil then
+      return format_value(ctx, shown, depth, indent)
+    end
+    return paint(ctx, "object", "<" .. tv .. ">")
+  end
   if has_tostring(v) then
     local ok, s = pcall(tostring, v)
     return paint(ctx, "object", ok and s or "<" .. type(v) .. ">")
