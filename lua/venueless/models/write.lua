@@ -141,7 +141,8 @@ local function insert_chat_event(s)
   if id == 1 then id = reseed(redis, id) end
   for _ = 1, 2 do
     s.row.id = id
-    local r = db.query({ json = true }, insert_sql(s.cls, s.row, true))
+    local st, params = insert_sql(s.cls, s.row, true)
+    local r = db.query({ json = true }, st, unpack(params))
     if r[1] then return set_row(s, r[1]) end
     id = reseed(redis, id)
   end
