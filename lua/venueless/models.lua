@@ -60,7 +60,62 @@ function M.metadata()
   return meta
 end
 
+-- models.transaction(fn, ...): as worlds.transaction; saves inside fn
+-- commit together and the model cache learns them after the commit.
+M.transaction = require("venueless.model").transaction
+
+-- The methods the _doc entries describe, for help() and its test: a
+-- model class's, a queryset's and an object's.
+do
+  local O = require "venueless.models.object"
+  local Q = require "venueless.models.queryset"
+  local W = require "venueless.models.write"
+  M._methods = {}
+  for k, f in pairs(W.methods) do M._methods[k] = f end
+  for k, f in pairs(Q.methods) do M._methods[k] = f end
+  M._methods.new, M._methods.create = O.class_methods.new, O.class_methods.create
+end
+
 M._doc = {
+  transaction = { sig = "models.transaction(fn, ...)",
+    text = "fn's saves in one transaction, the model cache told after the commit" },
+  ["Model:new"] = { sig = "Model:new{field = value, ...}",
+    text = "an unsaved object with Django's defaults (also Model{...})" },
+  ["Model:create"] = { sig = "Model:create{field = value, ...}",
+    text = "a new object with Django's defaults, saved; nil, message, code if refused" },
+  ["queryset:all"] = { sig = "queryset:all()", text = "the same rows (Model:all() starts a queryset)" },
+  ["queryset:filter"] = { sig = "queryset:filter{field__lookup = value, ...}",
+    text = "the rows matching every condition; lookups exact, iexact, contains, in, gte, isnull, range, …" },
+  ["queryset:exclude"] = { sig = "queryset:exclude{field__lookup = value, ...}",
+    text = "without the rows matching all these conditions (NULL counts as not matching)" },
+  ["queryset:order"] = { sig = "queryset:order(\"-field\", \"rel__field\", ...)",
+    text = "ordered by these fields (- descending, ? random); also order_by" },
+  ["queryset:limit"] = { sig = "queryset:limit(n)", text = "at most n rows" },
+  ["queryset:offset"] = { sig = "queryset:offset(n)", text = "skip the first n rows" },
+  ["queryset:select_related"] = { sig = "queryset:select_related(\"fk\", \"fk__fk\", ...)",
+    text = "fetch these forward relations in the same statement (no query per object)" },
+  ["queryset:count"] = { sig = "queryset:count()", text = "the number of rows (SELECT count(*))" },
+  ["queryset:exists"] = { sig = "queryset:exists()", text = "whether there is a row" },
+  ["queryset:first"] = { sig = "queryset:first()", text = "the first object (by the order, else the key), or nil" },
+  ["queryset:get"] = { sig = "queryset:get{field__lookup = value, ...}",
+    text = "the one matching object, or nil, message, \"notfound\" / \"multiple\"" },
+  ["queryset:list"] = { sig = "queryset:list()", text = "every object, in a list" },
+  ["queryset:each"] = { sig = "queryset:each()",
+    text = "an iterator streaming the objects one at a time (bounded memory)" },
+  ["queryset:values"] = { sig = "queryset:values(\"field\", \"rel__field\", ...)",
+    text = "plain tables of these fields (every field without arguments)" },
+  ["queryset:update"] = { sig = "queryset:update{field = value, ...}",
+    text = "set fields on every row in one statement; versioned rows: version + 1, cache told" },
+  ["queryset:delete"] = { sig = "queryset:delete([{dry_run = true}])",
+    text = "delete the rows following each foreign key's on_delete" },
+  ["queryset:sql"] = { sig = "queryset:sql()", text = "the SELECT statement and its parameters" },
+  ["object:save"] = { sig = "object:save()",
+    text = "insert, or write the changed fields; versioned: version + 1 and the cache told" },
+  ["object:delete"] = { sig = "object:delete([{dry_run = true}])",
+    text = "delete it (and what on_delete says); a versioned object's cache key becomes deleted" },
+  ["object:reload"] = { sig = "object:reload()", text = "read the stored values again" },
+  ["object:touch"] = { sig = "object:touch()",
+    text = "version + 1 and the cache told (User, Room, World)" },
   class = { sig = "models.class(name)",
     text = "the model class for a Django name (\"User\") or label (\"core.User\"), or nil" },
   names = { sig = "models.names()", text = "every model's global name, auth.User as AuthUser" },
