@@ -55,7 +55,28 @@ static const char *const lazy_globals[][2] = {
 	{ "worlds", "venueless.worlds" },
 	{ "rooms", "venueless.rooms" },
 	{ "connections", "venueless.connections" },
+	{ "models", "venueless.models" },
 	{ NULL, NULL }
+};
+
+/*
+ * The models by their Django names (auth.User as AuthUser), lazy globals
+ * that resolve to venueless.models[name]; in the order of
+ * lua/venueless/models/meta.lua, which tests/models.lua checks.
+ */
+static const char *const model_globals[] = {
+	"Group", "Permission", "AuthUser", "ContentType", "LogEntry",
+	"Announcement", "AnonymousInvite", "AuditLog", "BBBCall",
+	"BBBServer", "Channel", "ChatEvent", "ChatEventNotification",
+	"ChatEventReaction", "ContactRequest", "DigitalSambaCall",
+	"Exhibitor", "ExhibitorLink", "ExhibitorSocialMediaLink",
+	"ExhibitorStaff", "ExhibitorView", "Feedback", "JanusServer",
+	"Membership", "PlannedUsage", "Poll", "PollOption", "PollVote",
+	"Poster", "PosterLink", "PosterPresenter", "PosterVote", "Question",
+	"QuestionVote", "Reaction", "Room", "RoomGrant", "RoomView",
+	"RoulettePairing", "RouletteRequest", "ShortToken",
+	"StreamingServer", "TurnServer", "User", "WebPushClient", "World",
+	"WorldGrant", "WorldView", "Session", "StoredFile", NULL
 };
 
 /* Hook installed from the signal handler: raise at the next Lua step. */
@@ -282,7 +303,8 @@ aux_preload(lua_State *L)
 
 /*
  * _G.__index: require an operator global the first time it is named;
- * upvalue 1 is the __lazy table (name -> module).
+ * upvalue 1 is the __lazy table (name -> module), upvalue 2 the set of
+ * names that are a field of their module (the models).
  */
 static int
 aux_lazyglobal(lua_State *L)
@@ -302,6 +324,13 @@ aux_lazyglobal(lua_State *L)
 	lua_pushstring(L, mod);
 	lua_call(L, 1, 1);
 	lua_pushvalue(L, 2);
+	if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) {
+		lua_pop(L, 1);
+		lua_pushvalue(L, 2);
+		lua_gettable(L, -2);	/* venueless.models[name] */
+	} else
+		lua_pop(L, 1);
+	lua_pushvalue(L, 2);
 	lua_pushvalue(L, -2);
 	lua_settable(L, 1);	/* cache it in _G */
 	return 1;
@@ -320,9 +349,16 @@ aux_globals(lua_State *L)
 		lua_pushstring(L, lazy_globals[i][1]);
 		lua_setfield(L, -2, lazy_globals[i][0]);
 	}
-	lua_pushvalue(L, -1);
-	lua_setfield(L, -3, "__lazy");
-	lua_pushcclosure(L, aux_lazyglobal, 1);
+	lua_newtable(L);	/* the names that are fields of their module */
+	for (i = 0; model_globals[i] != NULL; i++) {
+		lua_pushliteral(L, "venueless.models");
+		lua_setfield(L, -3, model_globals[i]);
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, model_globals[i]);
+	}
+	lua_pushvalue(L, -2);
+	lua_setfield(L, -4, "__lazy");
+	lua_pushcclosure(L, aux_lazyglobal, 2);
 	lua_setfield(L, -2, "__index");
 	lua_setmetatable(L, -2);
 	lua_pop(L, 1);

@@ -6,7 +6,7 @@ local M = {}
 
 -- The operator globals help() lists, in this order.
 M.modules = { "db", "redis", "json", "msgpack", "crypto", "config",
-  "migrations", "worlds", "rooms", "connections" }
+  "migrations", "worlds", "rooms", "connections", "models" }
 
 M.summaries = {
   db = "PostgreSQL: query, exec, rows, transaction",
@@ -18,6 +18,7 @@ M.summaries = {
   migrations = "Django-compatible migrations: list, plan, apply",
   worlds = "worlds: get, create, clone, …",
   rooms = "rooms of a world",
+  models = "every Django model (User, Room, ChatEvent, …): querysets and objects",
   connections = "live websocket connections: list, drop, force_reload",
 }
 

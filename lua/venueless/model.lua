@@ -285,8 +285,8 @@ function M.cache_name(model, id)
 end
 
 -- Tell the servers' cache the new versions: entries = {{model, id,
--- version}, ...}. One pipeline per shard. Returns true, or nil, message,
--- "connection" (or the error reply's code).
+-- version or "deleted"}, ...}. One pipeline per shard. Returns true, or
+-- nil, message, "connection" (or the error reply's code).
 function M.publish(entries)
   if #entries == 0 then return true end
   local redis = require "venueless.redis"
@@ -308,9 +308,17 @@ function M.publish(entries)
 end
 
 -- One shard's keys and versions (alternating), in EVALs of CACHE_BATCH
--- keys, pipelined.
-function M.publish_shard(redis, s, kv)
-  local cmds = {}
+-- keys, pipelined. The version "deleted" (a deleted object, as
+-- VersionedModel.delete writes it) is SET as it is, without expiry.
+function M.publish_shard(redis, s, kv0)
+  local cmds, kv = {}, {}
+  for i = 1, #kv0, 2 do
+    if kv0[i + 1] == "deleted" then
+      cmds[#cmds + 1] = { "SET", kv0[i], "deleted" }
+    else
+      kv[#kv + 1], kv[#kv + 2] = kv0[i], kv0[i + 1]
+    end
+  end
   for first = 1, #kv, 2 * M.CACHE_BATCH do
     local last = math.min(#kv, first + 2 * M.CACHE_BATCH - 1)
     local n = (last - first + 1) // 2
