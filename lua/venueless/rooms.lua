@@ -101,9 +101,10 @@ function rooms.create(world, spec)
   local d = model.room_defaults()
   local row = { module_config = spec.modules or d.module_config,
     trait_grants = spec.trait_grants or d.trait_grants }
-  local r = db.query({ json = true }, INSERT, world.id,
+  -- The world's lock: the default sorting_priority reads the others.
+  local r = model.locked(world.id, db.query, { json = true }, INSERT, world.id,
     Room.param(row, "module_config"), spec.name, spec.description,
-    spec.picture, spec.import_id, spec.sorting_priority,
+    spec.picture or d.picture, spec.import_id, spec.sorting_priority,
     Room.param(row, "trait_grants"), spec.pretalx_id or 0, spec.force_join or false)
   local room = Room.wrap(r[1])
   return model.after_commit({ { "Room", room.id, room.version } }, room)
@@ -130,7 +131,7 @@ function Room.methods.save(self)
       "force_join", "schedule_data" }) do
     p[i] = Room.param(row, c)
   end
-  local r = db.query(UPDATE, table.unpack(p, 1, 12))
+  local r = model.locked(row.world_id, db.query, UPDATE, table.unpack(p, 1, 12))
   if #r == 0 then return nil, ("room %s does not exist"):format(row.id), "notfound" end
   local old = row.version
   model.on_rollback(function() row.version = old end)
