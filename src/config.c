@@ -33,6 +33,7 @@ static const struct setting {
 	{ "redis", "db", "VENUELESS_REDIS_DB", "0" },
 	{ "redis", "auth", "VENUELESS_REDIS_AUTH", "" },
 	{ "redis", "use_pubsub", "VENUELESS_REDIS_USE_PUBSUB", "false" },
+	{ "redis", "timeout", "VENUELESS_REDIS_TIMEOUT", "5" },
 	{ NULL, NULL, NULL, NULL }
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0] - 1)
@@ -458,6 +459,18 @@ aux_database(lua_State *L, const struct values *vals)
 	aux_setpretty(L, "venueless.config.database", cfg_pretty_database);
 }
 
+/* [redis] timeout: seconds >= 0 (0 = none) in *t; -1 if it is not one. */
+static int
+aux_timeout(const char *s, double *t)
+{
+	char	*end;
+
+	*t = strtod(s, &end);
+	if (end == s || *end != '\0' || !(*t >= 0 && *t <= 86400))
+		return -1;
+	return 0;
+}
+
 /* Push an environment variable or "unknown". */
 static void
 aux_pushenv(lua_State *L, const char *name)
@@ -485,6 +498,7 @@ static void
 aux_build(lua_State *L, const struct values *vals)
 {
 	lua_Integer	 db = strtoll(aux_get(vals, 8), NULL, 10);
+	double		 timeout;
 
 	lua_newtable(L);
 	aux_pushfiles(L, vals);
@@ -498,6 +512,9 @@ aux_build(lua_State *L, const struct values *vals)
 	lua_setfield(L, -2, "use_pubsub");
 	lua_pushinteger(L, db);
 	lua_setfield(L, -2, "db");
+	aux_timeout(aux_get(vals, 11), &timeout);	/* checked before */
+	lua_pushnumber(L, timeout);
+	lua_setfield(L, -2, "timeout");
 	lua_setfield(L, -2, "redis");
 	aux_pushenv(L, "VENUELESS_COMMIT_SHA");
 	lua_setfield(L, -2, "commit_sha");
@@ -529,12 +546,20 @@ luaopen_venueless_config(lua_State *L)
 {
 	struct values	 vals;
 	char		*cause = NULL;
+	double		 t;
 
 	memset(&vals, 0, sizeof vals);
 	if (aux_files(&vals, &cause) < 0 || aux_checkurls(&vals, &cause) < 0) {
 		aux_freevals(&vals);
 		lua_pushstring(L, cause);
 		free(cause);
+		return vl_error(L, VL_EXIT_FAILURE, "%s", lua_tostring(L, -1));
+	}
+	if (aux_timeout(aux_get(&vals, 11), &t) == -1) {
+		lua_pushfstring(L, "[redis] timeout (VENUELESS_REDIS_TIMEOUT): "
+		    "expected seconds from 0 to 86400, not \"%s\"",
+		    aux_get(&vals, 11));
+		aux_freevals(&vals);
 		return vl_error(L, VL_EXIT_FAILURE, "%s", lua_tostring(L, -1));
 	}
 	aux_warnmix(&vals, 2, 3);	/* [database] password; host, port */

@@ -20,6 +20,8 @@
 #define VL_PG_DRAIN	5	/* seconds to wait for a cancelled query */
 #define VL_PG_MAXKW	32	/* connection keywords */
 #define VL_PG_MAXPARAMS	65535
+#define VL_PG_NOCOPY	"COPY FROM STDIN and COPY TO STDOUT are not supported " \
+	"through db.exec or db.query (use INSERT, or psql's \\copy)"
 
 /* Type OIDs (catalog/pg_type_d.h is not part of libpq-dev). */
 #define OID_BOOL	16
@@ -44,7 +46,8 @@
 	X(PQcmdTuples) X(PQcmdStatus) X(PQgetCancel) X(PQcancel) \
 	X(PQfreeCancel) X(PQescapeIdentifier) X(PQfreemem) \
 	X(PQbackendPID) X(PQdb) X(PQuser) X(PQhost) X(PQport) \
-	X(PQparameterStatus) X(PQtransactionStatus)
+	X(PQparameterStatus) X(PQtransactionStatus) X(PQputCopyEnd) \
+	X(PQgetCopyData)
 
 static struct {
 #define X(f) __typeof__(f) *f;
@@ -163,10 +166,14 @@ aux_reserr(struct conn *c, const PGresult *res)
 	prim = pq.PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	detail = pq.PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 	state = pq.PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	if (prim == NULL)
+	if (prim == NULL) {	/* libpq's own: its first line (aux_connerr) */
 		prim = pq.PQresultErrorMessage(res);
-	if (prim == NULL || *prim == '\0')
-		prim = pq.PQerrorMessage(c->pg);
+		if (prim == NULL || *prim == '\0')
+			prim = pq.PQerrorMessage(c->pg);
+		aux_seterr(c, prim, state != NULL ? state : "XX000");
+		c->errmsg[strcspn(c->errmsg, "\n")] = '\0';
+		return;
+	}
 	if (detail == NULL) {
 		aux_seterr(c, prim, state != NULL ? state : "XX000");
 		return;
@@ -395,12 +402,18 @@ aux_raise(lua_State *L, struct conn *c)
 	    c->errcode);
 }
 
-/* The connection broke: record it as 08006 and forget it. */
+/*
+ * The connection broke: record it as 08006 and forget it. libpq's own
+ * message is its first line: the rest is a hint ("\tThis probably
+ * means…") and the errors of the calls after it ("invalid socket").
+ */
 static int
 aux_connerr(struct conn *c, int keep)
 {
-	if (!keep || c->errmsg == NULL)
+	if (!keep || c->errmsg == NULL) {
 		aux_seterr(c, pq.PQerrorMessage(c->pg), "08006");
+		c->errmsg[strcspn(c->errmsg, "\n")] = '\0';
+	}
 	snprintf(c->errcode, sizeof c->errcode, "08006");
 	aux_drop(c);
 	return -1;
@@ -470,6 +483,57 @@ aux_count(const PGresult *res)
 	return strtoll(pq.PQcmdTuples((PGresult *)res), NULL, 10);
 }
 
+/* Wait for input during a COPY; a signal cancels it. -1 when lost. */
+static int
+aux_copywait(struct conn *c)
+{
+	int	 r = aux_wait(c, POLLIN);
+
+	if (r == VL_WAIT_INTR) {
+		c->intr = 1;
+		aux_cancel(c);
+		return 0;
+	}
+	if (r <= 0 || !pq.PQconsumeInput(c->pg))
+		return -1;
+	return 0;
+}
+
+/*
+ * The server started a COPY we cannot feed or read: end it (COPY FROM
+ * STDIN fails with our message, COPY TO STDOUT's data is discarded) so
+ * the connection stays usable, and record 0A000 if seterr. COPY BOTH
+ * (replication) cannot be ended: the connection is lost.
+ */
+static void
+aux_copy(struct conn *c, const PGresult *res, int seterr)
+{
+	char	*buf;
+	int	 n;
+
+	if (pq.PQresultStatus(res) == PGRES_COPY_IN) {
+		while ((n = pq.PQputCopyEnd(c->pg, "not supported")) == 0)
+			if (aux_wait(c, POLLOUT) <= 0)
+				break;
+		while (n == 1 && (n = pq.PQflush(c->pg)) == 1)
+			if (aux_wait(c, POLLIN | POLLOUT) <= 0 ||
+			    !pq.PQconsumeInput(c->pg))
+				n = -1;
+		c->lost = n != 0;
+	} else if (pq.PQresultStatus(res) == PGRES_COPY_OUT) {
+		while ((n = pq.PQgetCopyData(c->pg, &buf, 1)) >= 0) {
+			if (n > 0)
+				pq.PQfreemem(buf);
+			else if (aux_copywait(c) == -1)
+				break;
+		}
+		c->lost = n != -1;
+	} else
+		c->lost = 1;
+	if (seterr)
+		aux_seterr(c, VL_PG_NOCOPY, "0A000");
+}
+
 /*
  * Read every result of the current query. The last successful one goes
  * to *out (if given), counts are summed into *count; 0 or -1.
@@ -496,8 +560,8 @@ aux_collect(struct conn *c, PGresult **out, lua_Integer *count)
 		case PGRES_COPY_IN:
 		case PGRES_COPY_OUT:
 		case PGRES_COPY_BOTH:
-			aux_seterr(c, "COPY is not supported", "0A000");
-			failed = c->lost = 1;
+			aux_copy(c, res, !failed);
+			failed = 1;
 			break;
 		default:
 			if (!failed)
@@ -889,7 +953,10 @@ cursor_next(lua_State *L)
 		b->res = NULL;
 		return 1;
 	}
-	if (st != PGRES_TUPLES_OK && st != -1 && !c->intr)
+	if ((st == PGRES_COPY_IN || st == PGRES_COPY_OUT ||
+	    st == PGRES_COPY_BOTH) && !c->intr)
+		aux_copy(c, b->res, 1);
+	else if (st != PGRES_TUPLES_OK && st != -1 && !c->intr)
 		aux_reserr(c, b->res);
 	pq.PQclear(b->res);
 	b->res = NULL;

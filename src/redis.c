@@ -45,7 +45,12 @@ struct xfer {
 	int	 results;	/* stack index of a pipeline's results */
 	int	 failed;	/* an error reply was seen */
 	double	 deadline;	/* monotonic seconds, 0 for none */
+	double	 timeout;	/* seconds without progress, 0 for none */
 };
+
+/* What Redis says (and then closes) to a long unauthenticated command. */
+#define UNAUTHENTICATED	"ERR Protocol error: unauthenticated"
+
 
 /* zlib's crc32 table (IEEE 802.3, reflected polynomial 0xedb88320). */
 static const uint32_t crc_table[256] = {
@@ -201,19 +206,40 @@ aux_pushreply(lua_State *L, const redisReply *r)
 	}
 }
 
+/*
+ * A password is needed: Redis answers a long command from a client that
+ * did not authenticate with a protocol error and drops it (a short one
+ * gets NOAUTH). Push the failure as NOAUTH and disconnect; -1.
+ */
+static int
+aux_unauthenticated(lua_State *L, struct conn *c, redisReply *r)
+{
+	lua_pushfstring(L, "redis shard %d (%s): authentication required: "
+	    "the server needs a password%s (it said: %s)", c->index,
+	    c->url.masked, c->url.password == NULL ? " and the URL has none" :
+	    "", r->str);
+	lua_pushliteral(L, "NOAUTH");
+	freeReplyObject(r);
+	aux_disconnect(c);
+	return -1;
+}
+
 /* Read what arrived and hand every complete reply to the exchange. */
 static int
 aux_readreplies(lua_State *L, struct conn *c, struct xfer *x)
 {
-	void	*r;
+	redisReply	*r;
 
 	if (redisBufferRead(c->ctx) != REDIS_OK)
 		return aux_fail(L, c, c->ctx->errstr);
 	while (x->got < x->n) {
-		if (redisGetReplyFromReader(c->ctx, &r) != REDIS_OK)
+		if (redisGetReplyFromReader(c->ctx, (void **)&r) != REDIS_OK)
 			return aux_fail(L, c, c->ctx->errstr);
 		if (r == NULL)
 			break;
+		if (r->type == REDIS_REPLY_ERROR && strncmp(r->str,
+		    UNAUTHENTICATED, sizeof UNAUTHENTICATED - 1) == 0)
+			return aux_unauthenticated(L, c, r);
 		c->pending = r;
 		x->reply(L, x, r);
 		c->pending = NULL;
@@ -223,10 +249,35 @@ aux_readreplies(lua_State *L, struct conn *c, struct xfer *x)
 	return 0;
 }
 
+/* The exchange's next deadline: its own, or timeout from now if sooner. */
+static double
+aux_deadline(const struct xfer *x)
+{
+	double	 d;
+
+	if (x->timeout <= 0)
+		return x->deadline;
+	d = vl_now() + x->timeout;
+	return x->deadline > 0 && x->deadline < d ? x->deadline : d;
+}
+
+/* Fail an exchange whose deadline passed; -1. */
+static int
+aux_timedout(lua_State *L, struct conn *c, const struct xfer *x)
+{
+	char	 buf[64];
+
+	if (x->timeout <= 0)
+		return aux_fail(L, c, "timed out");
+	snprintf(buf, sizeof buf, "timed out (no reply for %g s)", x->timeout);
+	return aux_fail(L, c, buf);
+}
+
 /*
  * Run an exchange on the connection: queue commands while less than a
  * chunk waits to be written, write as the socket accepts, read replies
- * as they come. 0, or -1 with message and code pushed.
+ * as they come; with a timeout, every wait ends after that long without
+ * progress. 0, or -1 with message and code pushed.
  */
 static int
 aux_exchange(lua_State *L, struct conn *c, struct xfer *x)
@@ -241,9 +292,9 @@ aux_exchange(lua_State *L, struct conn *c, struct xfer *x)
 			x->sent++;
 		}
 		ev = aux_poll(L, c, POLLIN |
-		    (sdslen(c->ctx->obuf) > 0 ? POLLOUT : 0), x->deadline);
+		    (sdslen(c->ctx->obuf) > 0 ? POLLOUT : 0), aux_deadline(x));
 		if (ev == 0)
-			return aux_fail(L, c, "timed out");
+			return aux_timedout(L, c, x);
 		if (ev == -1)
 			return aux_fail(L, c, strerror(errno));
 		if ((ev & (POLLOUT | POLLERR)) && sdslen(c->ctx->obuf) > 0 &&
@@ -402,13 +453,20 @@ aux_handshake(lua_State *L, struct conn *c, double deadline)
 	return -1;
 }
 
-/* Connect if disconnected; 0, or -1 with message and code pushed. */
+/*
+ * Connect if disconnected, within the connect budget or timeout (s, 0 for
+ * none) if shorter; 0, or -1 with message and code pushed.
+ */
 static int
-aux_connect(lua_State *L, struct conn *c)
+aux_connect(lua_State *L, struct conn *c, double timeout)
 {
-	double		 deadline = vl_now() + c->connect_ms / 1000.0;
+	double		 budget = c->connect_ms / 1000.0, deadline;
 	socklen_t	 len = sizeof(int);
 	int		 ev, err = 0;
+
+	if (timeout > 0 && timeout < budget)
+		budget = timeout;
+	deadline = vl_now() + budget;
 
 	if (c->busy)
 		aux_disconnect(c);	/* an exchange raised half-way */
@@ -479,7 +537,7 @@ aux_call(lua_State *L, struct conn *c)
 	luaL_checkstring(L, 2);
 	for (i = 3; i <= top; i++)
 		aux_checkarg(L, i);
-	if (aux_connect(L, c) == -1)
+	if (aux_connect(L, c, 0) == -1)
 		return aux_failure(L);
 	memset(&x, 0, sizeof x);
 	x.n = 1;
@@ -542,9 +600,29 @@ aux_checkcmds(lua_State *L)
 	return (int)n;
 }
 
+/* opts.timeout (stack index 3) in ms as seconds; 0 when none. */
+static double
+aux_opttimeout(lua_State *L)
+{
+	lua_Number	 ms;
+
+	if (lua_isnoneornil(L, 3))
+		return 0;
+	luaL_checktype(L, 3, LUA_TTABLE);
+	if (lua_getfield(L, 3, "timeout") == LUA_TNIL)
+		return 0;
+	if (!lua_isnumber(L, -1))
+		luaL_argerror(L, 3, "timeout: number of milliseconds expected");
+	ms = lua_tonumber(L, -1);
+	luaL_argcheck(L, ms >= 0 && ms <= 1e9, 3, "timeout: out of range");
+	lua_pop(L, 1);
+	return (double)ms / 1000.0;
+}
+
 /*
- * conn:pipeline(cmds) → replies; a shard that cannot be reached is a
- * failure and raises (core.try(conn.pipeline, conn, cmds) does not).
+ * conn:pipeline(cmds [, {timeout = ms}]) → replies; a shard that cannot
+ * be reached, or does not answer within the timeout, is a failure and
+ * raises (core.try(conn.pipeline, conn, cmds) does not).
  */
 static int
 conn_pipeline(lua_State *L)
@@ -554,11 +632,12 @@ conn_pipeline(lua_State *L)
 
 	memset(&x, 0, sizeof x);
 	x.n = aux_checkcmds(L);
+	x.timeout = aux_opttimeout(L);
 	lua_settop(L, 2);
 	lua_createtable(L, x.n, 0);
 	if (x.n == 0)
 		return 1;
-	if (aux_connect(L, c) == -1)
+	if (aux_connect(L, c, x.timeout) == -1)
 		return aux_raise(L);
 	x.arg = 2;
 	x.results = 3;

@@ -351,3 +351,63 @@ test("connect: timeout on an unresponsive server", function()
   stop()
   eq(true, db.connect())
 end)
+
+test("backend terminated mid-statement: one line, 08006, reconnects", function()
+  local pid = db.backend_pid()
+  sh(("(sleep 0.5; psql -X -At -c 'select pg_terminate_backend(%d)') >/dev/null 2>&1 &")
+    :format(pid))
+  local msg, c, exit = failure("terminating connection", db.query, "select pg_sleep(10)")
+  eq("08006", c)
+  eq(core.exit.nopg, exit)
+  ok(not msg:find("\n"), "more than one line: " .. msg)
+  ok(not msg:find("invalid socket"), msg)
+  eq(1, db.query("select 1 x")[1].x)
+end)
+
+test("COPY through db.exec: refused, exit 1, the connection stays", function()
+  db.exec("create temporary table copy_t (x int)")
+  for _, sql in ipairs { "copy copy_t from stdin", "copy copy_t to stdout",
+      "copy (select 1) to stdout", "select 1; copy copy_t from stdin" } do
+    local pid = db.backend_pid()
+    local msg, c, exit = failure("COPY", db.exec, sql)
+    ok(msg:find("not supported through db.exec"), msg)
+    eq("0A000", c, sql)
+    eq(core.exit.failure, exit, sql)
+    eq(pid, db.backend_pid(), "same connection after " .. sql)
+    eq(1, db.query("select 1 x")[1].x)
+  end
+  local _, c = failure("COPY", db.query, "copy copy_t to stdout")
+  eq("0A000", c)
+  -- inside a transaction the failure aborts it like any SQL error
+  raises(function()
+    db.transaction(function() db.exec("copy copy_t from stdin") end)
+  end, "not supported")
+  eq(false, db.in_transaction())
+  eq(0, db.query("select count(*) n from copy_t")[1].n)
+end)
+
+test("COPY in db.rows: refused, the connection stays", function()
+  local pid = db.backend_pid()
+  local _, c, exit = failure("not supported through db.exec", function()
+    for _ in db.rows("copy (select 1) to stdout") do end
+  end)
+  eq("0A000", c)
+  eq(core.exit.failure, exit)
+  eq(pid, db.backend_pid())
+end)
+
+test("server process killed mid-statement: one line, 08006", function()
+  local pid = db.backend_pid()
+  sh(("(sleep 0.5; kill -9 %d) >/dev/null 2>&1 &"):format(pid))
+  local msg, c, exit = failure("server closed the connection", db.query,
+    "select pg_sleep(10)")
+  eq("08006", c)
+  eq(core.exit.nopg, exit)
+  eq("server closed the connection unexpectedly", msg)
+  -- the postmaster restarts every backend after a crash
+  for _ = 1, 100 do
+    if core.try(db.query, "select 1") then break end
+    core.sleep(100)
+  end
+  eq(1, db.query("select 1 x")[1].x)
+end)

@@ -67,6 +67,31 @@ vl_contains "$VL_OUT" "	NOAUTH"
 vl_with_url "redis://127.0.0.1:$port/0" 11 "$VENUELESS" shell -e 'redis.call("PING")'
 vl_contains "$VL_ERR" "venueless: shell: NOAUTH "
 
+# No password and a long command (EVAL of many keys, as the model cache
+# update sends): Redis answers "ERR Protocol error: unauthenticated
+# multibulk length" and drops us. That is an authentication failure too.
+long='redis.pipeline({ { "MSET", "a", 1, "b", 2, "c", 3, "d", 4, "e", 5, "f", 6 } })'
+vl_with_url "redis://127.0.0.1:$port/0" 11 "$VENUELESS" shell -e "$long"
+vl_eq "venueless: shell: redis shard 0 (redis://127.0.0.1:$port/0): authentication required: the server needs a password and the URL has none (it said: ERR Protocol error: unauthenticated multibulk length)" "$VL_ERR"
+vl_with_url "redis://127.0.0.1:$port/0" 0 "$VENUELESS" shell \
+    -e 'redis.pcall("MSET", "a", 1, "b", 2, "c", 3, "d", 4, "e", 5, "f", 6)'
+vl_contains "$VL_OUT" "nil	redis shard 0 (redis://127.0.0.1:$port/0): authentication required: "
+vl_contains "$VL_OUT" "	NOAUTH"
+# import_config and clone_world: committed, then exit 11 saying why.
+vl_pg_start
+VENUELESS_REDIS_URLS="redis://:secret@127.0.0.1:$port/0" "$VENUELESS" migrate -v 0 ||
+    vl_fail "migrate"
+vl_with_url "redis://127.0.0.1:$port/0" 11 "$VENUELESS" import_config \
+    "$TOP_SRCDIR/tests/data/sample-world.json"
+vl_contains "$VL_OUT" "World sample created: 8 rooms"
+vl_contains "$VL_ERR" "venueless: import_config: committed, but the server cache was not updated"
+vl_contains "$VL_ERR" "authentication required: the server needs a password and the URL has none"
+vl_with_url "redis://127.0.0.1:$port/0" 11 "$VENUELESS" clone_world sample \
+    --id klon --title Klon --domain ''
+vl_contains "$VL_OUT" "World cloned."
+vl_contains "$VL_ERR" "venueless: clone_world: committed, but the server cache was not updated"
+vl_contains "$VL_ERR" "authentication required: the server needs a password and the URL has none"
+
 # A correct password but a database that does not exist.
 vl_with_url "redis://:secret@127.0.0.1:$port/99" 0 "$VENUELESS" shell \
     -e 'redis.pcall("PING")'

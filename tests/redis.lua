@@ -372,3 +372,45 @@ test("connect_timeout bounds connecting to a server that never answers", functio
   stop()
   if not good then error(err, 0) end
 end)
+
+test("pipeline timeout: a silent server fails after it, nothing else does", function()
+  raises(function() redis.pipeline({ { "PING" } }, { timeout = -1 }) end, "out of range")
+  raises(function() redis.pipeline({ { "PING" } }, { timeout = "x" }) end, "milliseconds")
+  raises(function() redis.pipeline({ { "PING" } }, 5) end, "table expected")
+  eq({ "PONG" }, redis.pipeline({ { "PING" } }, { timeout = 300 }))
+  eq({ "PONG" }, redis.pipeline({ { "PING" } }, {}))
+  local path = tmp .. "/silent2.sock"
+  local stop = silent_server(path)
+  local good, err = pcall(with_urls, { "unix://" .. path }, function()
+    local conn = redis.conn(0)
+    for _, cmds in ipairs { { { "PING" } }, { { "SET", "k", ("x"):rep(1e6) }, { "GET", "k" } } } do
+      local t0 = now()
+      local msg, code, exit = failure("timed out %(no reply for 0.3 s%)", conn.pipeline, conn,
+        cmds, { timeout = 300 })
+      eq("connection", code)
+      eq(core.exit.noredis, exit)
+      ok(msg:find("^redis shard 0 %(unix://"), msg)
+      local took = now() - t0
+      ok(took >= 0.25 and took < 1.5, "about 300 ms, took " .. took)
+    end
+  end)
+  stop()
+  if not good then error(err, 0) end
+end)
+
+test("pipeline timeout counts from the last progress, not the start", function()
+  -- 25 scripts that each keep the server busy 100 ms: 2.5 s in all,
+  -- never 800 ms without a reply (Redis answers what one read brought
+  -- in at once: the padding makes that one script)
+  local busy = [[
+local s = redis.call('TIME')
+local t0 = s[1] * 1000000 + s[2]
+repeat s = redis.call('TIME') until s[1] * 1000000 + s[2] - t0 > 100000
+return 1]]
+  local cmds = {}
+  for i = 1, 25 do cmds[i] = { "EVAL", busy, 0, ("x"):rep(65536) } end
+  local t0 = now()
+  local r = redis.pipeline(cmds, { timeout = 800 })
+  ok(now() - t0 >= 2.4, "the scripts did not run")
+  for i = 1, 25 do eq(1, r[i]) end
+end)

@@ -21,6 +21,9 @@ M.group_expiry = 86400  -- s a group member counts as joined
 M.channel_prefix = ("venueless:%d:asgi:"):format(config.redis.db)
 -- A server process's connection label, "<commit>.<environment>".
 M.label = config.commit_sha .. "." .. config.environment
+-- The options of the tool's own pipelines: a shard that stops answering
+-- fails after [redis] timeout seconds (exit 11) instead of hanging.
+M.redis_opts = { timeout = config.redis.timeout * 1000 }
 
 -- Capacity check and add, atomic per key (channels_redis group_send).
 -- KEYS: process keys; ARGV: one message per key, then capacity, now,
@@ -135,7 +138,7 @@ end
 
 -- Run cmds on shard i; raise on a failure or an error reply.
 local function pipeline(i, cmds)
-  local r = redis.conn(i):pipeline(cmds)
+  local r = redis.conn(i):pipeline(cmds, M.redis_opts)
   for _, reply in ipairs(r) do
     if type(reply) == "table" and reply.err then
       core.fail(reply.err, reply.err:match("^%u+") or "ERR")

@@ -63,7 +63,7 @@ local function pipeline(i, cmds, extra)
   for first = 1, #cmds, PIPELINE_CMDS do
     local chunk = table.move(cmds, first,
       math.min(first + PIPELINE_CMDS - 1, #cmds), 1, {})
-    local r, msg, code = core.try(conn.pipeline, conn, chunk)
+    local r, msg, code = core.try(conn.pipeline, conn, chunk, layer.redis_opts)
     if r == nil then redis_fail(msg, code, extra, i) end
     for k = 1, #r do
       if type(r[k]) == "table" and r[k].err then
@@ -75,11 +75,9 @@ local function pipeline(i, cmds, extra)
   return replies
 end
 
--- One call on shard i, raising on failure.
+-- One command on shard i, raising on failure (with the timeout).
 local function call(i, extra, ...)
-  local r, msg, code = redis.conn(i):pcall(...)
-  if r == nil then redis_fail(msg, code, extra, i) end
-  return r
+  return pipeline(i, { { ... } }, extra)[1]
 end
 
 -- Raise a venueless error carrying extra fields (result, ...).
@@ -281,7 +279,7 @@ local function try_pipeline(i, cmds)
     local last = math.min(first + PIPELINE_CMDS - 1, #cmds)
     local chunk = first == 1 and last == #cmds and cmds
       or table.move(cmds, first, last, 1, {})
-    local r, msg, code = core.try(conn.pipeline, conn, chunk)
+    local r, msg, code = core.try(conn.pipeline, conn, chunk, layer.redis_opts)
     if r == nil then return replies, msg, code, last - first + 1 end
     table.move(r, 1, #r, first, replies)
   end
@@ -386,7 +384,7 @@ local function send_staggered(t, message, interval, result, quiet)
       end
       t.inflight = 1
       local conn = redis.conn(i)
-      local r, msg, code = core.try(conn.pipeline, conn, cmds)
+      local r, msg, code = core.try(conn.pipeline, conn, cmds, layer.redis_opts)
       if r == nil then
         result.failed[#result.failed + 1] = { shard = i, message = msg, code = code }
         return

@@ -5,6 +5,7 @@
 local core = require "venueless.core"
 local db = require "venueless.db"
 local json = require "venueless.json"
+local config = require "venueless.config"
 
 local M = {}
 
@@ -328,8 +329,9 @@ function M.publish_shard(redis, s, kv0)
     cmd[#cmd + 1] = M.CACHE_EXPIRY
     cmds[#cmds + 1] = cmd
   end
-  local conn = redis.conn(s)
-  local replies, msg, code = core.try(conn.pipeline, conn, cmds)
+  -- a shard that accepts and never answers must not hang the command
+  local conn, opts = redis.conn(s), { timeout = config.redis.timeout * 1000 }
+  local replies, msg, code = core.try(conn.pipeline, conn, cmds, opts)
   if replies == nil then return nil, msg, code end
   for _, r in ipairs(replies) do
     if type(r) == "table" and r.err then
