@@ -503,6 +503,25 @@ core_time(lua_State *L)
 	return 1;
 }
 
+/*
+ * core.glob_match(name, glob) -> boolean: Python's fnmatch.fnmatchcase
+ * (glob.c), never slower than the product of the lengths; Ctrl-C and
+ * SIGTERM stop a long one.
+ */
+static int
+core_glob_match(lua_State *L)
+{
+	size_t		 sn, gn;
+	const char	*s = luaL_checklstring(L, 1, &sn);
+	const char	*g = luaL_checklstring(L, 2, &gn);
+	int		 r;
+
+	if ((r = vl_glob_match(g, gn, s, sn)) == -1)
+		vl_check_interrupt(L);
+	lua_pushboolean(L, r == 1);
+	return 1;
+}
+
 /* core.exit_codes: the enum, for Lua code and the man page test. */
 static void
 aux_exitcodes(lua_State *L)
@@ -536,6 +555,7 @@ static const luaL_Reg core_funcs[] = {
 	{ "getpid", core_getpid },
 	{ "sleep", core_sleep },
 	{ "time", core_time },
+	{ "glob_match", core_glob_match },
 	{ NULL, NULL }
 };
 

@@ -53,6 +53,9 @@ void	 vl_pushnull(lua_State *);
 int	 vl_isnull(lua_State *, int);
 int	 vl_report(lua_State *, const char *, int);
 
+/* glob.c */
+int	 vl_glob_match(const char *, size_t, const char *, size_t);
+
 /* redisurl.c */
 struct vl_redisurl {
 	int		 is_unix;
