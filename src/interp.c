@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include <lualib.h>
 
 #include "venueless.h"
@@ -17,6 +19,14 @@ volatile sig_atomic_t vl_interrupted;
 
 /* Set by SIGTERM only: the shell survives Ctrl-C, not a kill. */
 volatile sig_atomic_t vl_terminated;
+
+/*
+ * A socket a blocking write is on (pg.c's big sends), else -1: SIGINT and
+ * SIGTERM shut it down so the write ends (a unix socket only wakes a
+ * writer blocked on a full buffer when both directions are shut), and
+ * reset it.
+ */
+volatile sig_atomic_t vl_abort_fd = -1;
 
 /* The state a signal handler may hook; lua.c keeps the same global. */
 static lua_State *sig_state;
@@ -64,6 +74,10 @@ aux_signal(int sig)
 	vl_interrupted = 1;
 	if (sig == SIGTERM)
 		vl_terminated = 1;
+	if (vl_abort_fd >= 0) {
+		shutdown(vl_abort_fd, SHUT_RDWR);	/* async-signal-safe */
+		vl_abort_fd = -1;
+	}
 	if (sig_state != NULL)
 		lua_sethook(sig_state, aux_hook,
 		    LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);

@@ -42,6 +42,7 @@ int	 vl_dlopen(const char *, const char *const[], void *const[], size_t,
 /* interp.c */
 extern volatile sig_atomic_t vl_interrupted;
 extern volatile sig_atomic_t vl_terminated;
+extern volatile sig_atomic_t vl_abort_fd;
 lua_State *vl_newstate(int verbose);
 void	 vl_signals(void);
 int	 vl_error(lua_State *, int, const char *, ...)
