@@ -696,19 +696,30 @@ ed_history_save(lua_State *L)
 	struct editor	*e = aux_check(L);
 	const char	*path = luaL_checkstring(L, 2);
 	char		*tmp;
-	FILE		*f;
-	int		 fd, ok;
+	FILE		*f = NULL;
+	int		 fd, ok, err, r;
 
 	lua_pushfstring(L, "%s.%d.tmp", path, (int)getpid());
 	tmp = xstrdup(lua_tostring(L, -1));
 	lua_pop(L, 1);
-	/* The history may hold data worth protecting: only the owner reads it. */
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1 ||
-	    (f = fdopen(fd, "w")) == NULL) {
-		if (fd != -1)
-			close(fd);
+	/*
+	 * The history may hold data worth protecting: only the owner reads
+	 * it. The temporary name is predictable, so in a shared directory
+	 * someone may have made it first (a symlink to a file of ours): only
+	 * a file this call creates is written.
+	 */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd != -1 && (f = fdopen(fd, "w")) == NULL) {
+		err = errno;
+		close(fd);
+		unlink(tmp);
+		errno = err;
+		fd = -1;
+	}
+	if (fd == -1) {
+		r = luaL_fileresult(L, 0, tmp);	/* names the file in the way */
 		free(tmp);
-		return luaL_fileresult(L, 0, path);
+		return r;
 	}
 	ok = aux_histwrite(e->hist, f) == 0;
 	ok = fclose(f) == 0 && ok;

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include <lualib.h>
 
 #include "venueless.h"
@@ -17,6 +19,14 @@ volatile sig_atomic_t vl_interrupted;
 
 /* Set by SIGTERM only: the shell survives Ctrl-C, not a kill. */
 volatile sig_atomic_t vl_terminated;
+
+/*
+ * A socket a blocking write is on (pg.c's big sends), else -1: SIGINT and
+ * SIGTERM shut it down so the write ends (a unix socket only wakes a
+ * writer blocked on a full buffer when both directions are shut), and
+ * reset it.
+ */
+volatile sig_atomic_t vl_abort_fd = -1;
 
 /* The state a signal handler may hook; lua.c keeps the same global. */
 static lua_State *sig_state;
@@ -85,6 +95,10 @@ aux_signal(int sig)
 	vl_interrupted = 1;
 	if (sig == SIGTERM)
 		vl_terminated = 1;
+	if (vl_abort_fd >= 0) {
+		shutdown(vl_abort_fd, SHUT_RDWR);	/* async-signal-safe */
+		vl_abort_fd = -1;
+	}
 	if (sig_state != NULL)
 		lua_sethook(sig_state, aux_hook,
 		    LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
@@ -539,6 +553,25 @@ core_time(lua_State *L)
 	return 1;
 }
 
+/*
+ * core.glob_match(name, glob) -> boolean: Python's fnmatch.fnmatchcase
+ * (glob.c), never slower than the product of the lengths; Ctrl-C and
+ * SIGTERM stop a long one.
+ */
+static int
+core_glob_match(lua_State *L)
+{
+	size_t		 sn, gn;
+	const char	*s = luaL_checklstring(L, 1, &sn);
+	const char	*g = luaL_checklstring(L, 2, &gn);
+	int		 r;
+
+	if ((r = vl_glob_match(g, gn, s, sn)) == -1)
+		vl_check_interrupt(L);
+	lua_pushboolean(L, r == 1);
+	return 1;
+}
+
 /* core.exit_codes: the enum, for Lua code and the man page test. */
 static void
 aux_exitcodes(lua_State *L)
@@ -572,6 +605,7 @@ static const luaL_Reg core_funcs[] = {
 	{ "getpid", core_getpid },
 	{ "sleep", core_sleep },
 	{ "time", core_time },
+	{ "glob_match", core_glob_match },
 	{ NULL, NULL }
 };
 

@@ -18,6 +18,7 @@
 
 #define VL_PG_TIMEOUT	10	/* default connect timeout, seconds */
 #define VL_PG_DRAIN	5	/* seconds to wait for a cancelled query */
+#define VL_PG_BIGSEND	(1 << 20) /* bytes of query and parameters sent blocking */
 #define VL_PG_MAXKW	32	/* connection keywords */
 #define VL_PG_MAXPARAMS	65535
 #define VL_PG_NOCOPY	"COPY FROM STDIN and COPY TO STDOUT are not supported " \
@@ -419,6 +420,59 @@ aux_connerr(struct conn *c, int keep)
 	return -1;
 }
 
+/* Hand the query to libpq; 1 or 0. n < 0 uses the simple protocol. */
+static int
+aux_queue(struct conn *c, const char *sql, int n, const char *const *vals)
+{
+	if (n < 0)
+		return pq.PQsendQuery(c->pg, sql);
+	return pq.PQsendQueryParams(c->pg, sql, n, NULL, vals, NULL, NULL, 0);
+}
+
+/* Is the query text with its parameters over VL_PG_BIGSEND bytes? */
+static int
+aux_isbig(const char *sql, int n, const char *const *vals)
+{
+	size_t	 size = strlen(sql);
+	int	 i;
+
+	for (i = 0; i < n && size <= VL_PG_BIGSEND; i++)
+		if (vals[i] != NULL)
+			size += strlen(vals[i]);
+	return size > VL_PG_BIGSEND;
+}
+
+/*
+ * Send a big query with libpq in blocking mode: in non-blocking mode
+ * every partial write moves the rest of libpq's output buffer to its
+ * front, quadratic in the size (200 MB took minutes). While it blocks, a
+ * signal shuts the socket down (vl_abort_fd, interp.c) so the
+ * write ends; then the query is cancelled and the connection dropped.
+ * 1 sent, 0 failed, -1 interrupted.
+ */
+static int
+aux_queuebig(struct conn *c, const char *sql, int n, const char *const *vals)
+{
+	int	 ok = 0, shut;
+
+	pq.PQsetnonblocking(c->pg, 0);
+	vl_abort_fd = pq.PQsocket(c->pg);
+	if (!vl_interrupted)	/* a signal from here on shuts the socket */
+		ok = aux_queue(c, sql, n, vals) && pq.PQflush(c->pg) == 0;
+	shut = vl_abort_fd == -1;
+	vl_abort_fd = -1;
+	pq.PQsetnonblocking(c->pg, 1);
+	if (shut || vl_interrupted) {
+		c->intr = 1;
+		if (shut) {	/* it may have gone out whole before the signal */
+			aux_cancel(c);
+			aux_drop(c);
+		}
+		return -1;
+	}
+	return ok;
+}
+
 /* Send a query and flush it; n < 0 uses the simple protocol. */
 static int
 aux_send(struct conn *c, const char *sql, int n, const char *const *vals,
@@ -426,11 +480,11 @@ aux_send(struct conn *c, const char *sql, int n, const char *const *vals,
 {
 	int	 r, ok;
 
-	if (n < 0)
-		ok = pq.PQsendQuery(c->pg, sql);
-	else
-		ok = pq.PQsendQueryParams(c->pg, sql, n, NULL, vals, NULL,
-		    NULL, 0);
+	if (aux_isbig(sql, n, vals)) {
+		if ((ok = aux_queuebig(c, sql, n, vals)) == -1)
+			return -1;
+	} else
+		ok = aux_queue(c, sql, n, vals);
 	if (!ok) {
 		if (pq.PQstatus(c->pg) == CONNECTION_BAD)
 			return aux_connerr(c, 0);

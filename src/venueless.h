@@ -42,6 +42,7 @@ int	 vl_dlopen(const char *, const char *const[], void *const[], size_t,
 /* interp.c */
 extern volatile sig_atomic_t vl_interrupted;
 extern volatile sig_atomic_t vl_terminated;
+extern volatile sig_atomic_t vl_abort_fd;
 lua_State *vl_newstate(int verbose);
 void	 vl_signals(void);
 int	 vl_error(lua_State *, int, const char *, ...)
@@ -52,6 +53,9 @@ void	 vl_check_interrupt(lua_State *);
 void	 vl_pushnull(lua_State *);
 int	 vl_isnull(lua_State *, int);
 int	 vl_report(lua_State *, const char *, int);
+
+/* glob.c */
+int	 vl_glob_match(const char *, size_t, const char *, size_t);
 
 /* redisurl.c */
 struct vl_redisurl {

@@ -28,6 +28,63 @@ test("fnmatch matches like Python's fnmatch", function()
   end
 end)
 
+-- Globs are matched in C without backtracking over stars: 20 stars
+-- against a long name that does not match took minutes as a Lua pattern.
+test("a glob with many stars finishes at once", function()
+  local v = os.getenv("VENUELESS")
+  local out, code = sh("timeout -s KILL 5 " .. v .. [[ shell -e 'return connections.fnmatch(("a"):rep(5000), ("*a"):rep(20) .. "b"), connections.fnmatch(("a"):rep(5000) .. "b", ("*a"):rep(20) .. "b")']])
+  eq(0, code, "exit status (137: killed after 5 s)")
+  eq("false\ttrue\n", out)
+end)
+
+-- A match that is long even so (one star, a long literal, a long name:
+-- length times length) stops at SIGTERM.
+test("SIGTERM stops a long glob match", function()
+  local v = os.getenv("VENUELESS")
+  local out, code = sh("timeout -s TERM --preserve-status 1 timeout -s KILL 20 " .. v .. [[ shell -e 'return connections.fnmatch(("a"):rep(1000000), "*" .. ("a"):rep(20000) .. "b")']])
+  eq(130, code, "exit status (137: killed after 20 s)")
+  ok(out:find("interrupted", 1, true), out)
+end)
+
+-- Random globs and names over the characters that mean something, as
+-- Python's fnmatch.fnmatchcase (run here) decides.
+test("fnmatch agrees with Python's fnmatchcase on random globs", function()
+  local json = require "venueless.json"
+  local GLOB, NAME = "ab-]![*?\\^c", "abc-]![\\^\n*?"
+  local function word(alphabet, max)
+    local t = {}
+    for i = 1, math.random(0, max) do
+      local k = math.random(1, #alphabet)
+      t[i] = alphabet:sub(k, k)
+    end
+    return table.concat(t)
+  end
+  math.randomseed(11)
+  local cases = {}
+  for i = 1, 600 do
+    local g = word(GLOB, 8)
+    -- half the names from the glob itself, so that many match
+    local n = i % 2 == 0 and word(NAME, 8) or (g:gsub("[%*%?%[%]]", function(c)
+      return c == "*" and word(NAME, 3) or math.random(2) == 1 and c or word(NAME, 1)
+    end))
+    cases[i] = { g, n }
+  end
+  local dir = os.getenv("VL_TMP")
+  local f = assert(io.open(dir .. "/globs.json", "w"))
+  f:write(json.encode(cases))
+  f:close()
+  local out, code = sh("python3 -c 'import fnmatch, json, sys\n"
+    .. "print(json.dumps([fnmatch.fnmatchcase(n, g) for g, n in json.load(open(sys.argv[1]))]))' "
+    .. dir .. "/globs.json")
+  eq(0, code, out)
+  local want, hits = json.decode(out), 0
+  for i, c in ipairs(cases) do
+    eq(want[i], connections.fnmatch(c[2], c[1]), ("fnmatch(%q, %q)"):format(c[2], c[1]))
+    if want[i] then hits = hits + 1 end
+  end
+  ok(hits > 50 and hits < 550, "both outcomes are exercised: " .. hits)
+end)
+
 local function hex(n)
   local t = {}
   for i = 1, n do t[i] = ("%x"):format(math.random(0, 15)) end

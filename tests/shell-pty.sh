@@ -4,7 +4,7 @@
 # in Lua code, in a PostgreSQL query and in a blocking Redis call, the
 # prompt, and the history file.
 . "$(dirname "$0")/lib.sh"
-command -v tmux >/dev/null || vl_skip "tmux not installed"
+. "$(dirname "$0")/pty.sh"
 vl_pg_start
 vl_redis_start
 "$VENUELESS" migrate -v 0 || vl_fail "migrate failed"
@@ -19,69 +19,7 @@ vl_redis_cli HSET connections 411b261.prod 3 >/dev/null
 
 export VENUELESS_HISTFILE="$VL_TMP/history" VENUELESS_ENVIRONMENT=test
 unset NO_COLOR
-TM="tmux -S $VL_TMP/tmux.sock -f /dev/null"
-trap '$TM kill-server 2>/dev/null; vl_cleanup' EXIT
-# A session that outlives the others: killing the last session stops the
-# server, and the next new-session can race its exit ("server exited
-# unexpectedly").
-$TM new-session -d -s keep -x 20 -y 5 "sleep 3600"
-
-# The pane's text, wrapped lines joined, trailing empty lines dropped.
-pane() {
-	$TM capture-pane -p -J -S - -t vl | awk 'NF { last = NR } { l[NR] = $0 }
-	    END { for (i = 1; i <= last; i++) print l[i] }'
-}
-
-# Remember where the output so far ends; since() shows what came after.
-mark() {
-	VL_MARK=$(pane | wc -l)
-	[ "$VL_MARK" -gt 0 ] && VL_MARK=$((VL_MARK - 1))
-}
-since() {
-	pane | tail -n +"$((VL_MARK + 1))"
-}
-
-# Wait (polling, 10 s at most) until TEXT appears after the mark.
-wait_for() {
-	local i
-	for i in $(seq 1 200); do
-		case "$(since)" in *"$1"*) return 0 ;; esac
-		sleep 0.05
-	done
-	vl_fail "timed out waiting for [$1]; the pane shows:
-$(pane | tail -n 25)"
-}
-
-# TEXT must not appear after the mark.
-absent() {
-	case "$(since)" in *"$1"*) vl_fail "[$1] should not be shown:
-$(since)" ;; esac
-}
-
-# Type literal text, without Enter.
-keys() {
-	$TM send-keys -t vl -l -- "$1"
-}
-
-# Type a line and Enter.
-line() {
-	keys "$1"
-	$TM send-keys -t vl Enter
-}
-
-# Wait until the shell shows a fresh prompt after the mark.
-prompt() {
-	wait_for "${1:-venueless(test)> }"
-}
-
-# Ctrl-C at a prompt, then wait for the fresh prompt after the "^C" (the
-# old line, after the mark, already shows a prompt: waiting for that
-# alone lets the next keys race the interrupt).
-cancel() {
-	$TM send-keys -t vl C-c
-	wait_for $'^C\n'"${1:-venueless(test)> }"
-}
-
+pty_start
 # ~/.editrc is read: a key bound to an editor command.
 printf 'venueless:bind ^X ed-move-to-beg\n' >"$HOME/.editrc"
 

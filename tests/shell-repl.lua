@@ -102,6 +102,26 @@ test("lines with secrets", function()
   end
 end)
 
+-- redis-cli's isSensitiveCommand: the command words, whatever the
+-- argument is called.
+test("lines with Redis commands that carry credentials", function()
+  for _, l in ipairs({ 'redis.pcall("AUTH", "hunter2")', "redis.call('auth', 'u', 'p')",
+    'redis.conn(1):call("Auth", pw)', 'redis.call("CONFIG", "SET", "requirepass", "s3")',
+    'redis.call("config", "set", "masterauth", x)', 'redis.call("CONFIG", "SET", "masteruser", "u")',
+    'redis.call("CONFIG", "SET", "maxmemory", "1mb", "requirepass", "s3")',
+    'redis.call("HELLO", 3, "AUTH", "default", "s3")', 'redis.call("ACL", "SETUSER", "ops", ">s3")',
+    'redis.pipeline({ { "ACL", "setuser", "ops", "on", ">s3" } })', 'redis.call("ACL SETUSER ops >s3")',
+    'redis.call("MIGRATE", "h", 6379, "", 0, 5000, "AUTH2", "u", "p", "KEYS", "k")',
+    'redis.call([[config]], [[set]], [[requirepass]], v)' }) do
+    ok(repl.is_secret(l), l)
+  end
+  for _, l in ipairs({ 'redis.call("CONFIG", "GET", "maxmemory")', 'redis.call("ACL", "LIST")',
+    'redis.call("CONFIG", "SET", "maxmemory", "1mb")', 'redis.call("HELLO", 3)',
+    'redis.call("GET", "authors")', "auth = 1", 'redis.call("SET", "acl", "x")' }) do
+    eq(false, repl.is_secret(l), l)
+  end
+end)
+
 test("history file location", function()
   local v = os.getenv("VENUELESS")
   eq("/tmp/h\n", (sh("VENUELESS_HISTFILE=/tmp/h " .. v .. " shell -e 'return require(\"venueless.repl\").histfile()'")))

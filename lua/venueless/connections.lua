@@ -136,15 +136,16 @@ end
 function connections.match(patterns, opts)
   if type(patterns) == "string" then patterns = { patterns } end
   if patterns == nil or #patterns == 0 then patterns = { "*" } end
-  local compiled = {}
-  for _, g in ipairs(patterns) do
-    compiled[#compiled + 1] = glob.pattern(g)
+  for i, g in ipairs(patterns) do
+    if type(g) ~= "string" then
+      error(("bad pattern #%d (a string expected, got %s)"):format(i, type(g)), 2)
+    end
   end
   local live = connections.list(opts)
   local out = {}
   for label in pairs(live) do
-    for _, pat in ipairs(compiled) do
-      if label:find(pat) then
+    for _, g in ipairs(patterns) do
+      if glob.fnmatch(label, g) then
         out[#out + 1] = label
         break
       end

@@ -1,6 +1,10 @@
 -- fnmatch globs as Python's fnmatch reads them on POSIX (the
--- connection label patterns of `venueless connections`), translated to
--- anchored Lua patterns.
+-- connection label patterns of `venueless connections`). Matching is
+-- core.glob_match (C, src/glob.c): the Lua pattern a glob translates to
+-- backtracks exponentially over many stars, and a Lua pattern match is
+-- one C call that Ctrl-C cannot stop.
+local core = require "venueless.core"
+
 local M = {}
 
 -- The set of bytes a bracket expression's body matches, as Python's
@@ -80,8 +84,7 @@ end
 
 -- fnmatch.fnmatch(name, glob) on POSIX.
 function M.fnmatch(name, glob)
-  local pat = M.pattern(glob)
-  return pat ~= nil and name:find(pat) ~= nil
+  return core.glob_match(name, glob)
 end
 
 return M

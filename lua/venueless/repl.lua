@@ -202,12 +202,45 @@ M.secret_patterns = {
   "credential", "%a[%w+.%-]*://[^%s/@]*:[^%s/@]*@",
 }
 
+-- CONFIG SET parameters that are credentials.
+local CONFIG_SECRETS = { masterauth = true, masteruser = true, requirepass = true }
+
+-- Do these words hold a Redis command that carries credentials? The
+-- command words redis-cli's isSensitiveCommand keeps out of its
+-- history: AUTH, ACL SETUSER, CONFIG SET masterauth|masteruser|
+-- requirepass, HELLO … AUTH, MIGRATE … AUTH|AUTH2.
+local function secret_command(words)
+  for i, w in ipairs(words) do
+    if w == "auth" or w == "auth2" then return true end
+    if w == "acl" and words[i + 1] == "setuser" then return true end
+    if w == "config" and words[i + 1] == "set" then
+      for j = i + 2, #words do
+        if CONFIG_SECRETS[words[j]] then return true end
+      end
+    end
+  end
+  return false
+end
+
+-- The words of a chunk's string literals, lowercase, split at blanks:
+-- redis.call("ACL", "SETUSER", …) and a pipeline's {"CONFIG SET …"}
+-- give the same list.
+local function literal_words(chunk)
+  local words = {}
+  for _, t in ipairs(lexer.lex(chunk)) do
+    if t.type == "string" then
+      for w in t.value:gmatch("%S+") do words[#words + 1] = w:lower() end
+    end
+  end
+  return words
+end
+
 function M.is_secret(line)
   local l = line:lower()
   for _, p in ipairs(M.secret_patterns) do
     if l:find(p) then return true end
   end
-  return false
+  return secret_command(literal_words(line))
 end
 
 -- The history file: $VENUELESS_HISTFILE (empty: none), else
