@@ -121,6 +121,8 @@ test("CASCADE several levels deep, SET_NULL beside it, other rows kept", functio
   row("core.PollVote", { option = opt, sender = user(w) })
   local ex = row("core.Exhibitor", { world = w, room = r2, name = "x", highlighted_room = r1 })
   row("core.Exhibitor", { world = w, room = r2, name = "y", highlighted_room = r2 })
+  -- deleted and pointing at the room: deleted, not counted as nulled
+  row("core.Exhibitor", { world = w, room = r1, name = "self", highlighted_room = r1 })
   row("core.ExhibitorLink", { exhibitor = row("core.Exhibitor", { world = w, room = r1, name = "z" }),
     display_text = "l", url = "u" })
   local dead = row("core.RoomView", { room = r1, user = u })
@@ -130,10 +132,10 @@ test("CASCADE several levels deep, SET_NULL beside it, other rows kept", functio
     core_room = { deleted = 1 }, core_channel = { deleted = 1 }, core_chatevent = { deleted = 1 },
     core_chateventreaction = { deleted = 1 }, core_membership = { deleted = 1 },
     core_poll = { deleted = 1 }, core_polloption = { deleted = 1 }, core_pollvote = { deleted = 2 },
-    core_exhibitor = { deleted = 1, nulled = 1 }, core_exhibitorlink = { deleted = 1 },
+    core_exhibitor = { deleted = 2, nulled = 1 }, core_exhibitorlink = { deleted = 1 },
     core_roomview = { deleted = 1 },
   }, res.tables)
-  eq(12, res.total)
+  eq(13, res.total)
   eq({ ["core.Room"] = { r1 } }, res.deleted)
   eq(false, res.dry_run)
   -- four levels down: room -> poll -> option -> votes
