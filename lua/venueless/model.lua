@@ -362,6 +362,11 @@ function M.after_commit(entries, ...)
   return ...
 end
 
+-- True inside M.transaction (worlds.transaction), whose commit publishes.
+function M.in_transaction()
+  return pending ~= nil
+end
+
 -- Inside M.transaction: remember how to restore an object's version if
 -- the transaction rolls back.
 function M.on_rollback(fn)

@@ -234,7 +234,10 @@ end
 function methods.delete(qs, opts)
   local d = state[qs]
   local s, params = sql.pks(d)
-  return require("venueless.models.delete").run(d.cls._meta, s, params, opts)
+  if type(opts) == "table" and opts.dry_run then
+    return require("venueless.models.delete").run(d.cls._meta, s, params, opts)
+  end
+  return require("venueless.models.write").delete_set(d.cls, s, params, opts)
 end
 
 Q.methods = methods

@@ -233,12 +233,22 @@ end
 
 ---------------------------------------------------------------- delete, reload, touch
 
+-- Cache entries marking every versioned row a delete removed (the
+-- cascade's too: running servers must not keep serving them).
+local function deleted_entries(result, entries)
+  for label, pks in pairs(result.deleted or {}) do
+    local name = label:match("%.(.+)$")
+    for _, pk in ipairs(pks) do entries[#entries + 1] = { name, pk, "deleted" } end
+  end
+  return entries
+end
+
 local function do_delete(obj, s, st, params, opts)
   local entries = {}
   local r = table.pack(require("venueless.models.delete").run(s.cls._meta, st, params, opts))
   if r[1] == nil then return unpack(r) end
   touch_parent(s, entries)
-  if s.cls._meta.versioned then entries[#entries + 1] = { s.cls._meta.name, obj.pk, "deleted" } end
+  deleted_entries(r[1], entries)
   s.saved = false
   model.on_rollback(function() s.saved = true end)
   return model.after_commit(entries, unpack(r))
@@ -256,6 +266,27 @@ function methods.delete(obj, opts)
     return require("venueless.models.delete").run(cls._meta, st, params, opts)
   end
   return writing(cls, "delete", do_delete, obj, s, st, params, opts)
+end
+
+-- queryset:delete{}: the rows of st and their cascade in one transaction,
+-- the versioned ones marked deleted in the cache after the commit. Inside
+-- a bare db.transaction that cannot follow the commit: refused if the
+-- delete reached a versioned row.
+function W.delete_set(cls, st, params, opts)
+  local del = require "venueless.models.delete"
+  if model.in_transaction() or not db.in_transaction() then
+    return model.transaction(function()
+      local r = table.pack(del.run(cls._meta, st, params, opts))
+      if r[1] == nil then return unpack(r) end
+      return model.after_commit(deleted_entries(r[1], {}), unpack(r))
+    end)
+  end
+  local r = table.pack(del.run(cls._meta, st, params, opts))
+  if r[1] ~= nil and #deleted_entries(r[1], {}) > 0 then
+    error(cls._name .. ":delete: it removes versioned rows and inside db.transaction the cache"
+      .. " cannot follow the commit; use worlds.transaction(fn)", 3)
+  end
+  return unpack(r)
 end
 
 -- obj:reload() -> obj with the stored values (nil, message, "notfound").
