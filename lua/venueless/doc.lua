@@ -68,6 +68,7 @@ M.bindings = {
     random_string = { sig = "crypto.random_string(n [, alphabet])", text = "a uniform random string" },
     hmac_sha256 = { sig = "crypto.hmac_sha256(key, msg)", text = "raw 32-byte HMAC-SHA256" },
     sha256 = { sig = "crypto.sha256(s)", text = "raw 32-byte SHA-256" },
+    sha1 = { sig = "crypto.sha1(s)", text = "raw 20-byte SHA-1 (BigBlueButton checksums)" },
     hex = { sig = "crypto.hex(s)", text = "lowercase hex of bytes" },
     base64url = { sig = "crypto.base64url(s)", text = "base64url without padding" },
     base64url_decode = { sig = "crypto.base64url_decode(s)", text = "decode base64url; nil, msg on bad input" },
