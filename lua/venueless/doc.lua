@@ -6,7 +6,7 @@ local M = {}
 
 -- The operator globals help() lists, in this order.
 M.modules = { "db", "redis", "json", "msgpack", "crypto", "config",
-  "migrations", "worlds", "rooms", "connections" }
+  "migrations", "worlds", "rooms", "connections", "http", "xml", "bbb" }
 
 M.summaries = {
   db = "PostgreSQL: query, exec, rows, transaction",
@@ -19,6 +19,9 @@ M.summaries = {
   worlds = "worlds: get, create, clone, …",
   rooms = "rooms of a world",
   connections = "live websocket connections: list, drop, force_reload",
+  http = "HTTP GETs to many servers at once (libcurl)",
+  xml = "XML text as a tree of tables (expat)",
+  bbb = "BigBlueButton servers: update_cost",
 }
 
 M.bindings = {
@@ -75,6 +78,14 @@ M.bindings = {
     base64 = { sig = "crypto.base64(s)", text = "standard base64" },
     uuid4 = { sig = "crypto.uuid4()", text = "a random UUID, lowercase and dashed" },
     ec_p256 = { sig = "crypto.ec_p256()", text = "a new P-256 key pair: private PEM, public PEM" },
+  },
+  http = {
+    get_many = { sig = "http.get_many(requests [, {timeout=, max_size=}])",
+      text = "GET every URL at once (timeout seconds each, 10); {status=, body=} or {error=, code=} each, in order" },
+  },
+  xml = {
+    parse = { sig = "xml.parse(text)",
+      text = "the root element {tag=, attrs=, children...}; nil, msg, \"invalid\" when malformed" },
   },
 }
 
