@@ -74,6 +74,14 @@ static const struct vl_option connections_opts[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
+static const struct vl_option bbb_update_cost_opts[] = {
+	/* a cron job every minute: an hour per server is already absurd */
+	{ "timeout", 0, "SECONDS", VL_ARG_NUMBER, 0.001, 3600,
+	    "give up on a server after this long (default 10)" },
+	{ "json", 0, NULL, 0, 0, 0, "print the results as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
 static const struct vl_option shell_opts[] = {
 	{ "execute", 'e', "CHUNK", VL_ARG_LIST, 0, 0,
 	    "run CHUNK and print what it returns" },
@@ -101,6 +109,9 @@ const struct vl_cmd vl_cmds[] = {
 	    "[options] list | drop [PATTERN...] | force_reload [PATTERN...]",
 	    "list, drop or reload the live websocket connections", 0,
 	    connections_opts },
+	{ "bbb_update_cost", "venueless.cmd.bbb_update_cost", "[options]",
+	    "update the cost of every active BigBlueButton server", 0,
+	    bbb_update_cost_opts },
 	{ "shell", "venueless.cmd.shell", "[-i] [-e CHUNK]... [FILE [ARGS...]]",
 	    "the Lua shell: interactive, -e chunks, or a script", 1,
 	    shell_opts },

@@ -26,7 +26,7 @@
 	X(BIO_free) X(BIO_ctrl) X(BIO_new) X(BIO_s_mem) X(ERR_clear_error) \
 	X(ERR_error_string_n) X(ERR_get_error) X(EVP_Digest) \
 	X(EVP_EncodeBlock) X(EVP_PKEY_Q_keygen) X(EVP_PKEY_free) \
-	X(EVP_sha256) X(PEM_write_bio_PUBKEY) X(PEM_write_bio_PrivateKey) \
+	X(EVP_sha1) X(EVP_sha256) X(PEM_write_bio_PUBKEY) X(PEM_write_bio_PrivateKey) \
 	X(RAND_bytes) X(HMAC)
 
 static struct {
@@ -141,20 +141,34 @@ lcrypto_hmac_sha256(lua_State *L)
 	return 1;
 }
 
-/* crypto.sha256(s) -> the raw 32-byte digest */
+/* Push the digest of argument 1 with md. */
 static int
-lcrypto_sha256(lua_State *L)
+aux_digest(lua_State *L, const EVP_MD *md)
 {
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0;
+	unsigned char	 out[EVP_MAX_MD_SIZE];
+	unsigned int	 outlen = 0;
 	const char	*s;
 	size_t		 len;
 
 	s = luaL_checklstring(L, 1, &len);
-	if (ossl.EVP_Digest(s, len, md, &mdlen, ossl.EVP_sha256(), NULL) != 1)
+	if (ossl.EVP_Digest(s, len, out, &outlen, md, NULL) != 1)
 		return aux_sslerror(L, "EVP_Digest");
-	lua_pushlstring(L, (const char *)md, mdlen);
+	lua_pushlstring(L, (const char *)out, outlen);
 	return 1;
+}
+
+/* crypto.sha256(s) -> the raw 32-byte digest */
+static int
+lcrypto_sha256(lua_State *L)
+{
+	return aux_digest(L, ossl.EVP_sha256());
+}
+
+/* crypto.sha1(s) -> the raw 20-byte digest (BigBlueButton's checksums) */
+static int
+lcrypto_sha1(lua_State *L)
+{
+	return aux_digest(L, ossl.EVP_sha1());
 }
 
 /* crypto.hex(s) -> lowercase hexadecimal */
@@ -354,6 +368,7 @@ static const luaL_Reg lcrypto_funcs[] = {
 	{ "random_string", lcrypto_random_string },
 	{ "hmac_sha256", lcrypto_hmac_sha256 },
 	{ "sha256", lcrypto_sha256 },
+	{ "sha1", lcrypto_sha1 },
 	{ "hex", lcrypto_hex },
 	{ "base64", lcrypto_base64 },
 	{ "base64url", lcrypto_base64url },

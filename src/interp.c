@@ -40,6 +40,8 @@ static const luaL_Reg preload_c[] = {
 	{ "venueless.crypto", luaopen_venueless_crypto },
 	{ "venueless.core", luaopen_venueless_core },
 	{ "venueless.edit", luaopen_venueless_edit },
+	{ "venueless.http", luaopen_venueless_http },
+	{ "venueless.xml", luaopen_venueless_xml },
 	{ NULL, NULL }
 };
 
@@ -56,6 +58,9 @@ static const char *const lazy_globals[][2] = {
 	{ "rooms", "venueless.rooms" },
 	{ "connections", "venueless.connections" },
 	{ "models", "venueless.models" },
+	{ "http", "venueless.http" },
+	{ "xml", "venueless.xml" },
+	{ "bbb", "venueless.bbb" },
 	{ NULL, NULL }
 };
 

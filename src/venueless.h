@@ -170,5 +170,7 @@ int	luaopen_venueless_msgpack(lua_State *);	/* msgpack.c */
 int	luaopen_venueless_crypto(lua_State *);	/* crypto.c */
 int	luaopen_venueless_core(lua_State *);	/* interp.c: cli helpers */
 int	luaopen_venueless_edit(lua_State *);	/* edit.c: libedit */
+int	luaopen_venueless_http(lua_State *);	/* http.c: libcurl */
+int	luaopen_venueless_xml(lua_State *);	/* xml.c: expat */
 
 #endif

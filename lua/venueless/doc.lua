@@ -6,7 +6,7 @@ local M = {}
 
 -- The operator globals help() lists, in this order.
 M.modules = { "db", "redis", "json", "msgpack", "crypto", "config",
-  "migrations", "worlds", "rooms", "connections", "models" }
+  "migrations", "worlds", "rooms", "connections", "models", "http", "xml", "bbb" }
 
 M.summaries = {
   db = "PostgreSQL: query, exec, rows, transaction",
@@ -20,6 +20,9 @@ M.summaries = {
   rooms = "rooms of a world",
   models = "every Django model (User, Room, ChatEvent, …): querysets and objects",
   connections = "live websocket connections: list, drop, force_reload",
+  http = "HTTP GETs to many servers at once (libcurl)",
+  xml = "XML text as a tree of tables (expat)",
+  bbb = "BigBlueButton servers: update_cost",
 }
 
 M.bindings = {
@@ -70,12 +73,21 @@ M.bindings = {
     random_string = { sig = "crypto.random_string(n [, alphabet])", text = "a uniform random string" },
     hmac_sha256 = { sig = "crypto.hmac_sha256(key, msg)", text = "raw 32-byte HMAC-SHA256" },
     sha256 = { sig = "crypto.sha256(s)", text = "raw 32-byte SHA-256" },
+    sha1 = { sig = "crypto.sha1(s)", text = "raw 20-byte SHA-1 (BigBlueButton checksums)" },
     hex = { sig = "crypto.hex(s)", text = "lowercase hex of bytes" },
     base64url = { sig = "crypto.base64url(s)", text = "base64url without padding" },
     base64url_decode = { sig = "crypto.base64url_decode(s)", text = "decode base64url; nil, msg on bad input" },
     base64 = { sig = "crypto.base64(s)", text = "standard base64" },
     uuid4 = { sig = "crypto.uuid4()", text = "a random UUID, lowercase and dashed" },
     ec_p256 = { sig = "crypto.ec_p256()", text = "a new P-256 key pair: private PEM, public PEM" },
+  },
+  http = {
+    get_many = { sig = "http.get_many(requests [, {timeout=, max_size=}])",
+      text = "GET every URL at once (timeout seconds each, 10); {status=, body=} or {error=, code=} each, in order" },
+  },
+  xml = {
+    parse = { sig = "xml.parse(text)",
+      text = "the root element {tag=, attrs=, children...}; nil, msg, \"invalid\" when malformed" },
   },
 }
 
