@@ -341,7 +341,12 @@ scan_string(struct jscan *d)
 	const unsigned char	*s = d->s;
 	size_t			 i, n;
 
-	for (i = d->pos + 1; i < d->len; i += n) {
+	for (i = d->pos + 1;; i += n) {
+		while (s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' &&
+		    s[i] != '\\')
+			i++;		/* plain ASCII; s[len] is a NUL */
+		if (i >= d->len)
+			return scan_unexpected(d, d->len, NULL);
 		n = 1;
 		if (s[i] == '"') {
 			d->pos = i + 1;
@@ -352,11 +357,9 @@ scan_string(struct jscan *d)
 				return -1;
 		} else if (s[i] < 0x20)
 			return scan_unexpected(d, i, " in a string");
-		else if (s[i] >= 0x80 &&
-		    (n = aux_utf8len(s + i, d->len - i)) == 0)
+		else if ((n = aux_utf8len(s + i, d->len - i)) == 0)
 			return scan_fail(d, i, "invalid UTF-8 in a string");
 	}
-	return scan_unexpected(d, d->len, NULL);
 }
 
 /*
