@@ -4,7 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "venueless.h"
+
+#define JSON_TREE	"venueless.json.tree"
+#define JSON_NUMCUT	63	/* bytes of a number old cJSON reads */
 
 /* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
 static size_t
@@ -211,25 +216,25 @@ ljson_encode(lua_State *L)
 	return 1;
 }
 
-/* {====== decode: RFC 8259 text straight to Lua values } */
+/* {====== decode, 1: the strict scanner (validates, builds nothing) } */
 
 /*
  * One strict pass over the text (RFC 8259: no byte order mark, no leading
  * zeros, no "1." or ".5", only space, tab, newline and carriage return
  * between tokens), so that a document that decodes here is one that
  * PostgreSQL's jsonb accepts too: import_config hands the server the text
- * it read. An error keeps the offset of the offending character; its line
- * and column are counted only then. The text is a Lua string, so
- * s[len] is a NUL: peeking one byte past the end is safe and matches no
- * token.
+ * it read. cJSON takes all of these, and its error pointer lands after the
+ * culprit, so it only ever sees text this scanner passed. An error keeps
+ * the offset of the offending character; its line and column are counted
+ * only then. The text is a Lua string, so s[len] is a NUL: peeking one
+ * byte past the end is safe and matches no token.
  */
-struct jdec {
-	lua_State		*L;
+struct jscan {
+	lua_State		*L;	/* for the range check of numbers */
 	const unsigned char	*s;
 	size_t			 len;
 	size_t			 pos;	/* next byte */
-	int			 amt;	/* stack slots of the metatables */
-	int			 omt;
+	int			 longnum; /* a number longer than JSON_NUMCUT */
 	const char		*err;	/* the whole message, or NULL for */
 	const char		*after;	/* "unexpected <char>" and this */
 	size_t			 errpos;
@@ -237,7 +242,7 @@ struct jdec {
 
 /* Record an error at pos with its whole message; returns -1. */
 static int
-dec_fail(struct jdec *d, size_t pos, const char *msg)
+scan_fail(struct jscan *d, size_t pos, const char *msg)
 {
 	d->err = msg;
 	d->errpos = pos;
@@ -246,7 +251,7 @@ dec_fail(struct jdec *d, size_t pos, const char *msg)
 
 /* Record "unexpected <the character at pos>" + after; returns -1. */
 static int
-dec_unexpected(struct jdec *d, size_t pos, const char *after)
+scan_unexpected(struct jscan *d, size_t pos, const char *after)
 {
 	d->err = NULL;
 	d->after = after;
@@ -256,7 +261,7 @@ dec_unexpected(struct jdec *d, size_t pos, const char *after)
 
 /* Skip the four whitespace characters JSON has. */
 static void
-dec_ws(struct jdec *d)
+scan_ws(struct jscan *d)
 {
 	for (;; d->pos++) {
 		switch (d->s[d->pos]) {
@@ -279,30 +284,20 @@ aux_hexval(unsigned char c)
 	return -1;
 }
 
-/* The code unit of the four hex digits at p (checked already). */
-static unsigned long
-aux_hex4(const unsigned char *p)
-{
-	unsigned long	 u = 0;
-	int		 k;
-
-	for (k = 0; k < 4; k++)
-		u = u << 4 | (unsigned long)aux_hexval(p[k]);
-	return u;
-}
-
 /* Check the \uXXXX escape at i (its backslash); its code unit or -1. */
 static long
-dec_u4(struct jdec *d, size_t i)
+scan_u4(struct jscan *d, size_t i)
 {
-	size_t	 k;
+	unsigned long	 u = 0;
+	size_t		 k;
 
 	for (k = i + 2; k < i + 6; k++) {
 		if (k >= d->len || aux_hexval(d->s[k]) < 0)
-			return dec_unexpected(d, k, " in a \\u escape, expected "
-			    "a hex digit");
+			return scan_unexpected(d, k, " in a \\u escape, "
+			    "expected a hex digit");
+		u = u << 4 | (unsigned long)aux_hexval(d->s[k]);
 	}
-	return (long)aux_hex4(d->s + i + 2);
+	return (long)u;
 }
 
 /*
@@ -311,7 +306,7 @@ dec_u4(struct jdec *d, size_t i)
  * surrogate pair (it is not UTF-8).
  */
 static int
-dec_escape(struct jdec *d, size_t i, size_t *n)
+scan_escape(struct jscan *d, size_t i, size_t *n)
 {
 	const unsigned char	*s = d->s;
 	long			 u, lo;
@@ -319,144 +314,84 @@ dec_escape(struct jdec *d, size_t i, size_t *n)
 	*n = 2;
 	if (s[i + 1] != 'u') {
 		if (s[i + 1] == '\0' || strchr("\"\\/bfnrt", s[i + 1]) == NULL)
-			return dec_unexpected(d, i + 1, " after a backslash");
+			return scan_unexpected(d, i + 1, " after a backslash");
 		return 0;
 	}
-	if ((u = dec_u4(d, i)) < 0)
+	if ((u = scan_u4(d, i)) < 0)
 		return -1;
 	*n = 6;
 	if (u == 0)
-		return dec_fail(d, i, "\\u0000 in a string is not supported");
+		return scan_fail(d, i, "\\u0000 in a string is not supported");
 	if (u < 0xd800 || u > 0xdfff)
 		return 0;
 	if (u <= 0xdbff && s[i + 6] == '\\' && s[i + 7] == 'u') {
-		if ((lo = dec_u4(d, i + 6)) < 0)
+		if ((lo = scan_u4(d, i + 6)) < 0)
 			return -1;
 		*n = 12;
 		if (lo >= 0xdc00 && lo <= 0xdfff)
 			return 0;
 	}
-	return dec_fail(d, i, "unpaired surrogate escape in a string");
+	return scan_fail(d, i, "unpaired surrogate escape in a string");
 }
 
-/* Check the string at the cursor: where it ends, whether it has escapes. */
+/* Check the string at the cursor and move past it. */
 static int
-dec_scanstr(struct jdec *d, size_t *end, int *esc)
+scan_string(struct jscan *d)
 {
 	const unsigned char	*s = d->s;
 	size_t			 i, n;
 
-	*esc = 0;
-	for (i = d->pos + 1; i < d->len; i += n) {
+	for (i = d->pos + 1;; i += n) {
+		while (s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' &&
+		    s[i] != '\\')
+			i++;		/* plain ASCII; s[len] is a NUL */
+		if (i >= d->len)
+			return scan_unexpected(d, d->len, NULL);
 		n = 1;
 		if (s[i] == '"') {
-			*end = i;
+			d->pos = i + 1;
 			return 0;
 		}
 		if (s[i] == '\\') {
-			*esc = 1;
-			if (dec_escape(d, i, &n) != 0)
+			if (scan_escape(d, i, &n) != 0)
 				return -1;
 		} else if (s[i] < 0x20)
-			return dec_unexpected(d, i, " in a string");
-		else if (s[i] >= 0x80 &&
-		    (n = aux_utf8len(s + i, d->len - i)) == 0)
-			return dec_fail(d, i, "invalid UTF-8 in a string");
+			return scan_unexpected(d, i, " in a string");
+		else if ((n = aux_utf8len(s + i, d->len - i)) == 0)
+			return scan_fail(d, i, "invalid UTF-8 in a string");
 	}
-	return dec_unexpected(d, d->len, NULL);
 }
 
-/* Add code point u as UTF-8. */
-static void
-aux_addutf8(luaL_Buffer *b, unsigned long u)
-{
-	char	 out[4];
-	size_t	 n;
-
-	if (u < 0x80) {
-		out[0] = (char)u;
-		n = 1;
-	} else if (u < 0x800) {
-		out[0] = (char)(0xc0 | u >> 6);
-		n = 2;
-	} else if (u < 0x10000) {
-		out[0] = (char)(0xe0 | u >> 12);
-		out[1] = (char)(0x80 | (u >> 6 & 0x3f));
-		n = 3;
-	} else {
-		out[0] = (char)(0xf0 | u >> 18);
-		out[1] = (char)(0x80 | (u >> 12 & 0x3f));
-		out[2] = (char)(0x80 | (u >> 6 & 0x3f));
-		n = 4;
-	}
-	if (n > 1)
-		out[n - 1] = (char)(0x80 | (u & 0x3f));
-	luaL_addlstring(b, out, n);
-}
-
-/* Add what the (checked) escape at p stands for; returns its length. */
-static size_t
-dec_addescape(luaL_Buffer *b, const unsigned char *p)
-{
-	static const char	 from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	unsigned long		 u;
-
-	if (p[1] != 'u') {
-		luaL_addchar(b, to[strchr(from, p[1]) - from]);
-		return 2;
-	}
-	u = aux_hex4(p + 2);
-	if (u < 0xd800 || u > 0xdbff) {
-		aux_addutf8(b, u);
-		return 6;
-	}
-	aux_addutf8(b, 0x10000 + ((u - 0xd800) << 10) + (aux_hex4(p + 8) - 0xdc00));
-	return 12;
-}
-
-/* Push the string from the cursor's quote to end, escapes resolved. */
-static void
-dec_pushesc(struct jdec *d, size_t end)
-{
-	const unsigned char	*s = d->s;
-	luaL_Buffer		 b;
-	size_t			 i, run;
-
-	luaL_buffinit(d->L, &b);
-	for (i = run = d->pos + 1; i < end; ) {
-		if (s[i] != '\\') {
-			i++;
-			continue;
-		}
-		luaL_addlstring(&b, (const char *)s + run, i - run);
-		i += dec_addescape(&b, s + i);
-		run = i;
-	}
-	luaL_addlstring(&b, (const char *)s + run, end - run);
-	luaL_pushresult(&b);
-}
-
-/* Push the string at the cursor. */
+/*
+ * Push the n-byte number text at s as Lua reads it: an integer when it has
+ * no fraction nor exponent and fits in 64 bits (exact beyond 2^53), else a
+ * float. Returns 0, pushing nothing, when it is out of range.
+ */
 static int
-dec_string(struct jdec *d)
+aux_pushnum(lua_State *L, const unsigned char *s, size_t n)
 {
-	size_t	 end;
-	int	 esc;
+	char		 buf[64];
+	const char	*num = buf;
+	int		 ok;
 
-	if (dec_scanstr(d, &end, &esc) != 0)
-		return -1;
-	if (esc)
-		dec_pushesc(d, end);
-	else
-		lua_pushlstring(d->L, (const char *)d->s + d->pos + 1,
-		    end - d->pos - 1);
-	d->pos = end + 1;
-	return 0;
+	if (n < sizeof buf) {
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+	} else
+		num = lua_pushlstring(L, (const char *)s, n);
+	ok = lua_stringtonumber(L, num) != 0;
+	if (n >= sizeof buf)
+		lua_remove(L, ok ? -2 : -1);	/* the copy */
+	if (ok && !lua_isinteger(L, -1) && isinf(lua_tonumber(L, -1))) {
+		lua_pop(L, 1);
+		ok = 0;
+	}
+	return ok;
 }
 
 /* Move past a run of digits; returns its length. */
 static size_t
-dec_digits(struct jdec *d)
+scan_digits(struct jscan *d)
 {
 	size_t	 start = d->pos;
 
@@ -465,180 +400,185 @@ dec_digits(struct jdec *d)
 	return d->pos - start;
 }
 
-/* Push the number text from start to the cursor as Lua reads it. */
-static int
-dec_pushnum(struct jdec *d, size_t start)
-{
-	char		 buf[64];
-	const char	*num = buf;
-	size_t		 n = d->pos - start, ok;
-
-	if (n < sizeof buf) {
-		memcpy(buf, d->s + start, n);
-		buf[n] = '\0';
-	} else
-		num = lua_pushlstring(d->L, (const char *)d->s + start, n);
-	ok = lua_stringtonumber(d->L, num);
-	if (n >= sizeof buf && ok)
-		lua_remove(d->L, -2);
-	if (ok && (lua_isinteger(d->L, -1) || !isinf(lua_tonumber(d->L, -1))))
-		return 0;
-	return dec_fail(d, start, "number out of range");
-}
-
 /*
- * Push the number at the cursor: an integer when it has no fraction nor
- * exponent and fits in 64 bits (exact beyond 2^53), else a float.
+ * Check the range of the number from start to the cursor. Without an
+ * exponent, 200 digits are far from overflowing a double (and within what
+ * Lua converts in any locale), so only those numbers are converted here.
  */
 static int
-dec_number(struct jdec *d)
+scan_range(struct jscan *d, size_t start, int exp)
+{
+	size_t	 n = d->pos - start;
+
+	if (n > JSON_NUMCUT)
+		d->longnum = 1;
+	if (!exp && n <= 200)
+		return 0;
+	if (!aux_pushnum(d->L, d->s + start, n))
+		return scan_fail(d, start, "number out of range");
+	lua_pop(d->L, 1);
+	return 0;
+}
+
+/* Check the number at the cursor and move past it. */
+static int
+scan_number(struct jscan *d)
 {
 	size_t	 start = d->pos;
+	int	 exp = 0;
 
 	if (d->s[d->pos] == '-')
 		d->pos++;
 	if (d->s[d->pos] == '0') {
 		if (d->s[++d->pos] >= '0' && d->s[d->pos] <= '9')
-			return dec_unexpected(d, d->pos, " after a leading zero");
-	} else if (dec_digits(d) == 0)
-		return dec_unexpected(d, d->pos, ", expected a digit");
+			return scan_unexpected(d, d->pos, " after a leading zero");
+	} else if (scan_digits(d) == 0)
+		return scan_unexpected(d, d->pos, ", expected a digit");
 	if (d->s[d->pos] == '.') {
 		d->pos++;
-		if (dec_digits(d) == 0)
-			return dec_unexpected(d, d->pos, ", expected a digit "
+		if (scan_digits(d) == 0)
+			return scan_unexpected(d, d->pos, ", expected a digit "
 			    "after '.'");
 	}
 	if (d->s[d->pos] == 'e' || d->s[d->pos] == 'E') {
+		exp = 1;
 		d->pos++;
 		if (d->s[d->pos] == '+' || d->s[d->pos] == '-')
 			d->pos++;
-		if (dec_digits(d) == 0)
-			return dec_unexpected(d, d->pos, ", expected a digit "
+		if (scan_digits(d) == 0)
+			return scan_unexpected(d, d->pos, ", expected a digit "
 			    "in the exponent");
 	}
-	return dec_pushnum(d, start);
+	return scan_range(d, start, exp);
 }
 
-/* Push true, false or null (word), spelled exactly. */
+/* Check true, false or null (word), spelled exactly. */
 static int
-dec_literal(struct jdec *d, const char *word, const char *expect)
+scan_literal(struct jscan *d, const char *word, const char *expect)
 {
 	size_t	 i;
 
 	for (i = 0; word[i] != '\0'; i++) {
 		if (d->s[d->pos + i] != (unsigned char)word[i])
-			return dec_unexpected(d, d->pos + i, expect);
+			return scan_unexpected(d, d->pos + i, expect);
 	}
 	d->pos += i;
-	if (word[0] == 'n')
-		vl_pushnull(d->L);
-	else
-		lua_pushboolean(d->L, word[0] == 't');
 	return 0;
 }
 
-static int dec_value(struct jdec *, int, const char *);
+static int scan_value(struct jscan *, int, const char *);
 
-/* Give the table on top the array or object metatable; move past ] or }. */
+/* Move past the ] or } at the cursor. */
 static int
-dec_close(struct jdec *d, int mt)
+scan_close(struct jscan *d)
 {
 	d->pos++;
-	lua_pushvalue(d->L, mt);
-	lua_setmetatable(d->L, -2);
 	return 0;
 }
 
-/* Push the array at the cursor, at depth. */
+/* Check the array at the cursor, at depth. */
 static int
-dec_array(struct jdec *d, int depth)
+scan_array(struct jscan *d, int depth)
 {
-	lua_Integer	 i = 0;
+	int	 n;
 
 	if (depth >= VL_MAXDEPTH)
-		return dec_fail(d, d->pos, "nested too deeply");
+		return scan_fail(d, d->pos, "nested too deeply");
 	d->pos++;
-	lua_newtable(d->L);
-	dec_ws(d);
+	scan_ws(d);
 	if (d->s[d->pos] == ']')
-		return dec_close(d, d->amt);
-	for (;;) {
-		if (dec_value(d, depth + 1, i == 0 ? ", expected a value or ']'" :
-		    ", expected a value after ','") != 0)
+		return scan_close(d);
+	for (n = 0;; n++) {
+		if (scan_value(d, depth + 1, n == 0 ? ", expected a value or "
+		    "']'" : ", expected a value after ','") != 0)
 			return -1;
-		lua_rawseti(d->L, -2, ++i);
-		dec_ws(d);
+		scan_ws(d);
 		if (d->s[d->pos] == ']')
-			return dec_close(d, d->amt);
+			return scan_close(d);
 		if (d->s[d->pos] != ',')
-			return dec_unexpected(d, d->pos, ", expected ',' or ']'");
+			return scan_unexpected(d, d->pos, ", expected ',' or ']'");
 		d->pos++;
-		dec_ws(d);
+		scan_ws(d);
 	}
 }
 
-/* Push the object at the cursor, at depth; of repeated names the last. */
+/* Check one member at the cursor, name to value; n members came before. */
 static int
-dec_object(struct jdec *d, int depth)
+scan_member(struct jscan *d, int depth, int n)
 {
-	int	 n = 0;
+	if (d->s[d->pos] != '"')
+		return scan_unexpected(d, d->pos, n == 0 ? ", expected a "
+		    "member name or '}'" : ", expected a member name after ','");
+	if (scan_string(d) != 0)
+		return -1;
+	scan_ws(d);
+	if (d->s[d->pos] != ':')
+		return scan_unexpected(d, d->pos, ", expected ':'");
+	d->pos++;
+	scan_ws(d);
+	return scan_value(d, depth + 1, ", expected a value");
+}
+
+/* Check the object at the cursor, at depth. */
+static int
+scan_object(struct jscan *d, int depth)
+{
+	int	 n;
 
 	if (depth >= VL_MAXDEPTH)
-		return dec_fail(d, d->pos, "nested too deeply");
+		return scan_fail(d, d->pos, "nested too deeply");
 	d->pos++;
-	lua_newtable(d->L);
-	dec_ws(d);
+	scan_ws(d);
 	if (d->s[d->pos] == '}')
-		return dec_close(d, d->omt);
-	for (;; n++) {
-		if (d->s[d->pos] != '"')
-			return dec_unexpected(d, d->pos, n == 0 ? ", expected "
-			    "a member name or '}'" : ", expected a member name "
-			    "after ','");
-		if (dec_string(d) != 0)
+		return scan_close(d);
+	for (n = 0;; n++) {
+		if (scan_member(d, depth, n) != 0)
 			return -1;
-		dec_ws(d);
-		if (d->s[d->pos] != ':')
-			return dec_unexpected(d, d->pos, ", expected ':'");
-		d->pos++;
-		dec_ws(d);
-		if (dec_value(d, depth + 1, ", expected a value") != 0)
-			return -1;
-		lua_rawset(d->L, -3);
-		dec_ws(d);
+		scan_ws(d);
 		if (d->s[d->pos] == '}')
-			return dec_close(d, d->omt);
+			return scan_close(d);
 		if (d->s[d->pos] != ',')
-			return dec_unexpected(d, d->pos, ", expected ',' or '}'");
+			return scan_unexpected(d, d->pos, ", expected ',' or '}'");
 		d->pos++;
-		dec_ws(d);
+		scan_ws(d);
 	}
 }
 
-/* Push the value at the cursor; expect says what was wanted there. */
+/* Check the value at the cursor; expect says what was wanted there. */
 static int
-dec_value(struct jdec *d, int depth, const char *expect)
+scan_value(struct jscan *d, int depth, const char *expect)
 {
-	if (!lua_checkstack(d->L, 4))
-		return dec_fail(d, d->pos, "out of stack space");
 	switch (d->s[d->pos]) {
 	case '{':
-		return dec_object(d, depth);
+		return scan_object(d, depth);
 	case '[':
-		return dec_array(d, depth);
+		return scan_array(d, depth);
 	case '"':
-		return dec_string(d);
+		return scan_string(d);
 	case 't':
-		return dec_literal(d, "true", ", expected true");
+		return scan_literal(d, "true", ", expected true");
 	case 'f':
-		return dec_literal(d, "false", ", expected false");
+		return scan_literal(d, "false", ", expected false");
 	case 'n':
-		return dec_literal(d, "null", ", expected null");
+		return scan_literal(d, "null", ", expected null");
 	case '-': case '0': case '1': case '2': case '3': case '4':
 	case '5': case '6': case '7': case '8': case '9':
-		return dec_number(d);
+		return scan_number(d);
 	}
-	return dec_unexpected(d, d->pos, expect);
+	return scan_unexpected(d, d->pos, expect);
+}
+
+/* Check the whole text: one value between blanks. */
+static int
+scan_text(struct jscan *d)
+{
+	scan_ws(d);
+	if (scan_value(d, 0, ", expected a value") != 0)
+		return -1;
+	scan_ws(d);
+	if (d->pos == d->len)
+		return 0;
+	return scan_unexpected(d, d->pos, " after the value");
 }
 
 /* Code point of the valid n-byte UTF-8 sequence at p. */
@@ -655,7 +595,7 @@ aux_utf8dec(const unsigned char *p, size_t n)
 
 /* Push a name for the character at pos: 'x', newline, U+00E9, byte 0xff. */
 static void
-dec_pushchar(struct jdec *d, size_t pos)
+scan_pushchar(struct jscan *d, size_t pos)
 {
 	const unsigned char	*p = d->s + pos;
 	char			 name[48];
@@ -684,7 +624,7 @@ dec_pushchar(struct jdec *d, size_t pos)
 
 /* Push nil and "line L column C: message" for the recorded error. */
 static int
-dec_error(struct jdec *d)
+scan_error(struct jscan *d)
 {
 	lua_State	*L = d->L;
 	size_t		 i, line = 1, col = 1;
@@ -706,18 +646,223 @@ dec_error(struct jdec *d)
 		lua_pushliteral(L, "unexpected end of input");
 	else {
 		lua_pushliteral(L, "unexpected ");
-		dec_pushchar(d, d->errpos);
+		scan_pushchar(d, d->errpos);
 		lua_pushstring(L, d->after != NULL ? d->after : "");
 	}
 	lua_concat(L, lua_gettop(L) - top - 1);
 	return 2;
 }
 
+/* }====== */
+
+/* {====== decode, 2: cJSON builds the tree, converted to Lua values } */
+
+/* A parsed cJSON tree, boxed so that a raise while converting frees it. */
+struct jtree {
+	cJSON	*root;
+};
+
+/* Free a parsed tree (__gc). */
+static int
+tree_gc(lua_State *L)
+{
+	struct jtree	*t = luaL_checkudata(L, 1, JSON_TREE);
+
+	cJSON_Delete(t->root);
+	t->root = NULL;
+	return 0;
+}
+
+/*
+ * The text for cJSON: the scanned text itself or, when it has a number
+ * longer than JSON_NUMCUT bytes, a copy (pushed) with each such number
+ * blanked to "0": a cJSON without the fix for CVE-2023-26819 reads 63
+ * bytes of a number, then fails on the rest. cJSON's numbers are never
+ * used (see build_number).
+ */
+static const char *
+tree_text(lua_State *L, const struct jscan *d)
+{
+	unsigned char	*t;
+	size_t		 i, n;
+	int		 instr = 0;
+
+	if (!d->longnum)
+		return (const char *)d->s;
+	t = lua_newuserdatauv(L, d->len + 1, 0);
+	memcpy(t, d->s, d->len + 1);
+	for (i = 0; i < d->len; i += n) {
+		n = 1;
+		if (instr && t[i] == '\\')
+			n = 2;
+		else if (t[i] == '"')
+			instr = !instr;
+		else if (!instr && (t[i] == '-' ||
+		    (t[i] >= '0' && t[i] <= '9'))) {
+			n = strspn((const char *)t + i, "0123456789+-.eE");
+			if (n > JSON_NUMCUT) {
+				t[i] = '0';
+				memset(t + i + 1, ' ', n - 1);
+			}
+		}
+	}
+	return (const char *)t;
+}
+
+/*
+ * Converter state: cJSON's items, and a cursor over the scanned text in
+ * document order, for the numbers: cJSON keeps a double, which would lose
+ * integers beyond 2^53 and the difference between 1 and 1.0.
+ */
+struct jbuild {
+	lua_State		*L;
+	const unsigned char	*s;	/* the scanned text */
+	size_t			 len;
+	size_t			 pos;
+	int			 amt;	/* stack slots of the metatables */
+	int			 omt;
+};
+
+/* Move the cursor to the next token: past blanks, commas and colons. */
+static void
+build_skip(struct jbuild *b)
+{
+	for (;; b->pos++) {
+		switch (b->s[b->pos]) {
+		case ' ': case '\t': case '\n': case '\r': case ',': case ':':
+			continue;
+		}
+		return;
+	}
+}
+
+/* Move the cursor past the (scanned) string at it. */
+static void
+build_skipstr(struct jbuild *b)
+{
+	const unsigned char	*q = b->s + b->pos;
+	size_t			 k;
+
+	for (;;) {
+		q = memchr(q + 1, '"', (size_t)(b->s + b->len - q - 1));
+		for (k = 0; q[-1 - k] == '\\'; k++)
+			;		/* the opening quote stops this */
+		if (k % 2 == 0)
+			break;		/* not an escaped quote */
+	}
+	b->pos = (size_t)(q - b->s) + 1;
+}
+
+/* Push the number at the cursor, read from its own text. */
+static void
+build_number(struct jbuild *b)
+{
+	const unsigned char	*s = b->s + b->pos;
+	size_t			 n = 0;
+
+	while ((s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '+' ||
+	    s[n] == '.' || s[n] == 'e' || s[n] == 'E')
+		n++;
+	if (!aux_pushnum(b->L, s, n))	/* the scanner checked the range */
+		luaL_error(b->L, "json.decode: number out of range");
+	b->pos += n;
+}
+
+static void build_value(struct jbuild *, const cJSON *);
+
+/* Push the array or object item as a table of its kind. */
+static void
+build_container(struct jbuild *b, const cJSON *item)
+{
+	lua_State	*L = b->L;
+	const cJSON	*c;
+	lua_Integer	 i = 0;
+	int		 isarray = cJSON_IsArray(item), n;
+
+	luaL_checkstack(L, 4, "json.decode");
+	n = cJSON_GetArraySize(item);
+	lua_createtable(L, isarray ? n : 0, isarray ? 0 : n);
+	b->pos++;		/* [ or { */
+	for (c = item->child; c != NULL; c = c->next) {
+		if (!isarray) {
+			build_skip(b);
+			build_skipstr(b);
+			lua_pushlstring(L, c->string, strlen(c->string));
+		}
+		build_value(b, c);
+		if (isarray)
+			lua_rawseti(L, -2, ++i);
+		else
+			lua_rawset(L, -3);	/* of repeated names the last */
+	}
+	build_skip(b);
+	b->pos++;		/* ] or } */
+	lua_pushvalue(L, isarray ? b->amt : b->omt);
+	lua_setmetatable(L, -2);
+}
+
+/* Push the Lua value of item, moving the cursor past its text. */
+static void
+build_value(struct jbuild *b, const cJSON *item)
+{
+	build_skip(b);
+	switch (item->type & 0xff) {
+	case cJSON_NULL:
+		vl_pushnull(b->L);
+		b->pos += 4;
+		break;
+	case cJSON_False:
+	case cJSON_True:
+		lua_pushboolean(b->L, cJSON_IsTrue(item));
+		b->pos += cJSON_IsTrue(item) ? 4 : 5;
+		break;
+	case cJSON_Number:
+		build_number(b);
+		break;
+	case cJSON_String:
+		build_skipstr(b);
+		lua_pushlstring(b->L, item->valuestring,
+		    strlen(item->valuestring));
+		break;
+	default:
+		build_container(b, item);
+	}
+}
+
+/* Push the value of the scanned text d, built by cJSON. */
+static void
+build_text(lua_State *L, const struct jscan *d)
+{
+	struct jbuild	 b;
+	struct jtree	*t;
+	const char	*text, *end = NULL;
+
+	t = lua_newuserdatauv(L, sizeof *t, 0);
+	t->root = NULL;
+	luaL_setmetatable(L, JSON_TREE);
+	text = tree_text(L, d);
+	t->root = cJSON_ParseWithLengthOpts(text, d->len, &end, 0);
+	if (t->root == NULL)	/* it takes all the scanner passes */
+		luaL_error(L, "json.decode: cJSON failed at byte %I (out of "
+		    "memory?)", (lua_Integer)(end != NULL ? end - text : 0));
+	b.L = L;
+	b.s = d->s;
+	b.len = d->len;
+	b.pos = 0;
+	luaL_getmetatable(L, VL_JSON_ARRAY);
+	b.amt = lua_gettop(L);
+	luaL_getmetatable(L, VL_JSON_OBJECT);
+	b.omt = lua_gettop(L);
+	build_value(&b, t->root);
+	cJSON_Delete(t->root);
+	t->root = NULL;
+}
+
 /* json.decode(s) -> value, or nil, "line L column C: message" */
 static int
 ljson_decode(lua_State *L)
 {
-	struct jdec	 d;
+	struct jscan	 d;
 	size_t		 len;
 
 	memset(&d, 0, sizeof d);
@@ -725,19 +870,10 @@ ljson_decode(lua_State *L)
 	d.s = (const unsigned char *)luaL_checklstring(L, 1, &len);
 	d.len = len;
 	lua_settop(L, 1);
-	luaL_getmetatable(L, VL_JSON_ARRAY);
-	d.amt = lua_gettop(L);
-	luaL_getmetatable(L, VL_JSON_OBJECT);
-	d.omt = lua_gettop(L);
-	dec_ws(&d);
-	if (dec_value(&d, 0, ", expected a value") == 0) {
-		dec_ws(&d);
-		if (d.pos == d.len)
-			return 1;
-		dec_unexpected(&d, d.pos, " after the value");
-	}
-	lua_settop(L, d.omt);
-	return dec_error(&d);
+	if (scan_text(&d) != 0)
+		return scan_error(&d);
+	build_text(L, &d);
+	return 1;
 }
 
 /* }====== */
@@ -799,5 +935,5 @@ static const luaL_Reg ljson_funcs[] = {
 int
 luaopen_venueless_json(lua_State *L)
 {
-	return vl_walk_openlib(L, ljson_funcs, NULL, NULL);
+	return vl_walk_openlib(L, ljson_funcs, JSON_TREE, tree_gc);
 }

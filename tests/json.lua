@@ -278,6 +278,27 @@ test("numbers follow RFC 8259", function()
   eq(1e19, json.decode("10000000000000000000"))
 end)
 
+-- cJSON builds the tree; numbers are read from the text beside it, so the
+-- two must stay in step past escaped quotes, long numbers and literals.
+test("numbers keep their own text among strings and literals", function()
+  local long = ("7"):rep(80)
+  local v = assert(json.decode('{"a\\"b": "x\\\\", "n": [' .. long ..
+    ', true, "]\\"", null, -9007199254740993, 1.0, {"k,:": 9007199254740993}],' ..
+    ' "m": -' .. long .. 'e-70, "z": 3}'))
+  eq("x\\", v['a"b'])
+  eq(tonumber(long), v.n[1])
+  eq(true, v.n[2])
+  eq(']"', v.n[3])
+  ok(rawequal(json.null, v.n[4]), "null")
+  eq(-9007199254740993, v.n[5])
+  eq("integer", math.type(v.n[5]))
+  eq("float", math.type(v.n[6]))
+  eq(9007199254740993, v.n[7]["k,:"])
+  eq(tonumber("-" .. long .. "e-70"), v.m)
+  eq(3, v.z)
+  eq("integer", math.type(v.z))
+end)
+
 test("RFC 8259 whitespace, no byte order mark", function()
   eq({1}, json.decode(" \t\r\n[ \t\r\n1 \t\r\n] \t\r\n"))
   -- A byte order mark is refused, as PostgreSQL and Python's json do: the
