@@ -144,7 +144,7 @@ end
 
 local SHORT = [[
 SELECT st.id, st.world_id, extract(epoch FROM st.expires)::float8 AS expires,
-  st.long_token, w.domain
+  st.long_token, w.domain, w.config->'JWT_secrets' AS secrets
 FROM core_shorttoken st JOIN core_world w ON w.id = st.world_id
 WHERE st.short_token = $1]]
 
@@ -278,21 +278,19 @@ end
 -- The world to check a JWT against, when the short token did not say:
 -- --world, the URL's domain, or every world whose secrets list the
 -- token's issuer (the one whose secret signed it).
-local function find_world(rep, t, opts)
-  if opts.world then
-    local r = worlds_by("id", opts.world)
-    if r[1] == nil then return nil, ("world %s does not exist"):format(opts.world), "notfound" end
-    rep.world_from = "--world"
-    local dom = r[1].domain ~= db.NULL and r[1].domain:lower() or nil
+local function find_world(rep, t, given)
+  if given then
+    rep.world_from = "option"
+    local dom = given.domain ~= db.NULL and given.domain:lower() or nil
     if rep.host and rep.host ~= dom then
       reason(rep, "domain", "the URL's domain %s is not world %s's domain %s", rep.host,
-        opts.world, dom or "(none)")
+        given.id, dom or "(none)")
     end
-    return r[1]
+    return given
   end
   if rep.host then
     local r = worlds_by("domain", rep.host)
-    if r[1] then rep.world_from = "the URL's domain"; return r[1] end
+    if r[1] then rep.world_from = "domain"; return r[1] end
     reason(rep, "domain", "no world has the URL's domain %s", rep.host)
   end
   local iss = t.claims.iss
@@ -310,12 +308,11 @@ local function find_world(rep, t, opts)
     return false
   end
   if #signed == 0 then
-    reason(rep, "bad_signature", "bad signature: none of the %d worlds whose secrets list issuer %s "
-      .. "signed it", #cands, shown(iss))
+    reason(rep, "bad_signature", "bad signature: no secret of the %s whose secrets list issuer %s "
+      .. "signed it", #cands == 1 and "world" or #cands .. " worlds", shown(iss))
     return false
   end
-  rep.world_from = ("the signing secret (tried %d world%s with issuer %s)"):format(#cands,
-    #cands == 1 and "" or "s", iss)
+  rep.world_from = "issuer"
   rep.also = {}
   for i = 2, #signed do rep.also[#rep.also + 1] = signed[i].id end
   return signed[1]
@@ -323,7 +320,7 @@ end
 
 -- The short token's row: the world and long token it stands for.
 local function check_short(rep, opts, now)
-  local r = db.query(SHORT, rep.short)[1]
+  local r = db.query({ json = true }, SHORT, rep.short)[1]
   if r == nil then
     reason(rep, "no_short_token", "no such short token")
     return nil
@@ -341,45 +338,48 @@ local function check_short(rep, opts, now)
       r.world_id, dom or "(none)")
   end
   rep.jwt = r.long_token
-  return worlds_by("id", r.world_id)[1]
+  return { id = r.world_id, domain = r.domain, secrets = r.secrets }
+end
+
+-- The JWT (given, or the short token's): its claims against row's
+-- secrets, or those of the world find_world picks; returns that world.
+local function check_jwt(rep, row, given, now)
+  local t, why = decode(rep.jwt)
+  if t == nil then
+    reason(rep, "malformed", "not a JWT: %s", why)
+    return row
+  end
+  rep.header, rep.claims = t.header, t.claims
+  if t.header.alg ~= "HS256" then
+    reason(rep, "algorithm", "algorithm %s: venueless accepts HS256 only", shown(t.header.alg))
+  end
+  if rep.kind == "jwt" then row = find_world(rep, t, given) end
+  if row then check_secrets(rep, row, t) end
+  check_claims(rep, t.claims, now)
+  return row
 end
 
 -- worlds.inspect_token(s, {world=}) -> report {valid, kind, world,
--- world_from, header, claims, secret, short_token, reasons = {{code,
--- message}}}; nil, message, code for an unknown --world or a URL that
--- holds no token.
+-- world_from ("option", "short_token", "domain", "issuer"), tried,
+-- also, header, claims, secret, short_token, reasons = {{code,
+-- message}}}; nil, message, code for an unknown world option or a URL
+-- that holds no token.
 function tokens.inspect(s, opts)
   local c, msg, code = classify(s)
   if c == nil then return nil, msg, code end
   local rep = { kind = c.kind, host = c.host, short = c.short, jwt = c.jwt, reasons = {} }
   local now = core.time()
-  local row
+  local given, row
+  if opts.world then
+    given = worlds_by("id", opts.world)[1]
+    if given == nil then return nil, ("world %s does not exist"):format(opts.world), "notfound" end
+  end
   if c.kind == "short" then
-    if opts.world and worlds_by("id", opts.world)[1] == nil then
-      return nil, ("world %s does not exist"):format(opts.world), "notfound"
-    end
     row = check_short(rep, opts, now)
-    if row then rep.world_from = "the short token" end
+    if row then rep.world_from = "short_token" end
   end
-  if rep.jwt then
-    local t, why = decode(rep.jwt)
-    if t == nil then
-      reason(rep, "malformed", "not a JWT: %s", why)
-    else
-      rep.header, rep.claims = t.header, t.claims
-      if t.header.alg ~= "HS256" then
-        reason(rep, "algorithm", "algorithm %s: venueless accepts HS256 only", shown(t.header.alg))
-      end
-      if row == nil and c.kind == "jwt" then
-        row, msg, code = find_world(rep, t, opts)
-        if row == nil then return nil, msg, code end
-      end
-      if row then
-        check_secrets(rep, row, t)
-      end
-      check_claims(rep, t.claims, now)
-    end
-  end
+  if rep.jwt then row = check_jwt(rep, row, given, now) end
+  if not row and given then row, rep.world_from = given, "option" end
   if row then rep.world = row.id end
   rep.valid = #rep.reasons == 0
   rep.jwt = nil

@@ -172,6 +172,11 @@ function worlds.inspect_token(s, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("bad argument #2 to 'inspect_token' (table expected)", 2)
   end
+  for k, v in pairs(opts or {}) do
+    if k ~= "world" or type(v) ~= "string" then
+      error(("inspect_token: expected {world = id}, not field '%s'"):format(tostring(k)), 2)
+    end
+  end
   return require("venueless.tokens").inspect(s, opts or {})
 end
 

@@ -32,9 +32,19 @@ local function line(label, fmt, ...)
   cli.say("%-12s %s", label .. ":", select("#", ...) > 0 and fmt:format(...) or fmt)
 end
 
+-- How the world was found, after its id.
+local FROM = {
+  option = "--world",
+  short_token = "the short token's world",
+  domain = "the URL's domain",
+}
+
 local function print_world(rep)
   if rep.world then
-    line("world", "%s (from %s)", rep.world, rep.world_from)
+    local from = FROM[rep.world_from] or ("its secret signed the token; %s list%s issuer %s")
+      :format(cli.plural(rep.tried, "world"), rep.tried == 1 and "s" or "",
+        value(rep.claims.iss))
+    line("world", "%s (%s)", rep.world, from)
     if rep.also and #rep.also > 0 then
       line("also", "signed by a secret of %s too", table.concat(rep.also, ", "))
     end
@@ -80,10 +90,10 @@ local function report_json(rep)
     world = rep.short_token.world, expires = rep.short_token.expires },
     { "id", "world", "expires" }) or json.null
   cli.json(json.ordered({ valid = rep.valid, kind = rep.kind, world = rep.world or json.null,
-    world_from = rep.world_from or json.null, short_token = st,
+    world_from = rep.world_from or json.null, tried = rep.tried or json.null, short_token = st,
     header = rep.header or json.null, claims = rep.claims or json.null, secret = secret,
     also = json.array(rep.also or {}), reasons = reasons },
-    { "valid", "kind", "world", "world_from", "short_token", "header", "claims", "secret",
+    { "valid", "kind", "world", "world_from", "tried", "short_token", "header", "claims", "secret",
       "also", "reasons" }))
 end
 
