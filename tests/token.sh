@@ -139,6 +139,14 @@ inspect 1 "https://nowhere.example.org/#token=$jwt"
 vl_contains "$VL_OUT" "refused:     no world has the URL's domain nowhere.example.org"
 vl_contains "$VL_OUT" "world:       demo (its secret signed the token"
 
+# A pasted token is untrusted: on a terminal its claims are shown escaped.
+if command -v script >/dev/null; then
+	evil=$(mint "$secret" "$(printf 'x\033]0;pwned\007')" venueless 3600)
+	script -qec "$V token inspect $evil" /dev/null >"$VL_TMP/tty" </dev/null
+	grep -q "$(printf '\033')" "$VL_TMP/tty" && vl_fail "an escape reached the terminal"
+	vl_contains "$(cat "$VL_TMP/tty")" 'x\x1b]0;pwned' "escaped issuer"
+fi
+
 # Short tokens: none, expired, another domain, another --world.
 inspect 1 https://demo.example.org/login/NoSuchShortToken
 vl_contains "$VL_OUT" "refused:     no such short token"

@@ -24,12 +24,14 @@ local function claim_keys(claims)
 end
 
 local function value(v)
-  if type(v) == "string" then return cli.shown(v) end
-  return cli.shown(json.encode(v))
+  if type(v) == "string" then return v end
+  return json.encode(v)
 end
 
+-- One "label: value" line. A token is whatever a user pasted into a
+-- support ticket: on a terminal its claims are shown escaped (cli.shown).
 local function line(label, fmt, ...)
-  cli.say("%-12s %s", label .. ":", select("#", ...) > 0 and fmt:format(...) or fmt)
+  cli.say("%-12s %s", label .. ":", cli.shown(select("#", ...) > 0 and fmt:format(...) or fmt))
 end
 
 -- How the world was found, after its id.
@@ -55,7 +57,7 @@ end
 
 local function print_report(rep)
   local now = require("venueless.core").time()
-  line("token", rep.kind == "short" and "short token %s" or "JWT", cli.shown(rep.short or ""))
+  line("token", rep.kind == "short" and "short token %s" or "JWT", rep.short or "")
   if rep.short_token then
     line("short token", "id %d, world %s, expires %s", rep.short_token.id,
       rep.short_token.world, tokens.when(rep.short_token.expires, now))
