@@ -126,6 +126,12 @@ vl_contains "$VL_OUT" "world:       demo (--world)"
 refused "$(mint "$secret" any venueless 3600 0 HS512)" \
     "algorithm 'HS512': venueless accepts HS256 only"
 refused "${jwt%.*}.AAAA" "bad signature: no secret of world demo signed it" --world demo
+# PyJWT accepts a token without uid; the server cannot log anyone in by it.
+nouid=$("$PY" -c 'import sys, time, jwt; print(jwt.encode({"iss": "any", "aud": "venueless",
+    "exp": int(time.time()) + 60}, sys.argv[1], algorithm="HS256"))' "$secret")
+inspect 1 "$nouid"
+vl_contains "$VL_OUT" "refused:     no uid claim"
+vl_eq 1 "$(echo "$VL_OUT" | grep -c '^refused:')" "no uid is the only reason"
 inspect 1 "not.a.jwt!"
 vl_contains "$VL_OUT" "refused:     not a JWT: "
 # a token signed by the other world's secret, checked against demo

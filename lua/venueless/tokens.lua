@@ -251,16 +251,14 @@ end
 
 -- The claims PyJWT and the server check whatever the secret: the times
 -- (exp <= now is expired, no leeway; iat or nbf after now is not yet
--- valid) and the uid every venueless token carries.
+-- valid; no exp never expires) and the uid the server logs the user in by.
 local function check_claims(rep, c, now)
   for _, k in ipairs({ "exp", "iat", "nbf" }) do
     if c[k] ~= nil and type(c[k]) ~= "number" then
       reason(rep, "malformed", "the %s claim is not a number", k)
     end
   end
-  if c.exp == nil then
-    reason(rep, "no_exp", "no exp claim: venueless tokens always expire")
-  elseif type(c.exp) == "number" and c.exp <= now then
+  if type(c.exp) == "number" and c.exp <= now then
     reason(rep, "expired", "expired %s", tokens.when(c.exp, now))
   end
   for _, k in ipairs({ "iat", "nbf" }) do
