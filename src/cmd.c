@@ -82,6 +82,28 @@ static const struct vl_option bbb_update_cost_opts[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
+static const struct vl_option generate_token_opts[] = {
+	{ "trait", 0, "TRAIT", VL_ARG_LIST, 0, 0,
+	    "a trait of the token; repeat for more" },
+	/* a century: beyond that exp is a typo */
+	{ "days", 0, "DAYS", VL_ARG_INTEGER, 1, 36500,
+	    "days until the token expires (default 90)" },
+	{ "raw", 0, NULL, 0, 0, 0,
+	    "print https://DOMAIN/#token=JWT; store no short token" },
+	/* tokens.MAX_COUNT */
+	{ "count", 0, "N", VL_ARG_INTEGER, 1, 100000,
+	    "make N links, stored in one statement (default 1)" },
+	{ "json", 0, NULL, 0, 0, 0, "print the links as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
+static const struct vl_option token_opts[] = {
+	{ "world", 0, "ID", 0, 0, 0,
+	    "check against this world (a JWT alone does not name one)" },
+	{ "json", 0, NULL, 0, 0, 0, "print the report as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
 static const struct vl_option shell_opts[] = {
 	{ "execute", 'e', "CHUNK", VL_ARG_LIST, 0, 0,
 	    "run CHUNK and print what it returns" },
@@ -105,6 +127,12 @@ const struct vl_cmd vl_cmds[] = {
 	    import_config_opts },
 	{ "list_worlds", "venueless.cmd.list_worlds", "[options]",
 	    "list worlds with their URLs", 0, list_worlds_opts },
+	{ "generate_token", "venueless.cmd.generate_token",
+	    "[options] WORLD_ID", "make invitation links for a world", 0,
+	    generate_token_opts },
+	{ "token", "venueless.cmd.token", "[options] inspect TOKEN|URL",
+	    "decode a login token or link and say whether it works", 0,
+	    token_opts },
 	{ "connections", "venueless.cmd.connections",
 	    "[options] list | drop [PATTERN...] | force_reload [PATTERN...]",
 	    "list, drop or reload the live websocket connections", 0,

@@ -4,8 +4,11 @@
 vl_exit 0 "$VENUELESS" --help
 vl_contains "$VL_OUT" "usage: venueless"
 help=$VL_OUT
-for c in migrate showmigrations create_world clone_world import_config \
-    list_worlds connections shell; do
+# Every entry of the command table (src/cmd.c), so a new command is
+# checked without a line here.
+cmds=$(sed -n 's/^\t{ "\([a-z_]*\)", "venueless\.cmd\..*/\1/p' "$TOP_SRCDIR/src/cmd.c")
+[ "$(printf '%s\n' "$cmds" | wc -l)" -ge 10 ] || vl_fail "commands from src/cmd.c: [$cmds]"
+for c in $cmds; do
 	vl_contains "$help" "  $c" "--help lists $c"
 	vl_exit 0 "$VENUELESS" "$c" --help
 	vl_contains "$VL_OUT" "usage: venueless $c" "$c --help"

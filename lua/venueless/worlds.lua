@@ -116,14 +116,16 @@ function worlds.new_secret()
     secret = crypto.random_string(64) }, { "issuer", "audience", "secret" })
 end
 
--- An HS256 JWT for secret entry s: {issuer, audience, secret}.
+-- An HS256 JWT for secret entry s: {issuer, audience, secret}. opts.iat
+-- (default now) lets a batch of tokens share one iat and so one exp.
 function worlds.token(s, opts)
   opts = opts or {}
   local days = opts.days or 365
   if type(days) ~= "number" or days <= 0 then error("days must be a positive number", 3) end
   local traits = opts.traits or { "admin" }
   if type(traits) ~= "table" then error("traits must be a list of strings", 3) end
-  local iat = math.floor(core.time())
+  local iat = opts.iat or math.floor(core.time())
+  if math.type(iat) ~= "integer" then error("iat must be an integer", 3) end
   local header = '{"alg":"HS256","typ":"JWT"}'
   local payload = json.encode(json.ordered({ iss = s.issuer, aud = s.audience,
     exp = iat + math.floor(days * 86400), iat = iat, uid = opts.uid or crypto.uuid4(),
@@ -153,6 +155,29 @@ function World.methods.admin_url(self, opts)
   local t, msg, code = self:admin_token(opts)
   if t == nil then return nil, msg, code end
   return ("https://%s/#token=%s"):format(self.domain, t)
+end
+
+-- world:token{traits=, days=90, raw=, count=1} -> links, rows: invitation
+-- links as generate_token makes them; see venueless.tokens.
+function World.methods.token(self, opts)
+  return require("venueless.tokens").generate(self, opts)
+end
+
+-- worlds.inspect_token(token_or_url [, {world=}]) -> report: why a link
+-- works or not; see venueless.tokens.
+function worlds.inspect_token(s, opts)
+  if type(s) ~= "string" then
+    error("bad argument #1 to 'inspect_token' (token or URL expected)", 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #2 to 'inspect_token' (table expected)", 2)
+  end
+  for k, v in pairs(opts or {}) do
+    if k ~= "world" or type(v) ~= "string" then
+      error(("inspect_token: expected {world = id}, not field '%s'"):format(tostring(k)), 2)
+    end
+  end
+  return require("venueless.tokens").inspect(s, opts or {})
 end
 
 ---------------------------------------------------------------- create
@@ -310,8 +335,10 @@ worlds._doc = {
     text = "whether id is a valid world id (worlds.ID_RULE: ASCII letters, digits, _ . -)" },
   new_secret = { sig = "worlds.new_secret()",
     text = "a new JWT secret entry {issuer=\"any\", audience=\"venueless\", secret=<64 chars>}" },
-  token = { sig = "worlds.token({issuer=, audience=, secret=}, {days=, traits=})",
+  token = { sig = "worlds.token({issuer=, audience=, secret=}, {days=, traits=, iat=, uid=})",
     text = "an HS256 JWT in the shape venueless expects" },
+  inspect_token = { sig = "worlds.inspect_token(token_or_url [, {world=}])",
+    text = "decode and verify a JWT or short token: claims, signing secret, reasons it is refused" },
   ["world:save"] = { sig = "world:save()",
     text = "store the fields, version + 1, then update the server cache" },
   ["world:rooms"] = { sig = "world:rooms()", text = "the world's rooms by sorting_priority" },
@@ -321,6 +348,8 @@ worlds._doc = {
     text = "a JWT signed with the world's first secret (default 365 days, admin)" },
   ["world:admin_url"] = { sig = "world:admin_url{days=, traits=}",
     text = "https://<domain>/#token=<JWT>, or nil without a domain" },
+  ["world:token"] = { sig = "world:token{traits=, days=90, raw=, count=1}",
+    text = "invitation links (core_shorttoken rows, one statement) as generate_token makes them" },
   ["world:reload"] = { sig = "world:reload()", text = "read the stored values again" },
 }
 
