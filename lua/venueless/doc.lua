@@ -34,6 +34,8 @@ M.bindings = {
     transaction = { sig = "db.transaction(fn, ...)",
       text = "run fn inside BEGIN/COMMIT (SAVEPOINT when nested); rollback on error" },
     in_transaction = { sig = "db.in_transaction()", text = "is a transaction open" },
+    trace = { sig = "db.trace(on | fn)",
+      text = "echo every statement, its parameters (secrets ***) and ms to stderr; fn(sql, params, ms, err) instead" },
     quote_ident = { sig = "db.quote_ident(name)", text = "quote an SQL identifier" },
     backend_pid = { sig = "db.backend_pid()", text = "the server process id of the connection" },
     info = { sig = "db.info()", text = "{dbname=, user=, host=, port=, server_version=}" },

@@ -275,6 +275,21 @@ end
 
 ---------------------------------------------------------------- models
 
+-- Is a field or column named like a credential (the shell's secret
+-- patterns: password, secret, token, private_key, ...)? Printed objects
+-- and rows show *** for its value; reading the field gives the real one.
+function M.secret_name(name)
+  return require("venueless.repl").is_secret(name)
+end
+
+local MASK = setmetatable({}, { __tostring = function() return "***" end })
+
+local function masked(name, v)
+  if v ~= nil and v ~= core.null and M.secret_name(name) then return MASK end
+  return v
+end
+
+
 -- The class of a non-empty list whose items are all objects of one
 -- model (User:list()), or nil.
 function M.objects_of(t)
@@ -303,20 +318,6 @@ function M.rows_of(list, more)
     res[i] = row
   end
   return res
-end
-
--- Is a field or column named like a credential (the shell's secret
--- patterns: password, secret, token, private_key, ...)? Printed objects
--- and rows show *** for its value; reading the field gives the real one.
-function M.secret_name(name)
-  return require("venueless.repl").is_secret(name)
-end
-
-local MASK = setmetatable({}, { __tostring = function() return "***" end })
-
-local function masked(name, v)
-  if v ~= nil and v ~= core.null and M.secret_name(name) then return MASK end
-  return v
 end
 
 -- "key = value" lines under a header, keys aligned; fields: {{k, v}, ...}.
