@@ -65,6 +65,8 @@ struct conn {
 	int		 intr;		/* interrupted: raise after cleaning up */
 	int		 draining;	/* cancel sent: ignore signals, deadline */
 	int		 lost;		/* the socket failed while waiting */
+	int		 traced;	/* a db.trace hook is set (registry[c]) */
+	int		 tracing;	/* the hook runs: its own statements are not traced */
 	double		 deadline;
 	unsigned	 generation;	/* bumped on every (dis)connect */
 	char		*errmsg;	/* last failure */
@@ -84,6 +86,7 @@ struct cursor {
 	int		 active;	/* results still to read */
 	int		 timed;		/* restore statement_timeout at the end */
 	char		 old[64];
+	double		 t0;		/* sent at, for db.trace */
 };
 
 /* Options of query/exec/rows, and where the arguments are. */
@@ -911,6 +914,102 @@ aux_pushresult(lua_State *L, const PGresult *res, int decode)
 	lua_setfield(L, -2, "count");
 }
 
+/* {====== trace */
+
+/*
+ * Push the db.trace hook, sql and its parameters (a list with n, NULL as
+ * nil, as the server got them); 0 and nothing pushed when not tracing.
+ */
+static int
+aux_tracepush(lua_State *L, struct conn *c, const char *sql, int n,
+    const char *const *vals)
+{
+	int	 i;
+
+	if (!c->traced || c->tracing)
+		return 0;
+	lua_rawgetp(L, LUA_REGISTRYINDEX, c);
+	lua_pushstring(L, sql);
+	lua_createtable(L, n > 0 ? n : 0, 1);
+	for (i = 0; i < n; i++) {
+		if (vals[i] == NULL)
+			continue;
+		lua_pushstring(L, vals[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_pushinteger(L, n > 0 ? n : 0);
+	lua_setfield(L, -2, "n");
+	return 1;
+}
+
+/*
+ * Call the hook pushed below sql and params with the time since t0 (ms)
+ * and the failure if failed. An interrupt inside it is raised again (call
+ * this holding nothing); its other errors are warnings.
+ */
+static void
+aux_tracecall(lua_State *L, struct conn *c, double t0, int failed)
+{
+	int	 r, interrupted = 0;
+
+	lua_pushnumber(L, (vl_now() - t0) * 1000);
+	if (failed)
+		lua_pushstring(L, c->intr ? "interrupted" : c->errmsg != NULL ?
+		    c->errmsg : "failed");
+	else
+		lua_pushnil(L);
+	c->tracing = 1;
+	r = lua_pcall(L, 4, 0, 0);
+	c->tracing = 0;
+	if (r == LUA_OK)
+		return;
+	if (lua_type(L, -1) == LUA_TTABLE) {
+		lua_getfield(L, -1, "code");
+		interrupted = lua_type(L, -1) == LUA_TSTRING &&
+		    strcmp(lua_tostring(L, -1), "interrupted") == 0;
+		lua_pop(L, 1);
+	}
+	if (interrupted)
+		lua_error(L);
+	fprintf(stderr, "venueless: warning: db.trace: %s\n",
+	    luaL_tolstring(L, -1, NULL));
+	lua_pop(L, 2);
+}
+
+/* Trace a statement that ended (see aux_tracecall). */
+static void
+aux_trace(lua_State *L, struct conn *c, const char *sql, int n,
+    const char *const *vals, double t0, int failed)
+{
+	if (aux_tracepush(L, c, sql, n, vals))
+		aux_tracecall(L, c, t0, failed);
+}
+
+/* db.trace(on | fn) -> whether it was on; fn(sql, params, ms, err) */
+static int
+lpg_trace(lua_State *L)
+{
+	struct conn	*c = aux_conn(L);
+	int		 was = c->traced;
+
+	if (lua_type(L, 1) == LUA_TBOOLEAN && lua_toboolean(L, 1)) {
+		aux_require(L, "venueless.trace");
+		if (lua_getfield(L, -1, "hook") != LUA_TFUNCTION)
+			luaL_error(L, "db: venueless.trace.hook is missing");
+	} else if (lua_type(L, 1) == LUA_TFUNCTION)
+		lua_pushvalue(L, 1);
+	else if (lua_type(L, 1) == LUA_TBOOLEAN || lua_isnil(L, 1))
+		lua_pushnil(L);
+	else
+		return luaL_typeerror(L, 1, "boolean or function");
+	c->traced = !lua_isnil(L, -1);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, c);
+	lua_pushboolean(L, was);
+	return 1;
+}
+
+/* }====== */
+
 /* db.query([opts,] sql, ...) -> result; raises failures */
 static int
 lpg_query(lua_State *L)
@@ -920,18 +1019,23 @@ lpg_query(lua_State *L)
 	struct box	*b;
 	int		 r;
 
+	double		 t0;
+
 	if (aux_args(L, c, &o, 0) == -1)
 		return aux_raise(L, c);
 	b = aux_newbox(L);
+	t0 = vl_now();
 	r = aux_timed(c, &o, &b->res, NULL);
 	if (r == -1 || c->intr) {
 		pq.PQclear(b->res);
 		b->res = NULL;
+		aux_trace(L, c, o.sql, o.n, o.vals, t0, 1);
 		return aux_raise(L, c);
 	}
 	aux_pushresult(L, b->res, o.decode);
 	pq.PQclear(b->res);
 	b->res = NULL;
+	aux_trace(L, c, o.sql, o.n, o.vals, t0, 0);
 	return 1;
 }
 
@@ -942,9 +1046,15 @@ lpg_exec(lua_State *L)
 	struct conn	*c = aux_conn(L);
 	struct qopts	 o;
 	lua_Integer	 count = 0;
+	double		 t0;
+	int		 r;
 
-	if (aux_args(L, c, &o, 1) == -1 || aux_timed(c, &o, NULL,
-	    &count) == -1)
+	if (aux_args(L, c, &o, 1) == -1)
+		return aux_raise(L, c);
+	t0 = vl_now();
+	r = aux_timed(c, &o, NULL, &count);
+	aux_trace(L, c, o.sql, o.n, o.vals, t0, r == -1 || c->intr);
+	if (r == -1)
 		return aux_raise(L, c);
 	aux_intr(L, c);
 	lua_pushinteger(L, count);
@@ -978,6 +1088,25 @@ aux_finish(struct conn *c, struct cursor *cur, int cancel)
 	if (cur->timed)
 		aux_restoretimeout(c, cur->old);
 	c->draining = draining;
+}
+
+/* Trace a db.rows statement that ended: its sql and params are the
+ * cursor's user values 3 and 4. */
+static void
+aux_tracerows(lua_State *L, struct cursor *cur, int failed)
+{
+	struct conn	*c = cur->c;
+
+	if (!c->traced || c->tracing || lua_getiuservalue(L, 1, 3) !=
+	    LUA_TSTRING) {
+		lua_pop(L, 1);
+		return;
+	}
+	lua_pop(L, 1);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, c);
+	lua_getiuservalue(L, 1, 3);
+	lua_getiuservalue(L, 1, 4);
+	aux_tracecall(L, c, cur->t0, failed);
 }
 
 /* The db.rows iterator: the next row, nil at the end; raises on error. */
@@ -1015,6 +1144,7 @@ cursor_next(lua_State *L)
 	pq.PQclear(b->res);
 	b->res = NULL;
 	aux_finish(c, cur, 0);
+	aux_tracerows(L, cur, st != PGRES_TUPLES_OK || c->intr);
 	if (st == PGRES_TUPLES_OK && !c->intr)
 		return 0;
 	return aux_raise(L, c);
@@ -1026,8 +1156,11 @@ cursor_close(lua_State *L)
 {
 	struct cursor	*cur = luaL_checkudata(L, 1, VL_PGCURSOR);
 	struct conn	*c = cur->c;
+	int		 active = cur->active;
 
 	aux_finish(c, cur, 1);
+	if (active)
+		aux_tracerows(L, cur, 0);
 	return 0;
 }
 
@@ -1042,7 +1175,7 @@ lpg_rows(lua_State *L)
 
 	if (aux_args(L, c, &o, 0) == -1)
 		return aux_raise(L, c);
-	cur = lua_newuserdatauv(L, sizeof *cur, 2);
+	cur = lua_newuserdatauv(L, sizeof *cur, 4);
 	memset(cur, 0, sizeof *cur);
 	cur->c = c;
 	luaL_setmetatable(L, VL_PGCURSOR);
@@ -1057,6 +1190,12 @@ lpg_rows(lua_State *L)
 			return aux_raise(L, c);
 		cur->timed = 1;
 	}
+	if (aux_tracepush(L, c, o.sql, o.n, o.vals)) {
+		lua_setiuservalue(L, -4, 4);	/* params */
+		lua_setiuservalue(L, -3, 3);	/* sql */
+		lua_pop(L, 1);
+	}
+	cur->t0 = vl_now();
 	if (aux_send(c, o.sql, o.n, o.vals, 1) == -1) {
 		if (cur->timed)
 			aux_restoretimeout(c, cur->old);
@@ -1074,9 +1213,12 @@ lpg_rows(lua_State *L)
 
 /* Run a transaction control statement, quietly; 0 or -1. */
 static int
-aux_control(struct conn *c, const char *verb, int depth, PGresult **out)
+aux_control(lua_State *L, struct conn *c, const char *verb, int depth,
+    PGresult **out)
 {
 	char	 sql[128];
+	double	 t0 = vl_now();
+	int	 r;
 
 	if (depth == 0)
 		snprintf(sql, sizeof sql, "%s", verb);
@@ -1088,18 +1230,20 @@ aux_control(struct conn *c, const char *verb, int depth, PGresult **out)
 		snprintf(sql, sizeof sql, "%s venueless_sp_%d",
 		    strcmp(verb, "BEGIN") == 0 ? "SAVEPOINT" :
 		    "RELEASE SAVEPOINT", depth);
-	return aux_run(c, sql, -1, NULL, out, NULL);
+	r = aux_run(c, sql, -1, NULL, out, NULL);
+	aux_trace(L, c, sql, 0, NULL, t0, r == -1);
+	return r;
 }
 
 /* Roll back after fn raised; at the top level drop a stuck connection. */
 static void
-aux_rollback(struct conn *c, int depth, unsigned gen)
+aux_rollback(lua_State *L, struct conn *c, int depth, unsigned gen)
 {
 	int	 intr = c->intr;
 
 	if (c->pg == NULL || c->generation != gen)
 		return;
-	if (aux_control(c, "ROLLBACK", depth, NULL) == -1 && depth == 0 &&
+	if (aux_control(L, c, "ROLLBACK", depth, NULL) == -1 && depth == 0 &&
 	    c->pg != NULL)
 		aux_drop(c);
 	c->intr = intr;
@@ -1119,7 +1263,7 @@ aux_commit(lua_State *L, struct conn *c, int depth, unsigned gen)
 		aux_raise(L, c);
 	}
 	b = aux_newbox(L);
-	r = aux_control(c, "COMMIT", depth, &b->res);
+	r = aux_control(L, c, "COMMIT", depth, &b->res);
 	if (r == 0 && depth == 0 && b->res != NULL &&
 	    strcmp(pq.PQcmdStatus(b->res), "ROLLBACK") == 0) {
 		aux_seterr(c, "the transaction was aborted and rolled back",
@@ -1130,7 +1274,7 @@ aux_commit(lua_State *L, struct conn *c, int depth, unsigned gen)
 	b->res = NULL;
 	lua_pop(L, 1);
 	if (r == -1 && depth > 0)
-		aux_rollback(c, depth, gen);
+		aux_rollback(L, c, depth, gen);
 	if (r == -1 || c->intr)
 		aux_raise(L, c);
 }
@@ -1148,13 +1292,13 @@ lpg_transaction(lua_State *L)
 		return aux_raise(L, c);
 	depth = c->depth;
 	gen = c->generation;
-	if (aux_control(c, "BEGIN", depth, NULL) == -1 || c->intr)
+	if (aux_control(L, c, "BEGIN", depth, NULL) == -1 || c->intr)
 		return aux_raise(L, c);
 	c->depth++;
 	r = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
 	c->depth--;
 	if (r != LUA_OK) {
-		aux_rollback(c, depth, gen);
+		aux_rollback(L, c, depth, gen);
 		return lua_error(L);
 	}
 	aux_commit(L, c, depth, gen);
@@ -1338,6 +1482,7 @@ static const luaL_Reg lpg_funcs[] = {
 	{ "quote_ident", lpg_quote_ident },
 	{ "backend_pid", lpg_backend_pid },
 	{ "info", lpg_info },
+	{ "trace", lpg_trace },
 	{ NULL, NULL }
 };
 

@@ -58,6 +58,8 @@ test("fields at any depth, functions get a parenthesis and a hint", function()
   end
   eq({}, (C("nosuch.x")))
   eq({}, (C("f().x")), "calls are not evaluated")
+  eq({}, (C('("x"):upper():le')), "nor typed, outside the models")
+  eq({}, (C('t:m{}.', setmetatable({ t = { m = function() return { k = 1 } end } }, { __index = _G }))))
   eq({ "n" }, (C('t["k"].', setmetatable({ t = { k = { n = 1 } } }, { __index = _G }))))
 end)
 

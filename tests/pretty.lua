@@ -153,3 +153,25 @@ test("__pretty shows a replacement, and never the value when it fails", function
   local again = setmetatable({ pw = "s3cret" }, { __pretty = function(t) return t end })
   eq("<table>", fmt(again))
 end)
+
+test("row objects (worlds, rooms) print as their fields, credentials masked", function()
+  local row = { id = "w1", title = "T", secret_key = "s3", n = 2 }
+  local order = { "id", "title", "secret_key", "n" }
+  local obj = setmetatable({}, {
+    __tostring = function() return '<world w1 "T">' end,
+    __index = function(_, k) return row[k] end,
+    __pairs = function()
+      local i = 0
+      return function()
+        i = i + 1
+        if order[i] then return order[i], row[order[i]] end
+      end
+    end,
+    _fields = { id = true, title = true, secret_key = true, n = true },
+  })
+  eq('<world w1 "T">\n  id         = "w1"\n  title      = "T"\n  secret_key = ***\n  n          = 2',
+    fmt(obj))
+  eq('{ <world w1 "T"> }', fmt({ obj }), "nested: the short form")
+  eq(true, pretty.secret_name("vapid_private_key"))
+  eq(false, pretty.secret_name("title"))
+end)

@@ -233,4 +233,38 @@ mark; wait_for 'name? '
 line 'sample world'; wait_for 'got[sample world]'
 mark; $TM send-keys -t vl C-d; wait_for 'got[nil]'; wait_for 'again? '
 mark; $TM send-keys -t vl C-c; wait_for 'EXIT=130'
+# Models: Tab completes an object's fields and relations, a queryset's
+# methods and filter{} keys; objects print as their fields; db.trace.
+$TM kill-session -t vl
+$TM new-session -d -s vl -x 150 -y 50 "NO_COLOR=1 '$VENUELESS' shell; echo EXIT=\$?; sleep 600"
+mark; prompt
+mark; line 'u = User:create{world_id = "sample", profile = {}, traits = {}, client_id = "pty"}'; prompt
+mark; keys 'u.wor'; $TM send-keys -t vl Tab; $TM send-keys -t vl Tab
+wait_for 'world_grants'; wait_for 'world_views'
+cancel
+mark; keys 'u.world_i'; $TM send-keys -t vl Tab; wait_for "${PROMPT}u.world_id"
+line ''; wait_for $'\nsample'
+mark; keys 'u.world.tit'; $TM send-keys -t vl Tab; wait_for "${PROMPT}u.world.title"
+line ''; wait_for $'\nTitle sample'
+mark; keys 'User:filter{client'; $TM send-keys -t vl Tab; $TM send-keys -t vl Tab
+wait_for 'client_id'; wait_for 'client_state'
+cancel
+mark; keys 'User:filter{client_i'; $TM send-keys -t vl Tab
+wait_for "${PROMPT}User:filter{client_id"
+keys ' = "pty"}:cou'; $TM send-keys -t vl Tab
+wait_for 'User:filter{client_id = "pty"}:count('
+line ')'; wait_for $'\n1'
+mark; keys 'User:filter{last_login__gt'; $TM send-keys -t vl Tab; $TM send-keys -t vl Tab
+wait_for 'last_login__gte'
+cancel
+mark; line 'w = worlds.get("sample")'; prompt
+mark; keys 'w.tit'; $TM send-keys -t vl Tab; wait_for "${PROMPT}w.title"
+cancel
+mark; line 'u'; wait_for '<core.User '; wait_for 'client_id'; wait_for '= "pty"'
+mark; line 'db.trace(true)'; prompt
+mark; line 'User:filter{client_id = "pty"}:exists()'
+wait_for 'SELECT EXISTS (SELECT 1 FROM "core_user" t0 WHERE t0."client_id" = $1'
+wait_for "ms; \$1 = 'pty'"; wait_for $'\ntrue'
+mark; line 'db.trace(false)'; wait_for $'\ntrue'
+mark; $TM send-keys -t vl C-d; wait_for 'EXIT=0'
 echo "shell-pty: ok"

@@ -5,6 +5,7 @@
 -- the cursor; see complete.complete and venueless(1), SHELL.
 local lexer = require "venueless.lexer"
 local sources = require "venueless.complete.sources"
+local mc = require "venueless.complete.models"
 
 local M = {}
 
@@ -58,8 +59,10 @@ local function add_keys(set, t, only_functions)
   end
 end
 
--- Fields reachable on v: its own keys and those of its __index tables.
+-- Fields reachable on v: its own keys and those of its __index tables;
+-- a model class's, queryset's or object's from the model metadata.
 local function fields(v, only_functions)
+  if mc.kind(v) then return mc.candidates(v, only_functions) end
   local set, seen = {}, {}
   local t = v
   if type(v) == "string" then t = string end
@@ -73,6 +76,7 @@ local function fields(v, only_functions)
       t = mt.__index
     else
       add_keys(set, mt._methods, only_functions)
+      if not only_functions then add_keys(set, mt._fields) end
       if type(mt.__index) == "function" then
         -- a C __index (redis connections) keeps its methods in an upvalue
         for i = 1, 3 do
@@ -105,9 +109,35 @@ end
 
 ---------------------------------------------------------------- chains
 
+-- The index of the bracket opening the one closed at toks[i], or nil.
+local function opener(toks, i)
+  local depth = 0
+  for j = i, 1, -1 do
+    local v = toks[j].type == "op" and toks[j].value
+    if v == ")" or v == "]" or v == "}" then
+      depth = depth + 1
+    elseif v == "(" or v == "[" or v == "{" then
+      depth = depth - 1
+      if depth == 0 then return j end
+    end
+  end
+end
+
+-- A method call whose arguments end at toks[i] (")", "}" or a string):
+-- its name and the index before its receiver, or nil.
+local function call_step(toks, i)
+  local t = toks[i]
+  local j = t.type == "string" and i or opener(toks, i)
+  local name, sep = j and toks[j - 1], j and toks[j - 2]
+  if name and name.type == "name" and sep and sep.type == "op" and sep.value == ":" then
+    return name.value, j - 3
+  end
+end
+
 -- Parse the expression chain that ends before toks[last]: returns the
--- root ({name=} or {value=}) and the list of keys, or nil when it
--- involves a call or anything else we should not evaluate.
+-- root ({name=} or {value=}) and the list of keys ({call = name} for a
+-- method call, which resolve never runs), or nil when it involves
+-- anything else we should not evaluate.
 local function chain(toks, last)
   local keys = {}
   local i = last
@@ -130,31 +160,82 @@ local function chain(toks, last)
       table.insert(keys, 1, k.type == "number" and math.tointeger(tonumber(k.value))
         or tonumber(k.value) or k.value)
       i = i - 3
-    elseif t.type == "op" and t.value == ")" then
-      local str, o, before = toks[i - 1], toks[i - 2], toks[i - 3]
-      if str and str.type == "string" and o and o.value == "("
-        and not (before and (before.type == "name" or before.value == "]"
-          or before.value == ")")) then
-        return { value = str.value }, keys
-      end
-      return nil
+    elseif t.type == "op" and t.value == ")" and toks[i - 1] and toks[i - 1].type == "string"
+      and toks[i - 2] and toks[i - 2].value == "("
+      and not (toks[i - 3] and (toks[i - 3].type == "name" or toks[i - 3].value == "]"
+        or toks[i - 3].value == ")")) then
+      return { value = toks[i - 1].value }, keys
     elseif t.type == "string" and i == last then
       return { value = t.value }, keys
+    elseif t.type == "string" or (t.type == "op" and (t.value == ")" or t.value == "}")) then
+      local name, before = call_step(toks, i)
+      if not name then return nil end
+      table.insert(keys, 1, { call = name })
+      i = before
     else
       return nil
     end
   end
 end
 
--- Evaluate a chain from env; nil when any step fails.
+-- Evaluate a chain from env; nil when any step fails. Calls and model
+-- relations are not run: the model metadata says what they give.
 local function resolve(env, root, keys)
   local v
   if root.name then v = get(env, root.name) else v = root.value end
   for _, k in ipairs(keys) do
     if v == nil then return nil end
-    if type(v) == "string" then v = string[k] else v = get(v, k) end
+    if type(k) == "table" then
+      v = mc.call(v, k.call)
+    elseif mc.kind(v) then
+      v = mc.index(v, k)
+    elseif type(v) == "string" then
+      v = string[k]
+    else
+      v = get(v, k)
+    end
   end
   return v
+end
+
+-- The model class and method of a call recv:method( or recv:method{
+-- whose bracket is toks[j], when recv is a model class or queryset.
+local function model_call(toks, j, env)
+  local name, sep = toks[j - 1], toks[j - 2]
+  if toks[j].value == "{" and name and name.value == "(" then
+    name, sep, j = toks[j - 2], toks[j - 3], j - 1
+  end
+  if not (name and name.type == "name" and sep and sep.value == ":") then return nil end
+  local root, keys = chain(toks, j - 3)
+  local kind, cls = mc.kind(root and resolve(env, root, keys))
+  if kind == "class" or kind == "queryset" then return cls, name.value end
+end
+
+-- The innermost bracket still open before toks[i], or nil.
+local function open_bracket(toks, i)
+  local depth = 0
+  for j = i, 1, -1 do
+    local v = toks[j].type == "op" and toks[j].value
+    if v == ")" or v == "]" or v == "}" then
+      depth = depth + 1
+    elseif v == "(" or v == "[" or v == "{" then
+      if depth == 0 then return j end
+      depth = depth - 1
+    end
+  end
+end
+
+-- Field paths and lookups for a key of Model:filter{...} (or exclude,
+-- get, update, new, create) being typed after toks[sepi]; nil elsewhere.
+local function model_keys(toks, sepi, env, word)
+  local t = toks[sepi]
+  if not (t and t.type == "op" and (t.value == "{" or t.value == "," or t.value == ";")) then
+    return nil
+  end
+  local j = open_bracket(toks, sepi)
+  if not (j and toks[j].value == "{") then return nil end
+  local cls, method = model_call(toks, j, env)
+  return cls and mc.keys(cls, method, word)
 end
 
 -- The dotted name of the function called by the innermost open '('
@@ -239,8 +320,14 @@ local function filter(list, word)
   return out
 end
 
--- Completion inside an open string: live values for known calls.
-local function in_string(toks, tok, after)
+-- Completion inside an open string: live values for known calls, field
+-- paths for a model's order, values and select_related.
+local function in_string(toks, tok, after, env)
+  local j = open_bracket(toks, #toks - 1)
+  local cls, method
+  if j and toks[j].value == "(" then cls, method = model_call(toks, j, env) end
+  local paths = cls and mc.strings(cls, method, tok.value)
+  if paths then return filter(paths, tok.value), tok.s + 1 end
   local fname, argn = callee(toks, #toks)
   if not fname then return {}, tok.s + 1 end
   local src = arg_source(fname, argn)
@@ -297,7 +384,7 @@ function M.complete(text, env, after)
     return {}, #text + 1
   end
   if last and last.open then
-    if last.type == "string" and last.quote then return in_string(toks, last, after) end
+    if last.type == "string" and last.quote then return in_string(toks, last, after, env) end
     return {}, #text + 1
   end
   local word, start, sepi = "", #text + 1, #toks
@@ -320,6 +407,8 @@ function M.complete(text, env, after)
   elseif sep and sep.type == "op" and (sep.value == "." or sep.value == ":") then
     return {}, start
   else
+    local keys = model_keys(toks, sepi, env, word)
+    if keys then return filter(keys, word), start end
     set = global_names(env)
   end
   local names = {}

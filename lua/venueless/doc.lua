@@ -37,6 +37,8 @@ M.bindings = {
     transaction = { sig = "db.transaction(fn, ...)",
       text = "run fn inside BEGIN/COMMIT (SAVEPOINT when nested); rollback on error" },
     in_transaction = { sig = "db.in_transaction()", text = "is a transaction open" },
+    trace = { sig = "db.trace(on | fn)",
+      text = "echo every statement, its parameters (secrets ***) and ms to stderr; fn(sql, params, ms, err) instead" },
     quote_ident = { sig = "db.quote_ident(name)", text = "quote an SQL identifier" },
     backend_pid = { sig = "db.backend_pid()", text = "the server process id of the connection" },
     info = { sig = "db.info()", text = "{dbname=, user=, host=, port=, server_version=}" },
@@ -149,8 +151,97 @@ function M.find(fn)
   end
 end
 
+---------------------------------------------------------------- models
+
+-- The model kind and class of v (venueless.models.kind) if the model
+-- layer is loaded; a class by its global name for help("User").
+local function model_of(v)
+  local models = package.loaded["venueless.models"]
+  if type(v) == "string" and v:match("^%u") then
+    models = models or M.module("models")
+    local cls = models and models.class(v)
+    return cls and "class", cls
+  end
+  if models and type(v) == "table" then return models.kind(v) end
+end
+
+-- One line per field: name, Django type, column type and what else
+-- matters (primary key, NULL, a foreign key's target, a default).
+local function field_lines(cls, lines)
+  for _, f in ipairs(cls._meta.fields) do
+    local notes = { f.db_type }
+    if f.primary_key then notes[#notes + 1] = "primary key" end
+    if f.null then notes[#notes + 1] = "null" end
+    if f.fk then
+      local t = require("venueless.models").class(f.fk.target)
+      notes[#notes + 1] = ("-> %s (%s), on_delete %s"):format(t._name, f.attname, f.fk.on_delete)
+    end
+    if f.choices then notes[#notes + 1] = "choices" end
+    lines[#lines + 1] = ("  %-26s %-20s %s"):format(f.name, f.type, table.concat(notes, ", "))
+  end
+end
+
+-- The relations: forward keys, reverse accessors, many-to-many.
+local function relation_lines(cls, lines)
+  local models = require "venueless.models"
+  local md = cls._meta
+  for _, f in ipairs(md.fields) do
+    if f.fk then
+      lines[#lines + 1] = ("  %-26s %s"):format(f.name, "the " .. models.class(f.fk.target)._name
+        .. (f.fk.one_to_one and " (one-to-one)" or ""))
+    end
+  end
+  for _, m in ipairs(md.m2m or {}) do
+    lines[#lines + 1] = ("  %-26s %s"):format(m.name, "queryset of " .. models.class(m.target)._name
+      .. " (many-to-many, " .. m.through .. ")")
+  end
+  for _, r in ipairs(md.reverse or {}) do
+    local what = r.kind == "OneToOneRel" and "the " or "queryset of "
+    local via = r.kind == "ManyToManyRel" and " (many-to-many " or " (by "
+    lines[#lines + 1] = ("  %-26s %s%s%s%s.%s)"):format(r.accessor, what,
+      models.class(r.model)._name, via, models.class(r.model)._name, r.field)
+  end
+end
+
+-- The documented methods whose key starts with one of prefixes.
+local function method_lines(prefixes, lines)
+  local doc = require("venueless.models")._doc
+  local keys = {}
+  for k in pairs(doc) do
+    for _, p in ipairs(prefixes) do
+      if k:sub(1, #p) == p then keys[#keys + 1] = k end
+    end
+  end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    lines[#lines + 1] = ("  %-44s %s"):format(doc[k].sig, doc[k].text)
+  end
+end
+
+-- help(User), help("User"), help(obj): the model's fields, relations
+-- and methods; help(queryset): its methods.
+local function model_help(kind, cls)
+  local md = cls._meta
+  local lines = { ("%s (%s): table %s%s"):format(cls._name, cls._label, md.table,
+    md.versioned and ", versioned (saves bump version and tell the model cache)" or "") }
+  if kind == "queryset" then
+    lines[1] = "queryset of " .. lines[1]
+    method_lines({ "queryset:" }, lines)
+    return table.concat(lines, "\n")
+  end
+  lines[#lines + 1] = "Fields:"
+  field_lines(cls, lines)
+  lines[#lines + 1] = "Relations (obj.name):"
+  relation_lines(cls, lines)
+  lines[#lines + 1] = "Methods (" .. cls._name .. ":name also starts a queryset):"
+  method_lines({ "Model:", "queryset:", "object:" }, lines)
+  return table.concat(lines, "\n")
+end
+
 -- Text of help(), help("name") or help(fn).
 function M.help_text(v)
+  local kind, cls = model_of(v)
+  if kind then return model_help(kind, cls) end
   if v == nil then
     local lines = { "Modules (also globals, loaded on first use):" }
     for _, name in ipairs(M.modules) do

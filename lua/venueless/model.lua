@@ -260,6 +260,8 @@ function M.class(spec)
     __newindex = newindexer(spec.name, rows, known, spec.readonly),
     __tostring = function(obj) return spec.tostring(rows[obj]) end,
     __pairs = pairser(spec.columns, rows),
+    -- for the completer: the fields and methods behind __index
+    _fields = known, _methods = methods,
   }
   return {
     methods = methods, columns = spec.columns, json = spec.json,

@@ -60,6 +60,20 @@ function M.metadata()
   return meta
 end
 
+-- What v is for the shell's completer and printer, without running a
+-- query: "class", "queryset" or "object" and its class; nil otherwise.
+function M.kind(v)
+  local O = require "venueless.models.object"
+  local Q = require "venueless.models.queryset"
+  if O.is(v) then return "object", O.state[v].cls end
+  if Q.is(v) then return "queryset", Q.describe(v).cls end
+  local mt = getmetatable(v)
+  if type(v) == "table" and type(mt) == "table" and rawget(mt, "__name") == "venueless.model" then
+    return "class", v
+  end
+  return nil
+end
+
 -- models.transaction(fn, ...): as worlds.transaction; saves inside fn
 -- commit together and the model cache learns them after the commit.
 M.transaction = require("venueless.model").transaction
@@ -121,6 +135,8 @@ M._doc = {
   names = { sig = "models.names()", text = "every model's global name, auth.User as AuthUser" },
   meta_of = { sig = "models.meta_of(name)",
     text = "a model's generated metadata (table, fields, relations, columns)" },
+  kind = { sig = "models.kind(v)",
+    text = "\"class\", \"queryset\" or \"object\" and the model class, or nil (runs no query)" },
   metadata = { sig = "models.metadata()",
     text = "venueless.models.meta: every model and the many-to-many through tables" },
 }

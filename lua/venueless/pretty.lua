@@ -1,8 +1,9 @@
 -- The shell's printer: nested tables with sorted keys, depth and item
 -- limits and cycles marked; query results as aligned tables (expanded
--- like psql's \x when rows are wide); objects through __pretty (what to
--- show instead) or __tostring;
--- colours on a terminal unless NO_COLOR is set.
+-- like psql's \x when rows are wide); model objects as their fields,
+-- querysets (one statement, at most M.queryset_rows) and lists of objects
+-- as result tables; objects through __pretty (what to show instead) or
+-- __tostring; colours on a terminal unless NO_COLOR is set.
 local core = require "venueless.core"
 local lexer = require "venueless.lexer"
 
@@ -11,6 +12,7 @@ local M = {}
 M.depth = 4         -- nesting shown before {…}
 M.items = 50        -- entries shown per table before "… (N more)"
 M.rows = 200        -- rows shown of a query result
+M.queryset_rows = 20 -- rows a printed queryset fetches and shows
 M.expanded = nil    -- true/false forces result layout; nil: by width
 M.width = nil       -- columns; nil: the terminal's, else COLUMNS, else 80
 
@@ -89,7 +91,14 @@ local function quote(s)
   return '"' .. M.escape((s:gsub('["\\]', "\\%0"))) .. '"'
 end
 
-local format_value
+local format_value, is_row_object, row_object
+
+-- A model value's kind and class (venueless.models.kind), without
+-- loading the model layer when nothing made a model value yet.
+local function model_kind(v)
+  local models = package.loaded["venueless.models"]
+  if models and type(v) == "table" then return models.kind(v) end
+end
 
 -- A table as one line, or nil when it does not fit in room columns.
 local function one_line(ctx, parts, room)
@@ -159,12 +168,15 @@ function format_value(ctx, v, depth, indent)
     end
     return paint(ctx, "object", "<" .. tv .. ">")
   end
+  if depth == 0 and model_kind(v) then return M.model(v, ctx) end
+  if depth == 0 and is_row_object(v) then return row_object(v, ctx) end
   if has_tostring(v) then
     local ok, s = pcall(tostring, v)
     return paint(ctx, "object", ok and s or "<" .. type(v) .. ">")
   end
   if tv == "table" then
     if M.is_result(v) and depth == 0 then return M.result(v, ctx) end
+    if depth == 0 and M.objects_of(v) then return M.result(M.rows_of(v), ctx) end
     return format_table(ctx, v, depth, indent)
   end
   if tv == "function" then
@@ -257,8 +269,113 @@ function M.result(res, ctx, opts)
   local out = x and expanded(ctx, cols, cells) or aligned(ctx, cols, cells, widths)
   if x and #cells == 0 then out = {} end
   if #res > #cells then out[#out + 1] = ("… (%d more rows)"):format(#res - #cells) end
-  out[#out + 1] = plural(#res, "row")
+  if res.more then out[#out + 1] = res.more else out[#out + 1] = plural(#res, "row") end
   return table.concat(out, "\n")
+end
+
+---------------------------------------------------------------- models
+
+-- Is a field or column named like a credential (the shell's secret
+-- patterns: password, secret, token, private_key, ...)? Printed objects
+-- and rows show *** for its value; reading the field gives the real one.
+function M.secret_name(name)
+  return require("venueless.repl").is_secret(name)
+end
+
+local MASK = setmetatable({}, { __tostring = function() return "***" end })
+
+local function masked(name, v)
+  if v ~= nil and v ~= core.null and M.secret_name(name) then return MASK end
+  return v
+end
+
+
+-- The class of a non-empty list whose items are all objects of one
+-- model (User:list()), or nil.
+function M.objects_of(t)
+  if getmetatable(t) ~= nil or rawget(t, 1) == nil then return nil end
+  local cls
+  for k, v in next, t do
+    if math.type(k) ~= "integer" then return nil end
+    local kind, c = model_kind(v)
+    if kind ~= "object" or (cls and c ~= cls) then return nil end
+    cls = c
+  end
+  return cls
+end
+
+-- Objects as a query result: a column per field (by attname), NULL as
+-- null; more: a line to add after the rows.
+function M.rows_of(list, more)
+  local cls = select(2, model_kind(list[1]))
+  local O = require "venueless.models.object"
+  local res = { columns = {}, more = more }
+  for i, f in ipairs(cls._meta.fields) do res.columns[i] = f.attname end
+  for i, obj in ipairs(list) do
+    local row = {}
+    for k, v in pairs(O.row(obj)) do row[k] = masked(k, v) end
+    for _, c in ipairs(res.columns) do if row[c] == nil then row[c] = core.null end end
+    res[i] = row
+  end
+  return res
+end
+
+-- "key = value" lines under a header, keys aligned; fields: {{k, v}, ...}.
+local function field_lines(ctx, header, fields)
+  local w = 0
+  for _, kv in ipairs(fields) do w = math.max(w, #kv[1]) end
+  local out, pad = { paint(ctx, "object", header) }, "  " .. (" "):rep(w + 3)
+  for _, kv in ipairs(fields) do
+    out[#out + 1] = "  " .. paint(ctx, "key", kv[1]) .. (" "):rep(w - #kv[1]) .. " = "
+      .. format_value(ctx, masked(kv[1], kv[2]), 1, pad)
+  end
+  return table.concat(out, "\n")
+end
+
+-- A venueless.model row object (a world, a room): its metatable lists
+-- _fields and walks them with __pairs.
+function is_row_object(v)
+  local mt = getmetatable(v)
+  return type(v) == "table" and type(mt) == "table" and type(rawget(mt, "_fields")) == "table"
+    and rawget(mt, "__pairs") ~= nil and rawget(mt, "__tostring") ~= nil
+end
+
+-- Its tostring, then its non-NULL fields in table order.
+function row_object(v, ctx)
+  local ok, header = pcall(tostring, v)
+  local fields = {}
+  for k, x in pairs(v) do fields[#fields + 1] = { k, x } end
+  return field_lines(ctx, ok and header or "<object>", fields)
+end
+
+-- An object: its label and key, then one "field = value" line per field
+-- in Django's order (NULL as nil), relations not fetched.
+local function object(obj, cls, ctx)
+  local row = require("venueless.models.object").row(obj)
+  local pk = row[cls._pk.attname]
+  local fields = {}
+  for i, f in ipairs(cls._meta.fields) do fields[i] = { f.attname, row[f.attname] } end
+  return field_lines(ctx, ("<%s %s>"):format(cls._label,
+    pk == nil and "unsaved" or M.escape(tostring(pk))), fields)
+end
+
+-- A model class, object or queryset at the top level. A queryset runs
+-- once, for at most M.queryset_rows rows (one more tells whether there
+-- are more).
+function M.model(v, ctx)
+  local kind, cls = model_kind(v)
+  if kind == "object" then return object(v, cls, ctx) end
+  if kind == "class" then
+    return paint(ctx, "object", ("<model %s %s, table %s>"):format(cls._name, cls._label,
+      cls._meta.table)) .. ("\n  help(%s) lists its fields, relations and methods"):format(cls._name)
+  end
+  local n = M.queryset_rows
+  local lim = require("venueless.models.queryset").describe(v).limit
+  local list = v:limit(lim and math.min(lim, n + 1) or n + 1):list()
+  local more = #list > n and ("… more rows (:count() counts them)") or nil
+  if more then list[#list] = nil end
+  if #list == 0 then return ("<queryset %s: no rows>"):format(cls._label) end
+  return M.result(M.rows_of(list, more), ctx)
 end
 
 ---------------------------------------------------------------- entry
@@ -272,6 +389,7 @@ function M.format(v, opts)
   if ctx.color == nil then ctx.color = M.use_color() end
   if type(v) == "string" then return v end
   if M.is_result(v) then return M.result(v, ctx, opts) end
+  if type(v) == "table" and M.objects_of(v) then return M.result(M.rows_of(v), ctx, opts) end
   return format_value(ctx, v, 0, "")
 end
 
