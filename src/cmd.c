@@ -74,6 +74,22 @@ static const struct vl_option connections_opts[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
+static const struct vl_option createsuperuser_opts[] = {
+	{ "username", 0, "USERNAME", 0, 0, 0, "the username; skips the prompt" },
+	{ "email", 0, "EMAIL", 0, 0, 0,
+	    "the email address (empty for none); skips the prompt" },
+	{ "password-stdin", 0, NULL, 0, 0, 0,
+	    "read the password as one line of standard input" },
+	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
+static const struct vl_option changepassword_opts[] = {
+	{ "password-stdin", 0, NULL, 0, 0, 0,
+	    "read the new password as one line of standard input" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
 static const struct vl_option shell_opts[] = {
 	{ "execute", 'e', "CHUNK", VL_ARG_LIST, 0, 0,
 	    "run CHUNK and print what it returns" },
@@ -101,6 +117,12 @@ const struct vl_cmd vl_cmds[] = {
 	    "[options] list | drop [PATTERN...] | force_reload [PATTERN...]",
 	    "list, drop or reload the live websocket connections", 0,
 	    connections_opts },
+	{ "createsuperuser", "venueless.cmd.createsuperuser", "[options]",
+	    "create a superuser of the /control/ panel", 0,
+	    createsuperuser_opts },
+	{ "changepassword", "venueless.cmd.changepassword",
+	    "[options] [USERNAME]",
+	    "set a /control/ user's password", 0, changepassword_opts },
 	{ "shell", "venueless.cmd.shell", "[-i] [-e CHUNK]... [FILE [ARGS...]]",
 	    "the Lua shell: interactive, -e chunks, or a script", 1,
 	    shell_opts },

@@ -5,7 +5,7 @@ vl_exit 0 "$VENUELESS" --help
 vl_contains "$VL_OUT" "usage: venueless"
 help=$VL_OUT
 for c in migrate showmigrations create_world clone_world import_config \
-    list_worlds connections shell; do
+    list_worlds connections createsuperuser changepassword shell; do
 	vl_contains "$help" "  $c" "--help lists $c"
 	vl_exit 0 "$VENUELESS" "$c" --help
 	vl_contains "$VL_OUT" "usage: venueless $c" "$c --help"

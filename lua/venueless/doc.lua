@@ -6,7 +6,7 @@ local M = {}
 
 -- The operator globals help() lists, in this order.
 M.modules = { "db", "redis", "json", "msgpack", "crypto", "config",
-  "migrations", "worlds", "rooms", "connections", "models" }
+  "migrations", "worlds", "rooms", "connections", "models", "admin" }
 
 M.summaries = {
   db = "PostgreSQL: query, exec, rows, transaction",
@@ -20,6 +20,7 @@ M.summaries = {
   rooms = "rooms of a world",
   models = "every Django model (User, Room, ChatEvent, …): querysets and objects",
   connections = "live websocket connections: list, drop, force_reload",
+  admin = "/control/ accounts: create_superuser, set_password, check_password",
 }
 
 M.bindings = {
@@ -70,6 +71,8 @@ M.bindings = {
     random_string = { sig = "crypto.random_string(n [, alphabet])", text = "a uniform random string" },
     hmac_sha256 = { sig = "crypto.hmac_sha256(key, msg)", text = "raw 32-byte HMAC-SHA256" },
     sha256 = { sig = "crypto.sha256(s)", text = "raw 32-byte SHA-256" },
+    pbkdf2_sha256 = { sig = "crypto.pbkdf2_sha256(password, salt, iterations [, len])",
+      text = "raw PBKDF2-HMAC-SHA256 key, len bytes (32)" },
     hex = { sig = "crypto.hex(s)", text = "lowercase hex of bytes" },
     base64url = { sig = "crypto.base64url(s)", text = "base64url without padding" },
     base64url_decode = { sig = "crypto.base64url_decode(s)", text = "decode base64url; nil, msg on bad input" },
