@@ -80,6 +80,10 @@ static const struct vl_option createsuperuser_opts[] = {
 	    "the email address (empty for none); skips the prompt" },
 	{ "password-stdin", 0, NULL, 0, 0, 0,
 	    "read the password as one line of standard input" },
+	/* taken, so that neither "--password x" nor an abbreviation of
+	 * --password-stdin puts a password in argv and the usage error */
+	{ "password", 0, "PASSWORD", 0, 0, 0,
+	    "refused: a password is never an argument" },
 	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
@@ -87,6 +91,8 @@ static const struct vl_option createsuperuser_opts[] = {
 static const struct vl_option changepassword_opts[] = {
 	{ "password-stdin", 0, NULL, 0, 0, 0,
 	    "read the new password as one line of standard input" },
+	{ "password", 0, "PASSWORD", 0, 0, 0,
+	    "refused: a password is never an argument" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
@@ -317,9 +323,9 @@ aux_badopt(const struct vl_cmd *c, int ch, char **argv)
 	if (optopt != 0 && optopt < 256)
 		fprintf(stderr, "venueless: %s: %s -%c\n", c->name, what,
 		    optopt);
-	else
-		fprintf(stderr, "venueless: %s: %s %s\n", c->name, what,
-		    argv[optind - 1]);
+	else	/* never the "=value" part: it may be a secret */
+		fprintf(stderr, "venueless: %s: %s %.*s\n", c->name, what,
+		    (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 }
 
 /*

@@ -29,12 +29,13 @@ local function password(opts, shown)
 end
 
 function M.run(opts, args)
-  cli.max_args(args, 1)
+  su.check_source(opts)
+  -- not cli.max_args: a second argument may be a password, so not shown
+  if #args > 1 then cli.usage("unexpected argument after USERNAME (not shown)") end
   local username = args[1] or admin.login_name()
   if username == nil then
     cli.usage("no USERNAME given and no login name in LOGNAME, USER, LNAME or USERNAME")
   end
-  su.check_source(opts)
   cli.connect_db("changepassword")
   local shown = cli.shown(username)
   local AuthUser = require("venueless.models").AuthUser

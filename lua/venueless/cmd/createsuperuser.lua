@@ -19,9 +19,13 @@ M.PROMPTS = {
   again = "Password (again): ",
 }
 
--- Off a terminal the password can only come from --password-stdin;
--- refuse before connecting (exit 2).
+-- A password given as an argument is refused, never shown; off a
+-- terminal the password can only come from --password-stdin. Both before
+-- connecting (exit 2).
 function M.check_source(opts)
+  if opts.password then
+    cli.usage("a password is never given as an argument: use --password-stdin or the prompt")
+  end
   if opts["password-stdin"] or core.isatty(0) then return end
   cli.usage("standard input is not a terminal: give --password-stdin to read "
     .. "the password from it")
@@ -115,8 +119,9 @@ local function password(opts)
 end
 
 function M.run(opts, args)
-  cli.max_args(args, 0)
   M.check_source(opts)
+  -- not cli.max_args: a stray argument may be a password, so not shown
+  if #args > 0 then cli.usage("unexpected argument (not shown)") end
   local tty = core.isatty(0)
   if not tty and not opts.username then
     cli.usage("--username is required when standard input is not a terminal")
