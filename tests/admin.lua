@@ -135,6 +135,8 @@ test("check_password reads what Django wrote; other hashers are said so", functi
     .. " WHERE username = 'noemail'")
   local _, code = fails("argon2", admin.check_password("noemail", "x"))
   eq("unsupported", code)
+  eq(false, admin.verify("x", "pbkdf2_sha256$0$salt$hash"), "malformed: no match")
+  eq(false, admin.verify("x", "pbkdf2_sha256$salt$hash"), "malformed: no match")
 end)
 
 test("login_name follows getpass.getuser's variables", function()
@@ -144,4 +146,11 @@ test("login_name follows getpass.getuser's variables", function()
   out = sh(("env -i %s shell -e 'return tostring(require(\"venueless.admin\").login_name())'")
     :format(os.getenv("VENUELESS")))
   eq("nil\n", out)
+end)
+
+test("the shell keeps these calls out of its history", function()
+  local repl = require "venueless.repl"
+  ok(repl.is_secret('admin.set_password("root", "x")'), "set_password")
+  ok(repl.is_secret('admin.create_superuser{username = "a", password = "x"}'), "create_superuser")
+  ok(repl.is_secret('admin.check_password("root", "x")'), "check_password")
 end)

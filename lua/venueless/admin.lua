@@ -51,13 +51,15 @@ end
 -- stored passwords match nothing, as in Django.
 function M.verify(password, encoded)
   if encoded == nil or encoded == "" or encoded:sub(1, 1) == "!" then return false end
-  local algo, iter, salt = encoded:match("^([^$]+)%$(%d+)%$([^$]+)%$[^$]*$")
-  if algo ~= M.ALGORITHM then
-    local name = encoded:match("^([%w_]+)%$") or "unknown"
-    return nil, ("the password is hashed with %s, which venueless cannot check"):format(name),
-      "unsupported"
+  local name = encoded:match("^([%w_]+)%$")
+  if name ~= M.ALGORITHM then
+    return nil, ("the password is hashed with %s, which venueless cannot check")
+      :format(name or "an unknown hasher"), "unsupported"
   end
-  return same(encoded, M.make_password(password, salt, math.tointeger(tonumber(iter))))
+  local iter, salt = encoded:match("^[^$]+%$(%d+)%$([^$]+)%$[^$]*$")
+  iter = math.tointeger(tonumber(iter))
+  if iter == nil or iter < 1 or iter > 0x7fffffff then return false end	-- malformed
+  return same(encoded, M.make_password(password, salt, iter))
 end
 
 local function valid_utf8(s) return utf8.len(s) ~= nil end
