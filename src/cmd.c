@@ -104,6 +104,28 @@ static const struct vl_option token_opts[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
+static const struct vl_option createsuperuser_opts[] = {
+	{ "username", 0, "USERNAME", 0, 0, 0, "the username; skips the prompt" },
+	{ "email", 0, "EMAIL", 0, 0, 0,
+	    "the email address (empty for none); skips the prompt" },
+	{ "password-stdin", 0, NULL, 0, 0, 0,
+	    "read the password as one line of standard input" },
+	/* taken, so that neither "--password x" nor an abbreviation of
+	 * --password-stdin puts a password in argv and the usage error */
+	{ "password", 0, "PASSWORD", 0, 0, 0,
+	    "refused: a password is never an argument" },
+	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
+static const struct vl_option changepassword_opts[] = {
+	{ "password-stdin", 0, NULL, 0, 0, 0,
+	    "read the new password as one line of standard input" },
+	{ "password", 0, "PASSWORD", 0, 0, 0,
+	    "refused: a password is never an argument" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
 static const struct vl_option shell_opts[] = {
 	{ "execute", 'e', "CHUNK", VL_ARG_LIST, 0, 0,
 	    "run CHUNK and print what it returns" },
@@ -140,6 +162,12 @@ const struct vl_cmd vl_cmds[] = {
 	{ "bbb_update_cost", "venueless.cmd.bbb_update_cost", "[options]",
 	    "update the cost of every active BigBlueButton server", 0,
 	    bbb_update_cost_opts },
+	{ "createsuperuser", "venueless.cmd.createsuperuser", "[options]",
+	    "create a superuser of the /control/ panel", 0,
+	    createsuperuser_opts },
+	{ "changepassword", "venueless.cmd.changepassword",
+	    "[options] [USERNAME]",
+	    "set a /control/ user's password", 0, changepassword_opts },
 	{ "shell", "venueless.cmd.shell", "[-i] [-e CHUNK]... [FILE [ARGS...]]",
 	    "the Lua shell: interactive, -e chunks, or a script", 1,
 	    shell_opts },
@@ -334,9 +362,9 @@ aux_badopt(const struct vl_cmd *c, int ch, char **argv)
 	if (optopt != 0 && optopt < 256)
 		fprintf(stderr, "venueless: %s: %s -%c\n", c->name, what,
 		    optopt);
-	else
-		fprintf(stderr, "venueless: %s: %s %s\n", c->name, what,
-		    argv[optind - 1]);
+	else	/* never the "=value" part: it may be a secret */
+		fprintf(stderr, "venueless: %s: %s %.*s\n", c->name, what,
+		    (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 }
 
 /*

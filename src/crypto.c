@@ -20,6 +20,7 @@
 
 #define CRYPTO_KEYS	"venueless.crypto.keys"
 #define CRYPTO_CHUNK	3072	/* bytes of input per EVP_EncodeBlock call */
+#define CRYPTO_DKMAX	1024	/* largest PBKDF2 key asked for */
 
 /* The libcrypto functions we use, resolved with dlsym. */
 #define OSSL_FUNCS \
@@ -27,7 +28,7 @@
 	X(ERR_error_string_n) X(ERR_get_error) X(EVP_Digest) \
 	X(EVP_EncodeBlock) X(EVP_PKEY_Q_keygen) X(EVP_PKEY_free) \
 	X(EVP_sha1) X(EVP_sha256) X(PEM_write_bio_PUBKEY) X(PEM_write_bio_PrivateKey) \
-	X(RAND_bytes) X(HMAC)
+	X(RAND_bytes) X(HMAC) X(PKCS5_PBKDF2_HMAC)
 
 static struct {
 #define X(f) __typeof__(f) *f;
@@ -138,6 +139,36 @@ lcrypto_hmac_sha256(lua_State *L)
 	    msglen, mac, &maclen) == NULL)
 		return aux_sslerror(L, "HMAC");
 	lua_pushlstring(L, (const char *)mac, maclen);
+	return 1;
+}
+
+/*
+ * crypto.pbkdf2_sha256(password, salt, iterations [, len]) -> len raw
+ * bytes (32, SHA-256's size, by default: what Django's hasher stores).
+ */
+static int
+lcrypto_pbkdf2_sha256(lua_State *L)
+{
+	unsigned char	 out[CRYPTO_DKMAX];
+	const char	*pass, *salt;
+	size_t		 passlen, saltlen;
+	lua_Integer	 iter, len;
+
+	pass = luaL_checklstring(L, 1, &passlen);
+	salt = luaL_checklstring(L, 2, &saltlen);
+	iter = luaL_checkinteger(L, 3);
+	len = luaL_optinteger(L, 4, 32);
+	luaL_argcheck(L, passlen <= INT_MAX, 1, "password too long");
+	luaL_argcheck(L, saltlen <= INT_MAX, 2, "salt too long");
+	luaL_argcheck(L, iter >= 1 && iter <= INT_MAX, 3, "iterations must be "
+	    "1 to 2147483647");
+	luaL_argcheck(L, len >= 1 && len <= CRYPTO_DKMAX, 4, "length must be "
+	    "1 to 1024");
+	if (ossl.PKCS5_PBKDF2_HMAC(pass, (int)passlen,
+	    (const unsigned char *)salt, (int)saltlen, (int)iter,
+	    ossl.EVP_sha256(), (int)len, out) != 1)
+		return aux_sslerror(L, "PKCS5_PBKDF2_HMAC");
+	lua_pushlstring(L, (const char *)out, (size_t)len);
 	return 1;
 }
 
@@ -369,6 +400,7 @@ static const luaL_Reg lcrypto_funcs[] = {
 	{ "hmac_sha256", lcrypto_hmac_sha256 },
 	{ "sha256", lcrypto_sha256 },
 	{ "sha1", lcrypto_sha1 },
+	{ "pbkdf2_sha256", lcrypto_pbkdf2_sha256 },
 	{ "hex", lcrypto_hex },
 	{ "base64", lcrypto_base64 },
 	{ "base64url", lcrypto_base64url },

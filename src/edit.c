@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -24,6 +25,7 @@
 #define VL_EDITOR	"venueless.edit.editor"
 #define EDIT_HISTSIZE	1000	/* entries kept in memory and in the file */
 #define EDIT_LISTMAX	200	/* candidates listed at most */
+#define EDIT_PASSMAX	4096	/* a canonical-mode line is at most 4095 bytes */
 
 /* The libedit functions we use, resolved with dlsym. */
 #define EL_FUNCS \
@@ -766,6 +768,106 @@ ledit_readline(lua_State *L)
 	return 1;
 }
 
+/*
+ * Read one line from fd into buf, byte by byte through the one
+ * interruptible wait: 1 a line (*len bytes, no newline), 0 end of file
+ * before any byte, -1 an error or a line of cap bytes or more (errno
+ * EMSGSIZE), VL_WAIT_INTR after Ctrl-C or SIGTERM.
+ */
+static int
+aux_passline(int fd, char *buf, size_t cap, size_t *len)
+{
+	ssize_t		 n;
+	int		 r;
+	char		 c;
+
+	for (*len = 0;;) {
+		if ((r = vl_wait_fd(fd, POLLIN, 0, 0)) == VL_WAIT_INTR)
+			return VL_WAIT_INTR;
+		if (r < 0)
+			return -1;
+		if ((n = read(fd, &c, 1)) == 0)
+			return *len > 0;
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -1;
+		}
+		if (c == '\n' || c == '\r')
+			return 1;
+		if (*len + 1 >= cap) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		buf[(*len)++] = c;
+	}
+}
+
+/*
+ * Read a line from the terminal fd with echo off, the prompt on stderr;
+ * the terminal's modes are restored before returning, whatever ended
+ * the read. Canonical mode and signals on, whatever the caller left
+ * (libedit's raw mode), so the kernel edits the line and Ctrl-C is
+ * SIGINT. TCSAFLUSH first: nothing typed before the prompt counts.
+ */
+static int
+aux_readpass(int fd, const char *prompt, char *buf, size_t cap, size_t *len)
+{
+	struct termios	 old, quiet;
+	int		 r, err;
+
+	if (tcgetattr(fd, &old) == -1)
+		return -1;
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+	quiet.c_lflag |= ICANON | ISIG;
+	quiet.c_iflag |= ICRNL;
+	if (tcsetattr(fd, TCSAFLUSH, &quiet) == -1)
+		return -1;
+	fputs(prompt, stderr);
+	fflush(stderr);
+	r = aux_passline(fd, buf, cap, len);
+	err = errno;
+	tcsetattr(fd, TCSADRAIN, &old);
+	fputc('\n', stderr);	/* the Enter (or ^C) that was not echoed */
+	fflush(stderr);
+	errno = err;
+	return r;
+}
+
+/*
+ * edit.readpass([prompt]) -> line | nil at end of file: a password from
+ * the terminal on stdin, not echoed, never in any history. Ctrl-C
+ * raises "interrupted"; stdin not a terminal raises.
+ */
+static int
+ledit_readpass(lua_State *L)
+{
+	const char	*prompt = luaL_optstring(L, 1, "Password: ");
+	char		 buf[EDIT_PASSMAX];
+	size_t		 len = 0;
+	int		 r, err;
+
+	if (!isatty(STDIN_FILENO))
+		return luaL_error(L, "edit.readpass: standard input is not a "
+		    "terminal");
+	r = aux_readpass(STDIN_FILENO, prompt, buf, sizeof buf, &len);
+	err = errno;
+	if (r == 1)
+		lua_pushlstring(L, buf, len);
+	explicit_bzero(buf, sizeof buf);
+	if (r == VL_WAIT_INTR) {
+		vl_interrupted = 1;	/* raised here, as readline does */
+		vl_check_interrupt(L);
+	}
+	if (r == -1)
+		return luaL_error(L, "edit.readpass: %s", err == EMSGSIZE ?
+		    "the line is longer than 4095 bytes" : strerror(err));
+	if (r == 0)
+		lua_pushnil(L);
+	return 1;
+}
+
 /* Stop the loop after SIGTERM: raise "interrupted" for good. */
 static void
 aux_checkterm(lua_State *L)
@@ -829,6 +931,7 @@ static const luaL_Reg ledit_funcs[] = {
 	{ "new", ledit_new },
 	{ "loop", ledit_loop },
 	{ "columns", ledit_columns },
+	{ "readpass", ledit_readpass },
 	{ NULL, NULL }
 };
 

@@ -6,7 +6,7 @@ local M = {}
 
 -- The operator globals help() lists, in this order.
 M.modules = { "db", "redis", "json", "msgpack", "crypto", "config",
-  "migrations", "worlds", "rooms", "connections", "models", "http", "xml", "bbb" }
+  "migrations", "worlds", "rooms", "connections", "models", "http", "xml", "bbb", "admin" }
 
 M.summaries = {
   db = "PostgreSQL: query, exec, rows, transaction",
@@ -23,6 +23,7 @@ M.summaries = {
   http = "HTTP GETs to many servers at once (libcurl)",
   xml = "XML text as a tree of tables (expat)",
   bbb = "BigBlueButton servers: update_cost",
+  admin = "/control/ accounts: create_superuser, set_password, check_password",
 }
 
 M.bindings = {
@@ -76,6 +77,8 @@ M.bindings = {
     hmac_sha256 = { sig = "crypto.hmac_sha256(key, msg)", text = "raw 32-byte HMAC-SHA256" },
     sha256 = { sig = "crypto.sha256(s)", text = "raw 32-byte SHA-256" },
     sha1 = { sig = "crypto.sha1(s)", text = "raw 20-byte SHA-1 (BigBlueButton checksums)" },
+    pbkdf2_sha256 = { sig = "crypto.pbkdf2_sha256(password, salt, iterations [, len])",
+      text = "raw PBKDF2-HMAC-SHA256 key, len bytes (32)" },
     hex = { sig = "crypto.hex(s)", text = "lowercase hex of bytes" },
     base64url = { sig = "crypto.base64url(s)", text = "base64url without padding" },
     base64url_decode = { sig = "crypto.base64url_decode(s)", text = "decode base64url; nil, msg on bad input" },
