@@ -56,6 +56,7 @@ static const char *const lazy_globals[][2] = {
 	{ "rooms", "venueless.rooms" },
 	{ "connections", "venueless.connections" },
 	{ "models", "venueless.models" },
+	{ "check", "venueless.check" },
 	{ NULL, NULL }
 };
 

@@ -6,7 +6,7 @@ local M = {}
 
 -- The operator globals help() lists, in this order.
 M.modules = { "db", "redis", "json", "msgpack", "crypto", "config",
-  "migrations", "worlds", "rooms", "connections", "models" }
+  "migrations", "worlds", "rooms", "connections", "models", "check" }
 
 M.summaries = {
   db = "PostgreSQL: query, exec, rows, transaction",
@@ -20,6 +20,7 @@ M.summaries = {
   rooms = "rooms of a world",
   models = "every Django model (User, Room, ChatEvent, …): querysets and objects",
   connections = "live websocket connections: list, drop, force_reload",
+  check = "the readiness report: config, PostgreSQL, schema drift, Redis, worlds",
 }
 
 M.bindings = {
@@ -76,6 +77,8 @@ M.bindings = {
     base64 = { sig = "crypto.base64(s)", text = "standard base64" },
     uuid4 = { sig = "crypto.uuid4()", text = "a random UUID, lowercase and dashed" },
     ec_p256 = { sig = "crypto.ec_p256()", text = "a new P-256 key pair: private PEM, public PEM" },
+    check_ec_p256 = { sig = "crypto.check_ec_p256(private_pem, public_pem)",
+      text = "true if both parse as one EC P-256 key pair; nil, what is wrong otherwise" },
   },
 }
 
