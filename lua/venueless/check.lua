@@ -154,6 +154,18 @@ local function info_fields(s)
   return t
 end
 
+-- conn's replies to cmds with the tool's deadline; an error reply
+-- (NOAUTH before a password) raises as a failure with its code.
+local function pipeline(conn, layer, cmds)
+  local r = conn:pipeline(cmds, layer.redis_opts)
+  for _, reply in ipairs(r) do
+    if type(reply) == "table" and reply.err then
+      core.fail(reply.err, reply.err:match("^%u+") or "ERR")
+    end
+  end
+  return r
+end
+
 -- Is a Redis URL's server reached only from this machine?
 local function is_local(u)
   return u.path ~= nil or u.host == "127.0.0.1" or u.host == "localhost" or u.host == "::1"
@@ -199,11 +211,12 @@ end
 -- Returns whether it was reached.
 local function check_shard(rep, redis, layer, i, url)
   local conn, name = redis.conn(i), ("redis shard %d"):format(i)
-  local r, msg, code = core.try(conn.pipeline, conn, { { "INFO", "server" },
-    { "INFO", "memory" } }, layer.redis_opts)
+  local r, msg, code = core.try(pipeline, conn, layer, { { "INFO", "server" },
+    { "INFO", "memory" } })
   local u = redis.parse_url(url) or {}
   if not r then
-    add(rep, "FAIL", name, ("%s: %s"):format(conn.url, msg), code == "connection"
+    if not tostring(msg):find("^redis shard") then msg = conn.url .. ": " .. tostring(msg) end
+    add(rep, "FAIL", name, msg, code == "connection"
       and "is the server running at that address?"
       or "check the password in [redis] urls or auth", code)
     return false
@@ -230,14 +243,13 @@ end
 local function process_keys(conn, layer)
   local pat, cursor, found = layer.channel_prefix .. "specific.*!", "0", {}
   repeat
-    local r = conn:pipeline({ { "SCAN", cursor, "MATCH", pat, "COUNT", 1000 } },
-      layer.redis_opts)[1]
+    local r = pipeline(conn, layer, { { "SCAN", cursor, "MATCH", pat, "COUNT", 1000 } })[1]
     cursor = r[1]
     for _, k in ipairs(r[2]) do found[#found + 1] = k end
   until cursor == "0"
   local cmds = {}
   for j, k in ipairs(found) do cmds[j] = { "ZCARD", k } end
-  local counts = #cmds > 0 and conn:pipeline(cmds, layer.redis_opts) or {}
+  local counts = #cmds > 0 and pipeline(conn, layer, cmds) or {}
   local out = {}
   for j, k in ipairs(found) do
     if type(counts[j]) == "number" then out[#out + 1] = { k, counts[j] } end
@@ -249,8 +261,9 @@ local function check_capacity(rep, redis, layer, reached)
   if layer.use_pubsub() then
     return add(rep, "PASS", "channel layer", "pub/sub layer: no process keys to fill")
   end
-  local n, full, near, top = 0, {}, {}, 0
+  local n, full, near, top, missed = 0, {}, {}, 0, {}
   for i = 0, redis.shards() - 1 do
+    if not reached[i] then missed[#missed + 1] = tostring(i) end
     if reached[i] then
       local ks, msg, code = core.try(process_keys, redis.conn(i), layer)
       if not ks then return add(rep, "FAIL", "channel layer", msg, nil, code) end
@@ -263,6 +276,10 @@ local function check_capacity(rep, redis, layer, reached)
     end
   end
   local reason = ("%d process keys, the fullest %d of %d messages"):format(n, top, layer.capacity)
+  if #missed > 0 then
+    reason = reason .. (" (shard%s %s not reached)"):format(#missed > 1 and "s" or "",
+      table.concat(missed, ", "))
+  end
   if #full > 0 then
     add(rep, "FAIL", "channel layer", ("%s; full, so messages to them are dropped: %s")
       :format(reason, some(full)), "a server process stopped reading: restart it")
