@@ -17,6 +17,8 @@ static const struct vl_option migrate_opts[] = {
 	    "exit 3 if migrations are pending; change nothing" },
 	{ "plan", 0, NULL, 0, 0, 0,
 	    "show what would be applied; change nothing" },
+	{ "verify", 0, NULL, 0, 0, 0,
+	    "compare the schema with the migrations (exit 5 on drift)" },
 	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
 	/* PostgreSQL's lock_timeout is at most INT_MAX ms */
 	{ "lock-timeout", 0, "SECONDS", VL_ARG_NUMBER, 0, 2147483,
@@ -126,6 +128,12 @@ static const struct vl_option changepassword_opts[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
+static const struct vl_option check_opts[] = {
+	{ "json", 0, NULL, 0, 0, 0, "print the report as JSON" },
+	{ "quiet", 'q', NULL, 0, 0, 0, "print only the WARN and FAIL items" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
 static const struct vl_option shell_opts[] = {
 	{ "execute", 'e', "CHUNK", VL_ARG_LIST, 0, 0,
 	    "run CHUNK and print what it returns" },
@@ -168,6 +176,9 @@ const struct vl_cmd vl_cmds[] = {
 	{ "changepassword", "venueless.cmd.changepassword",
 	    "[options] [USERNAME]",
 	    "set a /control/ user's password", 0, changepassword_opts },
+	{ "check", "venueless.cmd.check", "[options]",
+	    "check the deployment: config, PostgreSQL, schema, Redis, worlds",
+	    0, check_opts },
 	{ "shell", "venueless.cmd.shell", "[-i] [-e CHUNK]... [FILE [ARGS...]]",
 	    "the Lua shell: interactive, -e chunks, or a script", 1,
 	    shell_opts },

@@ -493,6 +493,33 @@ aux_pushfiles(lua_State *L, const struct values *vals)
 	}
 }
 
+/*
+ * The VENUELESS_* variables that are set and that we read, pushed as a
+ * list in settings order (so check can say where the values came from).
+ */
+static void
+aux_pushvariables(lua_State *L)
+{
+	static const char *const others[] = { "VENUELESS_CONFIG_FILE",
+	    "VENUELESS_COMMIT_SHA", "VENUELESS_ENVIRONMENT", NULL };
+	size_t	 i;
+	int	 n = 0;
+
+	lua_newtable(L);
+	for (i = 0; i < NSETTINGS; i++) {
+		if (getenv(settings[i].env) == NULL)
+			continue;
+		lua_pushstring(L, settings[i].env);
+		lua_seti(L, -2, ++n);
+	}
+	for (i = 0; others[i] != NULL; i++) {
+		if (getenv(others[i]) == NULL)
+			continue;
+		lua_pushstring(L, others[i]);
+		lua_seti(L, -2, ++n);
+	}
+}
+
 /* Build the config table from parsed values, pushed. */
 static void
 aux_build(lua_State *L, const struct values *vals)
@@ -503,6 +530,8 @@ aux_build(lua_State *L, const struct values *vals)
 	lua_newtable(L);
 	aux_pushfiles(L, vals);
 	lua_setfield(L, -2, "files");
+	aux_pushvariables(L);
+	lua_setfield(L, -2, "variables");
 	aux_database(L, vals);
 	lua_setfield(L, -2, "database");
 	lua_createtable(L, 0, 3);

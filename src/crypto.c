@@ -24,7 +24,9 @@
 
 /* The libcrypto functions we use, resolved with dlsym. */
 #define OSSL_FUNCS \
-	X(BIO_free) X(BIO_ctrl) X(BIO_new) X(BIO_s_mem) X(ERR_clear_error) \
+	X(BIO_free) X(BIO_ctrl) X(BIO_new) X(BIO_new_mem_buf) X(BIO_s_mem) \
+	X(ERR_clear_error) X(EVP_PKEY_eq) X(EVP_PKEY_get_group_name) \
+	X(PEM_read_bio_PUBKEY) X(PEM_read_bio_PrivateKey) \
 	X(ERR_error_string_n) X(ERR_get_error) X(EVP_Digest) \
 	X(EVP_EncodeBlock) X(EVP_PKEY_Q_keygen) X(EVP_PKEY_free) \
 	X(EVP_sha1) X(EVP_sha256) X(PEM_write_bio_PUBKEY) X(PEM_write_bio_PrivateKey) \
@@ -394,6 +396,69 @@ lcrypto_ec_p256(lua_State *L)
 	return 2;
 }
 
+/* A PEM key read from s[0..len), or NULL; pub picks the SPKI reader. */
+static EVP_PKEY *
+aux_readpem(const char *s, size_t len, int pub)
+{
+	EVP_PKEY	*k;
+	BIO		*bio;
+
+	if (len > INT_MAX || (bio = ossl.BIO_new_mem_buf(s, (int)len)) == NULL)
+		return NULL;
+	k = pub ? ossl.PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) :
+	    ossl.PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
+	ossl.BIO_free(bio);
+	return k;
+}
+
+/* Is k an EC key on P-256? */
+static int
+aux_isp256(EVP_PKEY *k)
+{
+	char	 name[64];
+	size_t	 len;
+
+	if (ossl.EVP_PKEY_get_group_name(k, name, sizeof name, &len) != 1)
+		return 0;
+	return strcmp(name, "prime256v1") == 0 || strcmp(name, "P-256") == 0;
+}
+
+/*
+ * crypto.check_ec_p256(private_pem, public_pem) -> true, or nil and what
+ * is wrong: a key that does not parse, is not P-256, or a public key
+ * that is not the private key's. Nothing here raises while a key is held.
+ */
+static int
+lcrypto_check_ec_p256(lua_State *L)
+{
+	size_t		 plen, qlen;
+	const char	*p = luaL_checklstring(L, 1, &plen);
+	const char	*q = luaL_checklstring(L, 2, &qlen);
+	const char	*why = NULL;
+	EVP_PKEY	*priv, *pub;
+
+	priv = aux_readpem(p, plen, 0);
+	pub = aux_readpem(q, qlen, 1);
+	if (priv == NULL)
+		why = "the private key is not a PEM private key";
+	else if (pub == NULL)
+		why = "the public key is not a PEM public key";
+	else if (!aux_isp256(priv))
+		why = "the private key is not an EC P-256 key";
+	else if (ossl.EVP_PKEY_eq(priv, pub) != 1)
+		why = "the public key is not the private key's";
+	ossl.EVP_PKEY_free(priv);
+	ossl.EVP_PKEY_free(pub);
+	ossl.ERR_clear_error();
+	if (why == NULL) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	lua_pushnil(L);
+	lua_pushstring(L, why);
+	return 2;
+}
+
 static const luaL_Reg lcrypto_funcs[] = {
 	{ "random_bytes", lcrypto_random_bytes },
 	{ "random_string", lcrypto_random_string },
@@ -407,6 +472,7 @@ static const luaL_Reg lcrypto_funcs[] = {
 	{ "base64url_decode", lcrypto_base64url_decode },
 	{ "uuid4", lcrypto_uuid4 },
 	{ "ec_p256", lcrypto_ec_p256 },
+	{ "check_ec_p256", lcrypto_check_ec_p256 },
 	{ NULL, NULL }
 };
 

@@ -62,6 +62,7 @@ static const char *const lazy_globals[][2] = {
 	{ "xml", "venueless.xml" },
 	{ "bbb", "venueless.bbb" },
 	{ "admin", "venueless.admin" },
+	{ "check", "venueless.check" },
 	{ NULL, NULL }
 };
 

@@ -6,7 +6,8 @@ local M = {}
 
 -- The operator globals help() lists, in this order.
 M.modules = { "db", "redis", "json", "msgpack", "crypto", "config",
-  "migrations", "worlds", "rooms", "connections", "models", "http", "xml", "bbb", "admin" }
+  "migrations", "worlds", "rooms", "connections", "models", "http", "xml", "bbb", "admin",
+  "check" }
 
 M.summaries = {
   db = "PostgreSQL: query, exec, rows, transaction",
@@ -24,6 +25,7 @@ M.summaries = {
   xml = "XML text as a tree of tables (expat)",
   bbb = "BigBlueButton servers: update_cost",
   admin = "/control/ accounts: create_superuser, set_password, check_password",
+  check = "the readiness report: config, PostgreSQL, schema drift, Redis, worlds",
 }
 
 M.bindings = {
@@ -85,6 +87,8 @@ M.bindings = {
     base64 = { sig = "crypto.base64(s)", text = "standard base64" },
     uuid4 = { sig = "crypto.uuid4()", text = "a random UUID, lowercase and dashed" },
     ec_p256 = { sig = "crypto.ec_p256()", text = "a new P-256 key pair: private PEM, public PEM" },
+    check_ec_p256 = { sig = "crypto.check_ec_p256(private_pem, public_pem)",
+      text = "true if both parse as one EC P-256 key pair; nil, what is wrong otherwise" },
   },
   http = {
     get_many = { sig = "http.get_many(requests [, {timeout=, max_size=}])",

@@ -457,6 +457,30 @@ function M.plan(opts)
   return publics((make_plan(set, status, opts)))
 end
 
+-- The history against the set: { exists =, applied = {units},
+-- pending = {units}, unknown = {"app.name" recorded but not in the set},
+-- recorder = the SQL that creates django_migrations }; raises
+-- inconsistent (exit 5) for a partial history, as plan does.
+function M.state(opts)
+  opts = opts or {}
+  local set = load_set(opts.set)
+  local state = read_state()
+  local status = analyse(set, state)
+  local rec = set.recorder
+  if type(rec) == "string" and not rec:find("%s") then rec = require(rec) end
+  local r = { exists = state.exists, applied = {}, pending = {}, unknown = {},
+    recorder = rec }
+  for _, u in ipairs(set.units) do
+    local list = status[u] == "applied" and r.applied or r.pending
+    list[#list + 1] = public(u)
+  end
+  for k in pairs(state.at) do
+    if not set.by_record[k] then r.unknown[#r.unknown + 1] = k end
+  end
+  table.sort(r.unknown)
+  return r
+end
+
 local HOLDER_SQL = [[
 SELECT a.pid, coalesce(a.application_name, '') AS application_name,
        extract(epoch FROM clock_timestamp()
@@ -655,6 +679,8 @@ M._doc = {
     text = "every known migration with applied and applied_at, as showmigrations lists them" },
   plan = { sig = "migrations.plan([{app=, target=, set=}])",
     text = "the migrations a migrate would apply, in order" },
+  state = { sig = "migrations.state([{set=}])",
+    text = "{exists=, applied=, pending=, unknown=, recorder=}: the history against the set" },
   apply = { sig = "migrations.apply([{check=, plan=, app=, target=, lock_timeout=, progress=}])",
     text = "bring the database up to date, locked, in one transaction" },
   lock_holder = { sig = "migrations.lock_holder()",

@@ -62,7 +62,18 @@ local function units_json(json, list)
   return a
 end
 
+-- migrate --verify: the drift part of check alone, changing nothing.
+local function verify(opts, args)
+  if opts.check or opts.plan then cli.usage("--verify excludes --check and --plan") end
+  cli.max_args(args, 0)
+  cli.connect_db("migrate")
+  local rep = require("venueless.check").schema()
+  return require("venueless.cmd.check").print(rep, { json = opts.json,
+    quiet = (opts.verbosity or 1) == 0 })
+end
+
 function M.run(opts, args)
+  if opts.verify then return verify(opts, args) end
   cli.max_args(args, 2)
   -- src/cmd.c checked both: -v 0..3, --lock-timeout a number of seconds
   local v = opts.verbosity or 1
