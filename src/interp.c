@@ -61,6 +61,7 @@ static const char *const lazy_globals[][2] = {
 	{ "http", "venueless.http" },
 	{ "xml", "venueless.xml" },
 	{ "bbb", "venueless.bbb" },
+	{ "announce", "venueless.announce" },
 	{ NULL, NULL }
 };
 

@@ -6,7 +6,8 @@ local M = {}
 
 -- The operator globals help() lists, in this order.
 M.modules = { "db", "redis", "json", "msgpack", "crypto", "config",
-  "migrations", "worlds", "rooms", "connections", "models", "http", "xml", "bbb" }
+  "migrations", "worlds", "rooms", "connections", "models", "http", "xml", "bbb",
+  "announce" }
 
 M.summaries = {
   db = "PostgreSQL: query, exec, rows, transaction",
@@ -23,6 +24,7 @@ M.summaries = {
   http = "HTTP GETs to many servers at once (libcurl)",
   xml = "XML text as a tree of tables (expat)",
   bbb = "BigBlueButton servers: update_cost",
+  announce = "announcements in a world's open browsers: create, list, deactivate",
 }
 
 M.bindings = {
