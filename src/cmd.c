@@ -58,6 +58,8 @@ static const struct vl_option clone_world_opts[] = {
 
 static const struct vl_option import_config_opts[] = {
 	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
+	{ "no-notify", 0, NULL, 0, 0, 0,
+	    "do not tell open browsers of an updated world (world.update)" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
@@ -72,6 +74,26 @@ static const struct vl_option connections_opts[] = {
 	    "milliseconds between messages (drop, force_reload)" },
 	{ "dry-run", 'n', NULL, 0, 0, 0,
 	    "show what would be reached; send nothing" },
+	{ "by", 0, "KIND", 0, 0, 0,
+	    "list: count connections per KIND, world or room" },
+	{ "world", 0, "ID", 0, 0, 0,
+	    "drop, force_reload: the connections of this world" },
+	{ "room", 0, "UUID", 0, 0, 0,
+	    "drop, force_reload: the connections in this room" },
+	{ "user", 0, "UUID", 0, 0, 0,
+	    "drop, force_reload: the connections of this user" },
+	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
+static const struct vl_option announce_opts[] = {
+	{ "until", 0, "TIME", 0, 0, 0,
+	    "hide it at TIME (ISO 8601, or 30s, 15m, 2h, 1d from now)" },
+	{ "show-until-hidden", 0, NULL, 0, 0, 0,
+	    "no end time: shown until announce --deactivate" },
+	{ "list", 0, NULL, 0, 0, 0, "list the world's announcements" },
+	{ "deactivate", 0, "ID", 0, 0, 0,
+	    "archive the announcement ID (hides it now)" },
 	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
@@ -164,9 +186,14 @@ const struct vl_cmd vl_cmds[] = {
 	    "decode a login token or link and say whether it works", 0,
 	    token_opts },
 	{ "connections", "venueless.cmd.connections",
-	    "[options] list | drop [PATTERN...] | force_reload [PATTERN...]",
+	    "[options] list [--by world|room] | drop|force_reload [PATTERN...]"
+	    " | drop|force_reload --world ID|--room UUID|--user UUID",
 	    "list, drop or reload the live websocket connections", 0,
 	    connections_opts },
+	{ "announce", "venueless.cmd.announce",
+	    "[options] WORLD_ID TEXT | --list WORLD_ID | --deactivate ID",
+	    "show an announcement in a world's open browsers now", 0,
+	    announce_opts },
 	{ "bbb_update_cost", "venueless.cmd.bbb_update_cost", "[options]",
 	    "update the cost of every active BigBlueButton server", 0,
 	    bbb_update_cost_opts },

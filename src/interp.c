@@ -63,6 +63,7 @@ static const char *const lazy_globals[][2] = {
 	{ "bbb", "venueless.bbb" },
 	{ "admin", "venueless.admin" },
 	{ "check", "venueless.check" },
+	{ "announce", "venueless.announce" },
 	{ NULL, NULL }
 };
 

@@ -14,6 +14,15 @@ msgpack decoder (Python standard library only).
   verify-sub OUT EXPECT... --type T           check a subscribe result
   wait-pop EXPECT... [--timeout S]            bench: BZPOPMIN every process
                           key, print when the last one got its message
+  join OUT --groups G1,G2 --procs K --conns N [--stale-members M]
+                          default layer: N websockets, each in every group
+                          (world.X, room.U, user.U: as the server joins them)
+  group-messages EXPECT...  default layer: every message in the process keys
+                          of EXPECT, one JSON line each, sorted, decoded
+                          with map keys in their order (channels sorted)
+  group-subscribe OUT N GROUP...  pub/sub layer: subscribe P__group__GROUP
+                          on its shard, print "ready", write the first N
+                          messages as JSON lines (channel, decoded)
 """
 import binascii
 import json
@@ -440,6 +449,84 @@ def wait_pop(paths, timeout):
     print("%.6f" % last)
 
 
+def join(out, groups, procs, conns, stale_members=0):
+    """Join conns websockets of procs server processes to every group."""
+    n = len(urls())
+    rs = [Redis(u) for u in urls()]
+    now = time.time()
+    proc_ids = [secrets.token_hex(16) for _ in range(procs)]
+    chans = ["specific.%s!%s" % (proc_ids[k % procs], secrets.token_hex(16))
+             for k in range(conns)]
+    stale = ["specific.%s!%s" % (proc_ids[k % procs], secrets.token_hex(16))
+             for k in range(stale_members)]
+    for g in groups:
+        key = PREFIX + ":group:" + g
+        cmds = [("ZADD", key, repr(now), c) for c in chans]
+        cmds += [("ZADD", key, int(now) - 86400 - 100, c) for c in stale]
+        cmds.append(("EXPIRE", key, 86400))
+        rs[shard(g, n)].pipeline(cmds)
+    with open(out, "w") as f:
+        json.dump({"label": None, "pubsub": False, "channels": chans,
+                   "stale": stale, "groups": groups,
+                   "procs": ["specific.%s!" % p for p in proc_ids]}, f)
+
+
+def plain(v):
+    """A decoded msgpack value as JSON-able Python, maps as ordered dicts
+    (json.dumps keeps insertion order); bin as {"bin": hex}."""
+    if isinstance(v, tuple) and v[0] == "map":
+        return {text(k, "map key"): plain(x) for k, x in v[1]}
+    if isinstance(v, tuple) and v[0] == "str":
+        return v[1]
+    if isinstance(v, tuple) and v[0] == "bin":
+        return {"bin": v[1].hex()}
+    if isinstance(v, list):
+        return [plain(x) for x in v]
+    return v
+
+
+def group_messages(paths):
+    n = len(urls())
+    rs = [Redis(u) for u in urls()]
+    lines = []
+    for e in load(paths):
+        for proc in e["procs"]:
+            s = shard(proc, n)
+            for i, r in enumerate(rs):
+                if i != s and r.call("EXISTS", PREFIX + proc):
+                    fail("%s also on shard %d (expected %d)" % (proc, i, s))
+            for data in rs[s].call("ZRANGE", PREFIX + proc, 0, -1):
+                m = plain(decode(data[12:]))
+                if "__asgi_channel__" in m:
+                    m["__asgi_channel__"] = sorted(m["__asgi_channel__"])
+                lines.append(json.dumps(m))
+    for line in sorted(lines):
+        print(line)
+
+
+def group_subscribe(out, count, groups):
+    n = len(urls())
+    rs = [Redis(u) for u in urls()]
+    for g in groups:
+        chan = PREFIX + "__group__" + g
+        r = rs[shard(chan, n)]
+        r.send(["SUBSCRIBE", chan])
+        r.read()
+    print("ready", flush=True)
+    got, deadline = [], time.time() + 60
+    socks = {r.sock: r for r in rs}
+    while len(got) < count and time.time() < deadline:
+        for r in rs:
+            while r.buf and b"\r\n" in r.buf and len(got) < count:
+                got.append(r.read())
+        ready, _, _ = select.select(list(socks), [], [], 0.2)
+        for sk in ready:
+            socks[sk]._fill()
+    with open(out, "w") as f:
+        for m in got:
+            f.write(json.dumps([m[1].decode(), m[2].hex(), plain(decode(m[2]))]) + "\n")
+
+
 def main(argv):
     cmd, args = argv[1], argv[2:]
     opts, pos = {}, []
@@ -464,6 +551,13 @@ def main(argv):
         subscribe(pos[0], pos[1:])
     elif cmd == "verify-sub":
         verify_sub(pos[0], pos[1:], opts["type"])
+    elif cmd == "join":
+        join(pos[0], opts["groups"].split(","), int(opts.get("procs", 1)),
+             int(opts["conns"]), int(opts.get("stale-members", 0)))
+    elif cmd == "group-messages":
+        group_messages(pos)
+    elif cmd == "group-subscribe":
+        group_subscribe(pos[0], int(pos[1]), pos[2:])
     elif cmd == "wait-pop":
         wait_pop(pos, int(opts.get("timeout", 30)))
     else:

@@ -50,7 +50,8 @@ test("help texts", function()
   for _, m in ipairs({ "db", "redis", "json", "migrations", "connections" }) do
     ok(t:find("\n  " .. m .. " ", 1, true), "help() lists " .. m)
   end
-  eq("connections.drop(patterns [, opts])\n  send connection.drop to the matching labels",
+  eq("connections.drop(patterns or {world=|room=|user=} [, opts])\n  send connection.drop to the"
+    .. " matching labels, or to a world's, room's or user's connections",
     doc.help_text(connections.drop))
   eq(doc.help_text(db.query), doc.help_text("db.query"))
   ok(doc.help_text(migrations):find("migrations.apply(", 1, true))

@@ -410,6 +410,12 @@ function connections.summary(result)
   local s = ("%s %s to %s"):format(result.dry_run and "would send" or "sent",
     tostring(result.type), plural(result.sent, "connection"))
   if result.labels then s = s .. " of " .. plural(result.labels, "label") end
+  if result.scope and result.layer == "pubsub" then
+    return ("%s %s to %s: %s %s (the pub/sub layer cannot count connections)"):format(
+      result.dry_run and "would send" or "sent", tostring(result.type), result.scope,
+      plural(result.delivered, "server process"), result.dry_run and "subscribed" or "reached")
+  end
+  if result.scope then s = s .. " of " .. result.scope end
   if result.over_capacity > 0 then
     s = s .. ("; %s over capacity (%s not reached)"):format(
       plural(result.over_capacity, "process key"),
@@ -499,11 +505,186 @@ local function send_opts(opts)
   return opts
 end
 
+---------------------------------------------------------------- scopes
+
+local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+
+-- The groups of a scope {world=}, {room=} or {user=} (exactly one), and
+-- how the summary names it. A room's sockets are in room.<uuid> and,
+-- for the viewer list, room.<uuid>.viewers: both, deduplicated on the
+-- default layer.
+local function scope_groups(scope)
+  local kind, value
+  for _, k in ipairs({ "world", "room", "user" }) do
+    if scope[k] ~= nil then
+      if kind then error("a scope names one of world, room or user", 3) end
+      kind, value = k, scope[k]
+    end
+  end
+  if kind == nil or type(value) ~= "string" then
+    error("expected a scope {world=ID}, {room=UUID} or {user=UUID}", 3)
+  end
+  if kind == "world" and not require("venueless.model").valid_world_id(value) then
+    core.fail(("world: %s is not a world id; nothing sent"):format(value), "invalid")
+  elseif kind ~= "world" and not value:find(UUID) then
+    core.fail(("%s: %s is not a UUID; nothing sent"):format(kind, value), "invalid")
+  end
+  local name = kind .. " " .. value
+  if kind == "room" then return { "room." .. value, "room." .. value .. ".viewers" }, name end
+  return { kind .. "." .. value }, name
+end
+
+-- Pub/sub layer: a group is one channel, its members unknown; PUBLISH
+-- once per group (dry_run: count its subscribed server processes).
+local function send_scope_pubsub(groups, message, opts, result)
+  if (tonumber(opts.interval) or 0) > 0 then
+    core.fail("the pub/sub layer cannot stagger a group: it does not know its members"
+      .. "; nothing sent", "invalid")
+  end
+  for _, g in ipairs(groups) do
+    local chan, shard = layer.group_channel(g)
+    if opts.dry_run then
+      result.delivered = result.delivered + call(shard, "nothing sent", "PUBSUB", "NUMSUB", chan)[2]
+    else
+      result.delivered = result.delivered + layer.group_send(g, message, { pubsub = true }).delivered
+      result.sent = result.sent + 1
+    end
+  end
+  return result
+end
+
+-- Send message to the connections of a scope: the default layer's
+-- send (staggering, capacity, dry runs) over the scope's groups.
+local function send_scope(scope, message, opts)
+  local groups, name = scope_groups(scope)
+  if layer.use_pubsub(opts) then
+    return send_scope_pubsub(groups, message, opts, { type = message.type, layer = "pubsub",
+      scope = name, groups = groups, sent = 0, unsent = 0, unconfirmed = 0, over_capacity = 0,
+      over_capacity_channels = 0, delivered = 0, dry_run = opts.dry_run or nil, failed = {} })
+  end
+  local r = send(groups, {}, message, opts)
+  r.scope, r.groups = name, groups
+  return r
+end
+
+---------------------------------------------------------------- counts
+
+-- Every key matching pattern on shard i (SCAN, so a big Redis is not
+-- stalled).
+local function scan(i, pattern)
+  local keys, cursor = {}, "0"
+  repeat
+    local r = call(i, nil, "SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
+    cursor = r[1]
+    table.move(r[2], 1, #r[2], #keys + 1, keys)
+  until cursor == "0"
+  return keys
+end
+
+-- Default layer: live members of every group key matching P:group:G*,
+-- expired ones removed first (counted only with dry_run): {group = n}.
+local function group_counts(glob, dry_run)
+  local head, out, cutoff = layer.channel_prefix .. ":group:", {}, layer.cutoff()
+  for i = 0, redis.shards() - 1 do
+    local keys, cmds = scan(i, head .. glob), {}
+    for _, k in ipairs(keys) do
+      if not dry_run then cmds[#cmds + 1] = { "ZREMRANGEBYSCORE", k, 0, cutoff } end
+      cmds[#cmds + 1] = { "ZCOUNT", k, "(" .. cutoff, "+inf" }
+    end
+    local r = #cmds > 0 and pipeline(i, cmds) or {}
+    local step = dry_run and 1 or 2
+    for n, k in ipairs(keys) do out[k:sub(#head + 1)] = r[n * step] end
+  end
+  return out
+end
+
+-- Pub/sub layer: server processes subscribed to every group channel
+-- matching P__group__G* (PUBSUB CHANNELS, NUMSUB): {group = n}.
+local function subscriber_counts(glob)
+  local head, out = layer.channel_prefix .. "__group__", {}
+  for i = 0, redis.shards() - 1 do
+    local chans = call(i, nil, "PUBSUB", "CHANNELS", head .. glob)
+    if #chans > 0 then
+      local r = call(i, nil, "PUBSUB", "NUMSUB", table.unpack(chans))
+      for k = 1, #r, 2 do out[r[k]:sub(#head + 1)] = r[k + 1] end
+    end
+  end
+  return out
+end
+
+-- Rooms by uuid from the database: {uuid = {name=, world=}}.
+local function room_rows(ids)
+  if #ids == 0 then return {} end
+  local db, json = require "venueless.db", require "venueless.json"
+  local out = {}
+  for _, r in ipairs(db.query("SELECT id::text AS id, name, world_id FROM core_room"
+      .. " WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))::uuid[])",
+      json.encode(json.array(ids)))) do
+    out[r.id] = { name = r.name, world = r.world_id }
+  end
+  return out
+end
+
+-- The counts by room: {room=, name=, world=, connections=, viewers=}.
+local function by_room(counts)
+  local rooms, ids = {}, {}
+  for g, n in pairs(counts) do
+    local id, field = g:match("^room%.([%x%-]+)$"), "connections"
+    if id == nil then id, field = g:match("^room%.([%x%-]+)%.viewers$"), "viewers" end
+    if id and id:find(UUID) then
+      if not rooms[id] then
+        rooms[id] = { room = id, connections = 0, viewers = 0 }
+        ids[#ids + 1] = id
+      end
+      rooms[id][field] = n
+    end
+  end
+  local rows = room_rows(ids)
+  local out = {}
+  for _, id in ipairs(ids) do
+    local r = rooms[id]
+    r.name, r.world = rows[id] and rows[id].name, rows[id] and rows[id].world
+    out[#out + 1] = r
+  end
+  return out
+end
+
+-- connections.count(by [, {dry_run=, pubsub=}]): live connections of
+-- each world ("world") or room ("room"), most first. Default layer:
+-- {world=, connections=} / {room=, name=, world=, connections=,
+-- viewers=} from the group members younger than the group expiry;
+-- pub/sub layer: the same with server processes subscribed in place of
+-- connections (it keeps no members), layer tells which.
+function connections.count(by, opts)
+  opts = opts or {}
+  if by ~= "world" and by ~= "room" then error("bad argument #1 to 'count' (\"world\" or \"room\" expected)", 2) end
+  local pubsub = layer.use_pubsub(opts)
+  local counts = pubsub and subscriber_counts(by .. ".*") or group_counts(by .. ".*", opts.dry_run)
+  local out
+  if by == "room" then
+    out = by_room(counts)
+  else
+    out = {}
+    for g, n in pairs(counts) do out[#out + 1] = { world = g:sub(7), connections = n } end
+  end
+  local key = by == "room" and "room" or "world"
+  table.sort(out, function(a, b)
+    if a.connections ~= b.connections then return a.connections > b.connections end
+    return a[key] < b[key]
+  end)
+  out.layer = pubsub and "pubsub" or "default"
+  return out
+end
+
 -- Send a message (a table, or "drop"/"reload") to every connection of
--- the labels matching patterns (fnmatch globs, default "*").
+-- the labels matching patterns (fnmatch globs, default "*"), or of a
+-- scope {world=}, {room=}, {user=}.
 function connections.broadcast(patterns, message, opts)
   opts = send_opts(opts)
   message = message_for(message)
+  if type(patterns) == "table" and (patterns.world or patterns.room or patterns.user) then
+    return send_scope(patterns, message, opts)
+  end
   local ok, labels = pcall(connections.match, patterns, opts)
   if not ok then
     if core.is_error(labels) and labels.exit == core.exit.noredis then
@@ -551,8 +732,10 @@ connections._doc = {
     text = "the live labels matching any of the fnmatch globs, sorted" },
   broadcast = { sig = "connections.broadcast(patterns, message [, {interval=, dry_run=}])",
     text = "send a message to every connection of the matching labels" },
-  drop = { sig = "connections.drop(patterns [, opts])",
-    text = "send connection.drop to the matching labels" },
+  drop = { sig = "connections.drop(patterns or {world=|room=|user=} [, opts])",
+    text = "send connection.drop to the matching labels, or to a world's, room's or user's connections" },
+  count = { sig = "connections.count(\"world\" or \"room\" [, {dry_run=}])",
+    text = "live connections of each world or room (pub/sub layer: subscribed server processes)" },
   force_reload = { sig = "connections.force_reload(patterns [, opts])",
     text = "send connection.reload to the matching labels" },
   send = { sig = "connections.send(name, message [, opts])",

@@ -7,7 +7,7 @@ local M = {}
 -- The operator globals help() lists, in this order.
 M.modules = { "db", "redis", "json", "msgpack", "crypto", "config",
   "migrations", "worlds", "rooms", "connections", "models", "http", "xml", "bbb", "admin",
-  "check" }
+  "check", "announce" }
 
 M.summaries = {
   db = "PostgreSQL: query, exec, rows, transaction",
@@ -26,6 +26,7 @@ M.summaries = {
   bbb = "BigBlueButton servers: update_cost",
   admin = "/control/ accounts: create_superuser, set_password, check_password",
   check = "the readiness report: config, PostgreSQL, schema drift, Redis, worlds",
+  announce = "announcements in a world's open browsers: create, list, deactivate",
 }
 
 M.bindings = {

@@ -307,6 +307,26 @@ function M.publish(entries)
     local ok, msg, code = M.publish_shard(redis, s, by_shard[s])
     if not ok then return nil, msg, code end
   end
+  return M.notify_worlds(entries)
+end
+
+-- Tell the open browsers of a changed world to fetch its config, as the
+-- server's API does after a config change: {"type": "world.update"} to
+-- group world.<id> (venueless.channel_layer: the configured layer, the
+-- group's shard). Set M.notify = false to skip (--no-notify). A world
+-- stored for the first time (version 2, commands.md) has no browsers.
+M.notify = true
+
+function M.notify_worlds(entries)
+  if not M.notify then return true end
+  for _, e in ipairs(entries) do
+    if e[1] == "World" and tonumber(e[3]) and tonumber(e[3]) > 2 then
+      local layer = require "venueless.channel_layer"
+      local r, msg, code = core.try(layer.group_send, "world." .. e[2],
+        { type = "world.update" })
+      if r == nil then return nil, msg, code end
+    end
+  end
   return true
 end
 

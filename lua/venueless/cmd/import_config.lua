@@ -39,6 +39,8 @@ function M.run(opts, args)
   cli.max_args(args, 1)
   if args[1] == nil then cli.usage("expected a FILE argument (- for stdin)") end
   local worlds = require "venueless.worlds"
+  -- open browsers of an updated world are told after the commit
+  if opts["no-notify"] then require("venueless.model").notify = false end
   local function connect()
     cli.connect_db("import_config")
   end
