@@ -12,12 +12,13 @@ local M = {}
 
 -- A room's file id is its import id, or its uuid when it has none:
 -- worlds.import matches a file id against both, so importing the file
--- again updates the same rooms. $1 world id.
+-- again updates the same rooms. $1 world id, $2 whether deleted rooms
+-- count (an import updates them too, without undeleting them).
 local EXPORT = [[
 WITH r AS MATERIALIZED (
   SELECT id, coalesce(import_id, id::text) AS ref, name, description, trait_grants,
     module_config, pretalx_id, sorting_priority
-  FROM core_room WHERE world_id = $1 AND NOT deleted),
+  FROM core_room WHERE world_id = $1 AND (NOT deleted OR $2)),
 e AS MATERIALIZED (
   SELECT x.id, x.name, x.tagline, x.short_text, x.logo, x.text_legacy, x.text_content,
     x.size, x.sorting_priority, coalesce(rm.import_id, rm.id::text) AS room,
@@ -84,11 +85,12 @@ end
 
 -- The stored world id, normalized as worlds.import's validation leaves a
 -- file: {id, title, config, roles, trait_grants, rooms, exhibitors};
--- nil, message, code ("notfound", "invalid").
-function M.read(id)
-  local w = db.query({ json = true }, EXPORT, id)[1]
+-- nil, message, code ("notfound", "invalid"). lenient: as it is, even
+-- when no file could say it (import's diff compares with it).
+function M.read(id, lenient)
+  local w = db.query({ json = true }, EXPORT, id, lenient == true)[1]
   if w == nil then return nil, ("world %s does not exist"):format(id), "notfound" end
-  local why = unexportable(w)
+  local why = not lenient and unexportable(w)
   if why then return nil, ("world %s cannot be exported: %s"):format(id, why), "invalid" end
   w.config, w.roles, w.trait_grants = obj(w.config), obj(w.roles), obj(w.trait_grants)
   return w

@@ -589,7 +589,7 @@ end
 -- exists =, changes = {{op = "+"|"-"|"~", path =, old =, new =}, ...}}.
 local function diff(d)
   local export = require "venueless.world_export"
-  local v = export.read(d.id)
+  local v = export.read(d.id, true)
   local file = export.document(d)
   if v == nil then
     return { world = d.id, exists = false, changes = { { op = "+", path = "world",
