@@ -57,9 +57,19 @@ static const struct vl_option clone_world_opts[] = {
 };
 
 static const struct vl_option import_config_opts[] = {
+	{ "dry-run", 'n', NULL, 0, 0, 0,
+	    "import, print the summary, then roll back" },
+	{ "diff", 0, NULL, 0, 0, 0,
+	    "print what would change; exit 3 if anything would" },
 	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
 	{ "no-notify", 0, NULL, 0, 0, 0,
 	    "do not tell open browsers of an updated world (world.update)" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
+static const struct vl_option export_config_opts[] = {
+	{ "no-secrets", 0, NULL, 0, 0, 0, "leave out the JWT secrets" },
+	{ "output", 'o', "FILE", 0, 0, 0, "write to FILE, not stdout" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
@@ -177,6 +187,9 @@ const struct vl_cmd vl_cmds[] = {
 	{ "import_config", "venueless.cmd.import_config", "[options] FILE",
 	    "create or update a world from its JSON configuration", 0,
 	    import_config_opts },
+	{ "export_config", "venueless.cmd.export_config", "[options] WORLD_ID",
+	    "write a world as the JSON import_config reads", 0,
+	    export_config_opts },
 	{ "list_worlds", "venueless.cmd.list_worlds", "[options]",
 	    "list worlds with their URLs", 0, list_worlds_opts },
 	{ "generate_token", "venueless.cmd.generate_token",

@@ -148,6 +148,52 @@ d["exhibitors"][0]["links"] = [{"display_text": "Nur noch einer", "url": "https:
 d["world"]["title"] = "Neuer Titel"
 print(json.dumps(d))
 PY
+# --diff: per JSON path what the import would change, exit 3 (pending);
+# written by hand from the changes above (keys sorted within an object).
+# Nothing is written.
+s1=$(snap)
+vl_exit 3 "$V" import_config --diff "$VL_TMP/changed.json"
+want='~ world.title: "Unsere tolle Online-Konferenz" -> "Neuer Titel"
++ rooms[0]: new room "42"
+~ rooms[1].(position): 0 -> 1
+~ rooms[2].(position): 1 -> 2
+~ rooms[3].(position): 2 -> 3
+~ rooms[4].(position): 3 -> 4
++ rooms[4].modules[1]: {"config":{},"type":"chat.native"}
+~ rooms[4].name: "Workshop-Raum" -> "Workshop (umbenannt)"
+~ rooms[5].(position): 4 -> 5
+~ rooms[6].(position): 5 -> 6
+~ rooms[7].(position): 6 -> 7
+~ rooms[8].(position): 7 -> 8
+~ exhibitors[0].links[0].display_text: "Website" -> "Nur noch einer"
+~ exhibitors[0].links[0].url: "https://tolle-firma.example.com" -> "https://one.example.org"'
+vl_eq "$want" "$(printf '%s\n' "$VL_OUT" | sed '$d')" "diff"
+vl_contains "$(printf '%s\n' "$VL_OUT" | tail -1)" '- exhibitors[0].links[1]: {"display_text":"Produktblatt (PDF)"'
+vl_eq "" "$VL_ERR"
+vl_exit 3 "$V" import_config --diff --json "$VL_TMP/changed.json"
+"$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); c=d["changes"]
+assert d["world"] == "sample" and d["exists"] is True and len(c) == 15, d
+assert c[0] == {"op": "~", "path": "world.title", "old": "Unsere tolle Online-Konferenz", "new": "Neuer Titel"}, c[0]
+assert c[1]["op"] == "+" and c[1]["new"]["id"] == "42", c[1]' "$VL_OUT" || vl_fail "diff --json"
+vl_exit 0 "$V" import_config --diff "$SAMPLE"
+vl_eq "" "$VL_OUT" "no changes: nothing printed"
+vl_exit 2 "$V" import_config --diff --dry-run "$SAMPLE"
+sed 's/"sample"/"brandnew"/' "$SAMPLE" >"$VL_TMP/brandnew.json"
+vl_exit 3 "$V" import_config --diff "$VL_TMP/brandnew.json"
+vl_eq '+ world: new world "Unsere tolle Online-Konferenz"' "$VL_OUT"
+# --dry-run: the import runs and is rolled back; the cache is not told.
+vl_exit 0 "$V" import_config --dry-run "$VL_TMP/changed.json"
+vl_eq "Dry run, rolled back: World sample updated: 9 rooms (1 new), 3 exhibitors (0 new), 1 new chat channel, 2 links, 3 social media links" "$VL_OUT"
+vl_exit 0 "$V" import_config -n --json "$VL_TMP/brandnew.json"
+vl_contains "$VL_OUT" '"world":"brandnew","created":true,"version":2,"rooms":8,'
+vl_contains "$VL_OUT" '"dry_run":true}'
+sed 's/"room": "expo"/"room": "nosuch"/' "$SAMPLE" >"$VL_TMP/bad-room.json"
+vl_exit 1 "$V" import_config --dry-run "$VL_TMP/bad-room.json"
+vl_eq "venueless: import_config: exhibitors[0].room: no room with id nosuch in world sample" "$VL_ERR"
+vl_eq "$s1" "$(snap)" "diff and dry runs write nothing"
+vl_eq 3 "$(vl_redis_cli GET modelcache:core.World:sample:version)" "dry run: cache untouched"
+vl_eq "" "$(vl_redis_cli GET modelcache:core.World:brandnew:version)"
+
 vl_exit 0 sh -c "'$V' import_config - <'$VL_TMP/changed.json'"
 vl_eq "World sample updated: 9 rooms (1 new), 3 exhibitors (0 new), 1 new chat channel, 2 links, 3 social media links" "$VL_OUT"
 vl_eq "9|4|3|2|3" "$(counts sample)" "changed counts"
@@ -165,6 +211,21 @@ vl_exit 0 "$V" import_config "$SAMPLE"
 # a world create_world made loses its secrets, and we say so on stderr.
 vl_exit 0 "$V" create_world --id secrets1 --title "Secrets" --domain ""
 printf '{"world": {"id": "secrets1", "title": "Secrets"}, "rooms": []}\n' >"$VL_TMP/nosecrets.json"
+# --diff names the dropped secrets first, --dry-run warns in the
+# conditional; neither removes them.
+vl_exit 3 "$V" import_config --diff "$VL_TMP/nosecrets.json"
+vl_eq "- world.JWT_secrets: the file has none: the stored secrets would be removed and tokens signed with them stop working" "$(printf '%s\n' "$VL_OUT" | head -1)"
+vl_contains "$VL_OUT" "
+- roles.admin: " "the file has no roles: the defaults go too"
+vl_exit 0 "$V" import_config --dry-run "$VL_TMP/nosecrets.json"
+vl_contains "$VL_ERR" "venueless: import_config: warning: the file has no JWT_secrets: world secrets1's secrets would be removed"
+vl_eq t "$(vl_psql -c "select config ? 'JWT_secrets' from core_world where id = 'secrets1'")"
+# A changed secret is named, never shown.
+printf '{"world": {"id": "secrets1", "title": "Secrets", "JWT_secrets": [{"issuer": "any", "audience": "venueless", "secret": "NewSecretValue123"}]}, "rooms": []}\n' >"$VL_TMP/newsecret.json"
+vl_exit 3 "$V" import_config --diff "$VL_TMP/newsecret.json"
+vl_eq "~ world.JWT_secrets[0].secret: (secret, not shown)" "$(printf '%s\n' "$VL_OUT" | head -1)"
+vl_exit 3 "$V" import_config --diff --json "$VL_TMP/newsecret.json"
+case "$VL_OUT" in *NewSecretValue*) vl_fail "secret in the diff: $VL_OUT" ;; esac
 vl_exit 0 "$V" import_config "$VL_TMP/nosecrets.json"
 vl_eq 1 "$(printf '%s\n' "$VL_ERR" | wc -l)" "one warning line: $VL_ERR"
 vl_contains "$VL_ERR" "venueless: import_config: warning: the file has no JWT_secrets: world secrets1's secrets are removed"

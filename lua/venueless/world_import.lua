@@ -315,7 +315,8 @@ end
 -- jsonb both keep the last of duplicate keys), so nothing is encoded
 -- again; the statements map its keys to columns.
 
--- One statement: the world by id; rooms by (world, import id), updating
+-- One statement: the world by id; rooms by (world, import id; a room
+-- without one by its uuid, the id export_config gives it), updating
 -- the known ones and inserting the rest, and their chat channels;
 -- exhibitors by (world, name) with their rooms looked up within the world
 -- (upstream looks across worlds, which breaks re-importing after a
@@ -347,8 +348,8 @@ input AS MATERIALIZED (
     coalesce((r ->> 'pretalx_id')::int, 0) AS pretalx_id, (o - 1)::int AS sorting_priority
   FROM doc, jsonb_array_elements(d -> 'rooms') WITH ORDINALITY AS x(r, o)),
 cur AS MATERIALIZED (
-  SELECT id, import_id, deleted, sorting_priority FROM core_room
-  WHERE world_id = $1 AND import_id IS NOT NULL),
+  SELECT id, coalesce(import_id, id::text) AS import_id, deleted, sorting_priority
+  FROM core_room WHERE world_id = $1),
 upd AS (
   UPDATE core_room r SET name = i.name, description = i.description,
     trait_grants = i.trait_grants, module_config = i.module_config,
@@ -506,10 +507,109 @@ local function load(src)
   return doc, nil, nil, text
 end
 
--- worlds.import(src) -> world, summary; nil, message, code ("io",
--- "json", "invalid" with the JSON path). After the commit a Redis
--- failure raises model.cache_failure carrying world, summary.
+---------------------------------------------------------------- dry run, diff
+
+local DRY = {}	-- raised to roll a dry run back, carrying its results
+
+local function dry_write(worlds, d, text)
+  error({ [DRY] = table.pack(write(worlds, d, text)) }, 0)
+end
+
+-- The import written and rolled back: world, summary (dry_run = true);
+-- nil, message, code for a refusal. Nothing reaches the model cache.
+local function dry_run(worlds, d, text)
+  local r = table.pack(pcall(model.refused, db.transaction, dry_write, worlds, d, text))
+  if r[1] then return table.unpack(r, 2, r.n) end
+  if type(r[2]) ~= "table" or not r[2][DRY] then error(r[2], 0) end
+  local w, s = r[2][DRY][1], r[2][DRY][2]
+  w.created, s.dry_run = nil, true
+  return w, s
+end
+
+-- Secret values never appear in a diff, only their paths.
+local function secret_path(path)
+  return path:find("^world%.JWT_secrets") ~= nil
+end
+
+local function change(out, op, path, old, new)
+  local c = { op = op, path = path }
+  if not secret_path(path) then c.old, c.new = old, new end
+  out[#out + 1] = c
+end
+
+-- The changes from a to b under path: objects by key (sorted), arrays
+-- by index, anything else by value.
+local function compare(a, b, path, out)
+  local ka, kb = kind(a), kind(b)
+  if ka == "empty" and (kb == "array" or kb == "object") then ka = kb end
+  if kb == "empty" and (ka == "array" or ka == "object") then kb = ka end
+  if ka ~= kb or (ka ~= "array" and ka ~= "object") then
+    if ka ~= kb or a ~= b then change(out, "~", path, a, b) end
+  elseif ka == "array" then
+    for i = 1, math.max(#a, #b) do
+      local p = ("%s[%d]"):format(path, i - 1)
+      if a[i] == nil then change(out, "+", p, nil, b[i])
+      elseif b[i] == nil then change(out, "-", p, a[i], nil)
+      else compare(a[i], b[i], p, out) end
+    end
+  else
+    local keys = {}
+    for k in pairs(a) do keys[#keys + 1] = k end
+    for k in pairs(b) do if a[k] == nil then keys[#keys + 1] = k end end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      local p = join(path, k)
+      if a[k] == nil then change(out, "+", p, nil, b[k])
+      elseif b[k] == nil then change(out, "-", p, a[k], nil)
+      else compare(a[k], b[k], p, out) end
+    end
+  end
+end
+
+-- Rooms (by id) or exhibitors (by name) of the file against the stored
+-- ones: new ones, moved ones, changed fields. Stored ones the file does
+-- not list are left alone by an import, so they are no change.
+local function compare_list(stored, file, sv, key, what, out)
+  local by = {}
+  for i, x in ipairs(stored) do by[x[key]] = i end
+  for i, x in ipairs(file) do
+    local p, j = ("%s[%d]"):format(what, i - 1), by[x[key]]
+    if j == nil then
+      out[#out + 1] = { op = "+", path = p, new = x }
+    else
+      if sv[j].sorting_priority ~= i - 1 then
+        change(out, "~", p .. ".(position)", sv[j].sorting_priority, i - 1)
+      end
+      compare(stored[j], x, p, out)
+    end
+  end
+end
+
+-- What importing the validated document d would change: {world =,
+-- exists =, changes = {{op = "+"|"-"|"~", path =, old =, new =}, ...}}.
+local function diff(d)
+  local export = require "venueless.world_export"
+  local v = export.read(d.id, true)
+  local file = export.document(d)
+  if v == nil then
+    return { world = d.id, exists = false, changes = { { op = "+", path = "world",
+      new = file.world.title } } }
+  end
+  local stored, out = export.document(v), {}
+  compare(stored.world, file.world, "world", out)
+  compare(stored.roles, file.roles, "roles", out)
+  compare(stored.trait_grants, file.trait_grants, "trait_grants", out)
+  compare_list(stored.rooms, file.rooms, v.rooms, "id", "rooms", out)
+  compare_list(stored.exhibitors, file.exhibitors, v.exhibitors, "name", "exhibitors", out)
+  return { world = d.id, exists = true, changes = out }
+end
+
+-- worlds.import(src [, {dry_run=, diff=, before_write=}]) -> world,
+-- summary; with diff, the diff instead; nil, message, code ("io",
+-- "json", "invalid" with the JSON path, "notfound"). After the commit a
+-- Redis failure raises model.cache_failure carrying world, summary.
 function M.import(worlds, src, opts)
+  opts = opts or {}
   local doc, msg, code, text = load(src)
   if doc == nil then return nil, msg, code end
   local d
@@ -517,7 +617,13 @@ function M.import(worlds, src, opts)
   if d == nil then return nil, msg, code end
   -- the file is judged before the database is: a broken file says so
   -- even when the server is down
-  if opts and opts.before_write then opts.before_write() end
+  if opts.before_write then opts.before_write() end
+  if opts.diff then return diff(d) end
+  if opts.dry_run then
+    local w, s, c = dry_run(worlds, d, text or encode(d))
+    if w == nil then return nil, s, c end
+    return worlds._wrap(w), s
+  end
   local w, s
   w, s, code = model.refused(db.transaction, write, worlds, d, text or encode(d))
   if w == nil then return nil, s, code end

@@ -255,6 +255,15 @@ function World.methods.save(self)
   return model.after_commit({ { "World", row.id, row.version } }, self)
 end
 
+-- world:export{secrets = true} -> the stored world as worlds.import
+-- reads it; see venueless.world_export.
+function World.methods.export(self, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #1 to 'export' (table expected)", 2)
+  end
+  return require("venueless.world_export").export(self.id, opts or {})
+end
+
 -- world:rooms() -> its rooms, ordered by sorting_priority.
 function World.methods.rooms(self)
   return require("venueless.rooms").list({ world = self.id })
@@ -286,8 +295,9 @@ function worlds.clone(source, spec)
   return require("venueless.world_clone").clone(worlds, source, spec)
 end
 
--- worlds.import(path or table [, {before_write = fn}]) -> world, summary;
--- see venueless.world_import. before_write runs once the document is valid.
+-- worlds.import(path or table [, {dry_run=, diff=, before_write = fn}])
+-- -> world, summary (or the diff); see venueless.world_import.
+-- before_write runs once the document is valid.
 function worlds.import(src, opts)
   if type(src) ~= "string" and type(src) ~= "table" then
     error("bad argument #1 to 'import' (file name or table expected)", 2)
@@ -325,8 +335,9 @@ worlds._doc = {
     text = "create a world with new secrets and VAPID keys; returns it and its admin URL" },
   clone = { sig = "worlds.clone(source_id, {id=, title=, domain=, new_secrets=})",
     text = "copy a world with its rooms, channels and exhibitors in one transaction" },
-  import = { sig = "worlds.import(path_or_table [, {before_write=}])",
-    text = "create or update a world from venueless JSON config; returns it and a summary" },
+  import = { sig = "worlds.import(path_or_table [, {dry_run=, diff=, before_write=}])",
+    text = "create or update a world from venueless JSON config; returns it and a summary"
+      .. " (dry_run: rolled back; diff: what would change)" },
   transaction = { sig = "worlds.transaction(fn, ...)",
     text = "run fn's saves in one transaction; the server cache learns them after the commit" },
   lock = { sig = "worlds.lock(id)",
@@ -341,6 +352,8 @@ worlds._doc = {
     text = "decode and verify a JWT or short token: claims, signing secret, reasons it is refused" },
   ["world:save"] = { sig = "world:save()",
     text = "store the fields, version + 1, then update the server cache" },
+  ["world:export"] = { sig = "world:export{secrets=true}",
+    text = "the stored world in the import format, keys in a stable order (secrets=false: no JWT_secrets)" },
   ["world:rooms"] = { sig = "world:rooms()", text = "the world's rooms by sorting_priority" },
   ["world:add_room"] = { sig = "world:add_room{name=, modules=, description=, ...}",
     text = "create a room (with its chat channel for a chat.native module)" },
