@@ -447,8 +447,9 @@ local function write(worlds, d, text)
   local wd, rd = model.world_defaults(), model.room_defaults()
   local ed, ld = model.exhibitor_defaults(), model.link_defaults()
   local priv, pub = crypto.ec_p256()
-  local r = q(IMPORT:format(table.concat(worlds._columns, ", "),
-    require("venueless.rooms").CHANNEL_CTE), d.id, text, wd.locale,
+  local schema = require "venueless.models.schema"
+  local r = q(IMPORT:format(table.concat(schema.world_columns(), ", "),
+    schema.CHANNEL_CTE), d.id, text, wd.locale,
     wd.timezone, wd.feature_flags, priv, pub, rd.picture, ed.contact_enabled,
     ed.size, ed.text_content, ld.category, ld.sorting_priority)[1]
   if r.missing_idx ~= db.NULL then
@@ -506,9 +507,9 @@ local function load(src)
   return doc, nil, nil, text
 end
 
--- worlds.import(src) -> world, summary; nil, message, code ("io",
+-- worlds.import(src) -> {world=, summary=}; nil, message, code ("io",
 -- "json", "invalid" with the JSON path). After the commit a Redis
--- failure raises model.cache_failure carrying world, summary.
+-- failure raises model.cache_failure carrying the result.
 function M.import(worlds, src, opts)
   local doc, msg, code, text = load(src)
   if doc == nil then return nil, msg, code end
@@ -525,7 +526,7 @@ function M.import(worlds, src, opts)
   local entries = { { "World", world.id, world.version } }
   for _, r in ipairs(s.room_versions) do entries[#entries + 1] = { "Room", r[1], r[2] } end
   s.room_versions = nil
-  return model.after_commit(entries, world, s)
+  return model.after_commit(entries, { world = world, summary = s })
 end
 
 return M

@@ -42,9 +42,8 @@ function M.run(opts, args)
   local function connect()
     cli.connect_db("import_config")
   end
-  cli.committed(function(w, s, code)
-    if w == nil then cli.fail(s, nil, code) end
-    report(opts, w, s)
+  cli.committed(function(res)
+    report(opts, res.world, res.summary)
   end, worlds.import, args[1], { before_write = connect })
 end
 
