@@ -210,6 +210,30 @@ test("rooms: add_room, chat channel rule, save, list, get", function()
   raises(function() rooms.list({ colour = 1 }) end, "unknown filter")
 end)
 
+test("one object system: World and Room model objects carry the domain methods", function()
+  local w = assert(models.World:get({ id = "zed" }))
+  eq(w, worlds.get("zed"))
+  ok(w:admin_token(), "a domain method on a World:get{} object")
+  eq(#w:rooms(), w.rooms:count(), "w:rooms() is the relation's list")
+  eq("Chat", w.rooms:order("sorting_priority"):first().name)
+  -- Room:create goes through room:save: version 2, cache, the chat channel
+  local r = assert(models.Room:create({ world = w, name = "Via the model", sorting_priority = 9,
+    module_config = { { type = "chat.native" } } }))
+  eq(2, r.version)
+  eq("2", cached("Room", r.id))
+  eq(1, one("SELECT count(*) FROM core_channel WHERE room_id = $1", r.id))
+  ok(rawequal(getmetatable(r), getmetatable(assert(rooms.get(r.id)))))
+  -- an unchanged save still bumps the version (servers reload)
+  local v = r.version
+  assert(r:save())
+  eq(v + 1, r.version)
+  eq(tostring(v + 1), cached("Room", r.id))
+  raises(function() r.world_id = "api1" end, "read%-only")
+  r.name = "renamed"
+  assert(r:save())
+  eq("renamed", one("SELECT name FROM core_room WHERE id = $1", r.id))
+end)
+
 test("transactions: saves inside db.transaction are refused; worlds.transaction publishes after commit", function()
   local w = assert(worlds.get("zed"))
   raises(function() db.transaction(function() w:save() end) end, "use worlds.transaction")
