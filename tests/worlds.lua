@@ -26,13 +26,15 @@ end
 local function shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 test("create: version 2, admin URL, cached, globals", function()
-  local w, url = worlds.create({ id = "api1", title = "API \"eins\"", domain = "api1.example.org" })
-  ok(w, url)
+  local res = worlds.create({ id = "api1", title = "API \"eins\"", domain = "api1.example.org" })
+  ok(res)
+  local w, url = res.world, res.url
+  ok(rawequal(getmetatable(w), getmetatable(models.World:get({ id = "api1" }))), "one class")
   eq(2, w.version)
   ok(url:find("^https://api1%.example%.org/#token=[%w_-]+%.[%w_-]+%.[%w_-]+$"), url)
   eq("2", cached("World", "api1"))
-  eq('<world api1 "API \\"eins\\"">', tostring(w))
-  eq("venueless.world", getmetatable(w).__name)
+  eq('<World api1 "API \\"eins\\"">', tostring(w))
+  eq("venueless.core.World", getmetatable(w).__name)
   ok(getmetatable(w).__tostring)
   eq(worlds, _G.worlds)
   eq(rooms, _G.rooms)
@@ -82,13 +84,13 @@ test("objects: columns as fields, unknown fields raise, read-only fields", funct
   eq(nil, w.external_auth_url)			-- NULL reads as nil
   ok(w.vapid_private_key:find("^%-%-%-%-%-BEGIN PRIVATE KEY%-%-%-%-%-\n"))
   eq("any", w.config.JWT_secrets[1].issuer)	-- jsonb as Lua tables
-  raises(function() return w.colour end, "world has no field 'colour'")
-  raises(function() w.colour = 1 end, "world has no field 'colour'")
-  raises(function() w.id = "x" end, "world.id is read%-only")
-  raises(function() w.version = 9 end, "world.version is read%-only")
+  raises(function() return w.colour end, "World has no field 'colour'")
+  raises(function() w.colour = 1 end, "World has no field 'colour'")
+  raises(function() w.id = "x" end, "World.id is read%-only")
+  raises(function() w.version = 9 end, "World.version is read%-only")
   local seen = {}
   for k, v in pairs(w) do seen[#seen + 1] = k; ok(v ~= nil) end
-  eq("id", seen[1])
+  eq({ "version", "id", "title" }, { table.unpack(seen, 1, 3) }, "Django's field order (models.json)")
   ok(not table.concat(seen, " "):find("external_auth_url"), "NULL columns skipped by pairs")
 end)
 
@@ -172,12 +174,12 @@ test("rooms: add_room, chat channel rule, save, list, get", function()
   eq(2, chat.version)
   eq("2", cached("Room", chat.id))
   eq(1, one("SELECT count(*) FROM core_channel WHERE room_id = $1 AND world_id = 'zed' AND name IS NULL", chat.id))
-  ok(chat:channel())
+  ok(chat.channel and chat.channel.room == chat, "the chat channel")
   local stage = assert(w:add_room({ name = "Bühne \"1\"", modules = { { type = "livestream.native" } } }))
   eq(0, one("SELECT count(*) FROM core_channel WHERE room_id = $1", stage.id))
-  eq(nil, stage:channel())
-  eq(('<room %s "Bühne \\"1\\"">'):format(stage.id), tostring(stage))
-  eq("venueless.room", getmetatable(stage).__name)
+  eq(nil, stage.channel)
+  eq(('<Room %s "Bühne \\"1\\"">'):format(stage.id), tostring(stage))
+  eq("venueless.core.Room", getmetatable(stage).__name)
   eq({ 0, 1 }, { chat.sorting_priority, stage.sorting_priority })
   -- Gaining a chat module on save adds the one channel; saving again does not.
   local mc = stage.module_config
@@ -189,8 +191,10 @@ test("rooms: add_room, chat channel rule, save, list, get", function()
   assert(stage:save())
   eq(1, one("SELECT count(*) FROM core_channel WHERE room_id = $1", stage.id))
   eq(4, stage.version)
-  raises(function() stage.world_id = "api1" end, "room.world_id is read%-only")
-  raises(function() return stage.colour end, "room has no field 'colour'")
+  raises(function() stage.world_id = "api1" end, "Room.world_id is read%-only")
+  raises(function() stage.world = worlds.get("api1") end, "Room.world is read%-only")
+  raises(function() return stage.colour end, "Room has no field 'colour'")
+  eq(w, stage.world)
   raises(function() w:add_room({ name = "x", colour = 1 }) end, "unknown field 'colour'")
   raises(function() w:add_room({}) end, "name must be a string")
   local got = assert(rooms.get(stage.id))
@@ -204,6 +208,30 @@ test("rooms: add_room, chat channel rule, save, list, get", function()
   eq(1, #assert(rooms.list({ world = w, name = "chat" })))
   eq(0, #assert(rooms.list({ world = "zed", deleted = true })))
   raises(function() rooms.list({ colour = 1 }) end, "unknown filter")
+end)
+
+test("one object system: World and Room model objects carry the domain methods", function()
+  local w = assert(models.World:get({ id = "zed" }))
+  eq(w, worlds.get("zed"))
+  ok(w:admin_token(), "a domain method on a World:get{} object")
+  eq(#w:rooms(), w.rooms:count(), "w:rooms() is the relation's list")
+  eq("Chat", w.rooms:order("sorting_priority"):first().name)
+  -- Room:create goes through room:save: version 2, cache, the chat channel
+  local r = assert(models.Room:create({ world = w, name = "Via the model", sorting_priority = 9,
+    module_config = { { type = "chat.native" } } }))
+  eq(2, r.version)
+  eq("2", cached("Room", r.id))
+  eq(1, one("SELECT count(*) FROM core_channel WHERE room_id = $1", r.id))
+  ok(rawequal(getmetatable(r), getmetatable(assert(rooms.get(r.id)))))
+  -- an unchanged save still bumps the version (servers reload)
+  local v = r.version
+  assert(r:save())
+  eq(v + 1, r.version)
+  eq(tostring(v + 1), cached("Room", r.id))
+  raises(function() r.world_id = "api1" end, "read%-only")
+  r.name = "renamed"
+  assert(r:save())
+  eq("renamed", one("SELECT name FROM core_room WHERE id = $1", r.id))
 end)
 
 test("transactions: saves inside db.transaction are refused; worlds.transaction publishes after commit", function()
@@ -321,15 +349,17 @@ test("import from a table: plain Lua tables, paths in errors, summary", function
     },
     exhibitors = { { name = "E", room = 7, links = { { display_text = "x", url = "https://x" } } } },
   }
-  local w, s = worlds.import(doc)
-  ok(w, s)
+  local res = worlds.import(doc)
+  ok(res)
+  local w, s = res.world, res.summary
   eq({ world = "tbl", created = true, rooms = 2, rooms_created = 2, channels_created = 1,
     exhibitors = 1, exhibitors_created = 1, links = 1, social_links = 0, secrets_removed = false }, s)
   eq(2, w.version)
   eq("2", cached("World", "tbl"))
   eq("array", one("SELECT jsonb_typeof(module_config) FROM core_room WHERE world_id = 'tbl' AND import_id = '7'"))
   eq("object", one("SELECT jsonb_typeof(trait_grants) FROM core_room WHERE world_id = 'tbl' AND import_id = '7'"))
-  local w2, s2 = worlds.import(doc)
+  local r2 = assert(worlds.import(doc))
+  local w2, s2 = r2.world, r2.summary
   eq(3, w2.version)
   eq(false, s2.created)
   eq(0, s2.rooms_created)
@@ -342,10 +372,10 @@ test("import from a table: plain Lua tables, paths in errors, summary", function
   doc.rooms[1].modules[1].config = { ["k\xff"] = 1 }
   fails("^rooms%[0%]%.modules%[0%]%.config: a key is not valid UTF%-8$", worlds.import(doc))
   -- An exhibitor may name a room of the world that the file does not list.
-  local w3, s3 = worlds.import({ world = { id = "tbl", title = "Aus einer Tabelle" },
+  local r3 = worlds.import({ world = { id = "tbl", title = "Aus einer Tabelle" },
     rooms = { { id = "a", name = "A", modules = { { type = "chat.native" } } } },
     exhibitors = { { name = "E", room = 7 } } })
-  ok(w3, s3)
+  ok(r3 and r3.world and r3.summary)
   eq(2, one("SELECT count(*) FROM core_room WHERE world_id = 'tbl'"))
   eq("7", one("SELECT r.import_id FROM core_exhibitor e JOIN core_room r ON r.id = e.room_id WHERE e.world_id = 'tbl'"))
   eq(0, one("SELECT count(*) FROM core_exhibitorlink l JOIN core_exhibitor e ON e.id = l.exhibitor_id WHERE e.world_id = 'tbl'"))
@@ -360,9 +390,10 @@ test("clone through the API: summary and new secrets", function()
   local src = assert(worlds.get("tbl"))
   src.config = { theme = { colors = { primary = "#180044" } } }
   assert(src:save())
-  local w, url, s = worlds.clone("tbl", { id = "tblcopy", title = "Kopie", domain = "copy.example.org",
+  local res = worlds.clone("tbl", { id = "tblcopy", title = "Kopie", domain = "copy.example.org",
     new_secrets = true })
-  ok(w, url)
+  ok(res)
+  local w, url, s = res.world, res.url, res.summary
   ok(url:find("^https://copy%.example%.org/#token="))
   eq({ rooms = 2, channels = 1, exhibitors = 1, links = 0, social_links = 0 }, s)
   ok(assert(worlds.get("tbl")).config.JWT_secrets == nil)
@@ -389,7 +420,7 @@ test("Redis down after the commit: raises connection (exit 11) with what was com
   e = raises(function() worlds.create({ id = "late", title = "Spät" }) end, "committed")
   eq("connection", e.code)
   eq(11, e.exit)
-  eq("late", e.committed[1].id)
+  eq("late", e.committed[1].world.id)
   eq(1, one("SELECT count(*) FROM core_world WHERE id = 'late'"))
   -- core.try is the non-raising form: nil, message, code
   local nw, m2, c2 = require("venueless.core").try(worlds.create, { id = "later", title = "x" })

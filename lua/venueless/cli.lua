@@ -16,12 +16,14 @@ function cli.usage(msg)
   core.error(core.exit.usage, msg)
 end
 
--- Call fn(...) and pass its results to report. When fn raised a failure
+-- Call fn(...) and pass its results to report; a refusal (nil, message,
+-- code) fails with its message and code instead. When fn raised a failure
 -- after its change was committed (a Redis failure updating the server
 -- cache: the error's committed field holds fn's results), report them
 -- all the same, then raise the failure (exit 11 for an unreachable Redis).
 function cli.committed(report, fn, ...)
   local r = table.pack(pcall(fn, ...))
+  if r[1] and r[2] == nil then cli.fail(r[3], nil, r[4]) end	-- a refusal
   if r[1] then return report(table.unpack(r, 2, r.n)) end
   local e = r[2]
   if core.is_error(e) and e.committed then

@@ -279,8 +279,10 @@ end
 -- Which live source completes argument argn of a call to fname.
 M.arguments = {
   { "^worlds[%.:]", 1, "world" },
-  { "^rooms[%.:]", 1, "world" },
-  { "^rooms[%.:]", 2, "room" },
+  -- only what the call accepts: rooms.get takes a room's uuid,
+  -- rooms.list({world = "…"}) a world id
+  { "^rooms[%.:]get$", 1, "room_id" },
+  { "^rooms[%.:]list$", 1, "world" },
   { "^connections[%.:]", 1, "label" },
   { "^migrations[%.:]", nil, "migration" },
   { "^db[%.:]", nil, "relation" },

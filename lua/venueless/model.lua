@@ -1,7 +1,7 @@
--- What worlds.lua and rooms.lua share: strict row objects (known
--- columns only, jsonb as Lua tables), the failure conventions, the
--- defaults Django gives new rows, and the Redis model cache update
--- after a commit (shared/reference/README.md, "Worlds and rooms").
+-- What the domain modules and the model layer share: the failure
+-- conventions, the defaults Django gives new rows, the world lock and
+-- the Redis model cache update after a commit (objects are the model
+-- layer's, venueless.models) (shared/reference/README.md, "Worlds and rooms").
 local core = require "venueless.core"
 local db = require "venueless.db"
 local json = require "venueless.json"
@@ -182,10 +182,8 @@ function M.locked(id, fn, ...)
   end, ...)
 end
 
----------------------------------------------------------------- objects
+---------------------------------------------------------------- filters
 
--- __index: methods first, then the columns (NULL reads as nil); any
--- other key raises at the caller.
 -- The filter table of a list{} call (nil is {}); raises, blaming the
 -- caller of list, on a non-table or a key not in allowed.
 function M.filters(f, allowed)
@@ -195,86 +193,6 @@ function M.filters(f, allowed)
     if not allowed[k] then error(("list: unknown filter '%s'"):format(tostring(k)), 3) end
   end
   return f
-end
-
-local function indexer(name, rows, known, methods)
-  return function(obj, k)
-    local m = methods[k]
-    if m ~= nil then return m end
-    if known[k] then
-      local v = rows[obj][k]
-      if v == db.NULL then return nil end
-      return v
-    end
-    error(("%s has no field '%s'"):format(name, tostring(k)), 2)
-  end
-end
-
--- __newindex: known, writable columns only (nil stores NULL).
-local function newindexer(name, rows, known, readonly)
-  return function(obj, k, v)
-    if not known[k] then error(("%s has no field '%s'"):format(name, tostring(k)), 2) end
-    if readonly[k] then error(("%s.%s is read-only"):format(name, k), 2) end
-    rows[obj][k] = v == nil and db.NULL or v
-  end
-end
-
--- __pairs: the columns in table order, NULL ones skipped.
-local function pairser(columns, rows)
-  return function(obj)
-    local i, row = 0, rows[obj]
-    return function()
-      repeat
-        i = i + 1
-        local c = columns[i]
-        if c == nil then return nil end
-        if row[c] ~= db.NULL then return c, row[c] end
-      until false
-    end, obj, nil
-  end
-end
-
--- A column value as a query parameter: jsonb as JSON text, an empty
--- plain table in an array column as [].
-local function param(spec, row, col)
-  local v = row[col]
-  if v == nil or v == db.NULL then return db.NULL end
-  if not spec.json[col] then return v end
-  if type(v) == "table" and spec.arrays[col] and next(v) == nil and getmetatable(v) == nil then
-    v = json.array({})
-  end
-  return json.encode(v)
-end
-
--- A class of strict row objects. spec: name (for messages), columns
--- (in order), json (set of jsonb columns), arrays (jsonb columns that
--- are arrays when empty), readonly (set), tostring(row). The rows live
--- in a weak table beside the objects, so an object has no raw fields.
-function M.class(spec)
-  local rows = setmetatable({}, { __mode = "k" })
-  local known, methods = {}, {}
-  for _, c in ipairs(spec.columns) do known[c] = true end
-  local mt = {
-    __name = "venueless." .. spec.name,
-    __index = indexer(spec.name, rows, known, methods),
-    __newindex = newindexer(spec.name, rows, known, spec.readonly),
-    __tostring = function(obj) return spec.tostring(rows[obj]) end,
-    __pairs = pairser(spec.columns, rows),
-    -- for the completer: the fields and methods behind __index
-    _fields = known, _methods = methods,
-  }
-  return {
-    methods = methods, columns = spec.columns, json = spec.json,
-    -- Wrap a row (column -> value, jsonb decoded) as an object.
-    wrap = function(row)
-      local obj = {}
-      rows[obj] = row
-      return setmetatable(obj, mt)
-    end,
-    row = function(obj) return rows[obj] end,
-    is = function(v) return type(v) == "table" and rows[v] ~= nil end,
-    param = function(row, col) return param(spec, row, col) end,
-  }
 end
 
 ---------------------------------------------------------------- cache

@@ -34,13 +34,18 @@ function M.meta_of(name)
   return by_label[name] or by_name[name]
 end
 
+-- The domain modules whose _object ({methods=, readonly=, tostring=})
+-- extends a class: worlds.get and World:get{} give the same objects.
+M.DOMAIN = { ["core.World"] = "venueless.worlds", ["core.Room"] = "venueless.rooms" }
+
 -- The class of a label or global name (built once), or nil.
 function M.class(name)
   local md = M.meta_of(name)
   if md == nil then return nil end
   local cls = classes[md.label]
   if cls == nil then
-    cls = require("venueless.models.object").class(md, global_name(md))
+    local ext = M.DOMAIN[md.label] and require(M.DOMAIN[md.label])._object
+    cls = require("venueless.models.object").class(md, global_name(md), ext)
     classes[md.label] = cls
   end
   return cls

@@ -94,12 +94,12 @@ local function copy(worlds, source, spec)
   local priv, pub = crypto.ec_p256()
   local domain = (spec.domain ~= nil and spec.domain ~= "") and spec.domain or db.NULL
   local r = db.query({ json = true },
-    CLONE:format(table.concat(worlds._columns, ", ")),
+    CLONE:format(table.concat(require("venueless.models.schema").world_columns(), ", ")),
     source, spec.id, spec.title, domain, cfg, priv, pub)
   return r[1]
 end
 
--- worlds.clone(source, spec) -> world, admin URL, summary; nil, message,
+-- worlds.clone(source, spec) -> {world=, url=, summary=}; nil, message,
 -- code (the id or domain taken, the source missing). A unique violation
 -- is a concurrent create taking the id or domain: a refusal too.
 function M.clone(worlds, source, spec)
@@ -118,7 +118,7 @@ function M.clone(worlds, source, spec)
   for _, id in ipairs(res.rooms) do entries[#entries + 1] = { "Room", id, 2 } end
   local summary = { rooms = #res.rooms, channels = res.channels,
     exhibitors = res.exhibitors, links = res.links, social_links = res.social_links }
-  return model.after_commit(entries, w, (w:admin_url()), summary)
+  return worlds._finish({ world = w, summary = summary }, entries)
 end
 
 return M

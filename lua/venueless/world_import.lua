@@ -448,8 +448,9 @@ local function write(worlds, d, text)
   local wd, rd = model.world_defaults(), model.room_defaults()
   local ed, ld = model.exhibitor_defaults(), model.link_defaults()
   local priv, pub = crypto.ec_p256()
-  local r = q(IMPORT:format(table.concat(worlds._columns, ", "),
-    require("venueless.rooms").CHANNEL_CTE), d.id, text, wd.locale,
+  local schema = require "venueless.models.schema"
+  local r = q(IMPORT:format(table.concat(schema.world_columns(), ", "),
+    schema.CHANNEL_CTE), d.id, text, wd.locale,
     wd.timezone, wd.feature_flags, priv, pub, rd.picture, ed.contact_enabled,
     ed.size, ed.text_content, ld.category, ld.sorting_priority)[1]
   if r.missing_idx ~= db.NULL then
@@ -604,10 +605,11 @@ local function diff(d)
   return { world = d.id, exists = true, changes = out }
 end
 
--- worlds.import(src [, {dry_run=, diff=, before_write=}]) -> world,
--- summary; with diff, the diff instead; nil, message, code ("io",
--- "json", "invalid" with the JSON path, "notfound"). After the commit a
--- Redis failure raises model.cache_failure carrying world, summary.
+-- worlds.import(src [, {dry_run=, diff=, before_write=}]) -> {world=,
+-- summary=} (a dry run's summary has dry_run = true); with diff, the diff
+-- instead; nil, message, code ("io", "json", "invalid" with the JSON path,
+-- "notfound"). After the commit a Redis failure raises
+-- model.cache_failure carrying the result.
 function M.import(worlds, src, opts)
   opts = opts or {}
   local doc, msg, code, text = load(src)
@@ -622,7 +624,7 @@ function M.import(worlds, src, opts)
   if opts.dry_run then
     local w, s, c = dry_run(worlds, d, text or encode(d))
     if w == nil then return nil, s, c end
-    return worlds._wrap(w), s
+    return { world = worlds._wrap(w), summary = s }
   end
   local w, s
   w, s, code = model.refused(db.transaction, write, worlds, d, text or encode(d))
@@ -631,7 +633,7 @@ function M.import(worlds, src, opts)
   local entries = { { "World", world.id, world.version } }
   for _, r in ipairs(s.room_versions) do entries[#entries + 1] = { "Room", r[1], r[2] } end
   s.room_versions = nil
-  return model.after_commit(entries, world, s)
+  return model.after_commit(entries, { world = world, summary = s })
 end
 
 return M

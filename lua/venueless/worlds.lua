@@ -6,34 +6,15 @@ local db = require "venueless.db"
 local json = require "venueless.json"
 local crypto = require "venueless.crypto"
 local model = require "venueless.model"
+local schema = require "venueless.models.schema"
 
 local worlds = {}
 
-local COLUMNS = { "id", "title", "config", "domain", "roles", "trait_grants",
-  "version", "locale", "timezone", "feature_flags", "external_auth_url",
-  "vapid_private_key", "vapid_public_key" }
-local SELECT = "SELECT " .. table.concat(COLUMNS, ", ") .. " FROM core_world"
-
--- A quoted title for tostring: backslash, quote and controls escaped.
-local function quoted(s)
-  return '"' .. tostring(s):gsub('[%c"\\]', function(c)
-    if c == '"' or c == "\\" then return "\\" .. c end
-    return ("\\x%02x"):format(c:byte())
-  end) .. '"'
-end
-worlds._quoted = quoted
-
-local World = model.class({
-  name = "world", columns = COLUMNS,
-  json = { config = true, roles = true, trait_grants = true, feature_flags = true },
-  arrays = { feature_flags = true },
-  readonly = { id = true, version = true },
-  tostring = function(row)
-    return ("<world %s %s>"):format(row.id, quoted(row.title))
-  end,
-})
-worlds._methods = World.methods
-worlds._class = World
+-- The World model's domain methods (venueless.models merges them into
+-- the class, so worlds.get and World:get{} return the same objects).
+local methods = {}
+worlds._methods = methods
+local World = schema.World
 
 ---------------------------------------------------------------- checks
 
@@ -80,14 +61,14 @@ end
 
 ---------------------------------------------------------------- get, list
 
--- worlds.get(id) -> world, or nil, message, code ("notfound" if none).
+-- worlds.get(id) -> World object, or nil, message, code ("notfound").
 function worlds.get(id)
   if type(id) ~= "string" then error("bad argument #1 to 'get' (world id expected)", 2) end
   local why = bad_lookup_id(id)
   if why then return nil, why, "invalid" end
-  local r = db.query({ json = true }, SELECT .. " WHERE id = $1", id)
-  if #r == 0 then return not_found(id) end
-  return World.wrap(r[1])
+  local w = World():filter({ id = id }):first()
+  if w == nil then return not_found(id) end
+  return w
 end
 
 local LIST_FILTERS = { id = true, domain = true, title = true, limit = true }
@@ -99,13 +80,12 @@ function worlds.list(f)
   if f.limit ~= nil and math.type(f.limit) ~= "integer" then
     error("list: limit must be an integer", 2)
   end
-  local r = db.query({ json = true }, SELECT .. [[
-    WHERE ($1::text IS NULL OR id = $1) AND ($2::text IS NULL OR domain = $2)
-      AND ($3::text IS NULL OR strpos(lower(title), lower($3)) > 0)
-    ORDER BY id LIMIT $4]], f.id, f.domain, f.title, f.limit)
-  local out = {}
-  for i, row in ipairs(r) do out[i] = World.wrap(row) end
-  return out
+  local qs = World():order("id")
+  if f.id ~= nil then qs = qs:filter({ id = f.id }) end
+  if f.domain ~= nil then qs = qs:filter({ domain = f.domain }) end
+  if f.title ~= nil then qs = qs:filter({ title__icontains = f.title }) end
+  if f.limit ~= nil then qs = qs:limit(f.limit) end
+  return qs:list()
 end
 
 ---------------------------------------------------------------- secrets, tokens
@@ -137,7 +117,7 @@ end
 
 -- world:admin_token{days=365, traits={"admin"}} -> JWT signed with the
 -- world's first JWT secret; nil, message, "nosecret" without one.
-function World.methods.admin_token(self, opts)
+function methods.admin_token(self, opts)
   local cfg = self.config
   local s = type(cfg) == "table" and type(cfg.JWT_secrets) == "table" and cfg.JWT_secrets[1]
   if type(s) ~= "table" or type(s.secret) ~= "string" or s.secret == "" then
@@ -148,7 +128,7 @@ end
 
 -- world:admin_url{...} -> https://<domain>/#token=<JWT>; nil, message,
 -- code without a domain or secret.
-function World.methods.admin_url(self, opts)
+function methods.admin_url(self, opts)
   if self.domain == nil or self.domain == "" then
     return nil, ("world %s has no domain"):format(self.id), "nodomain"
   end
@@ -159,7 +139,7 @@ end
 
 -- world:token{traits=, days=90, raw=, count=1} -> links, rows: invitation
 -- links as generate_token makes them; see venueless.tokens.
-function World.methods.token(self, opts)
+function methods.token(self, opts)
   return require("venueless.tokens").generate(self, opts)
 end
 
@@ -189,7 +169,7 @@ INSERT INTO core_world (id, title, config, domain, roles, trait_grants, version,
 VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, $6::jsonb, 2, $7, $8, $9::jsonb, NULL,
   $10, $11)
 ON CONFLICT DO NOTHING
-RETURNING ]] .. table.concat(COLUMNS, ", ")
+RETURNING %s]]
 
 -- Why a new world's id or domain is taken: nil, message, code.
 local function conflict(id, domain)
@@ -203,7 +183,7 @@ local function conflict(id, domain)
 end
 worlds._conflict = conflict
 
--- worlds.create{id=, title=, domain=} -> world, admin URL (nil without
+-- worlds.create{id=, title=, domain=} -> {world=, url=} (url nil without
 -- a domain); nil, message, code ("exists", "domain", "invalid").
 function worlds.create(spec)
   local ok, msg, code = check_new(spec)
@@ -213,80 +193,50 @@ function worlds.create(spec)
   local d = model.world_defaults()
   local priv, pub = crypto.ec_p256()
   local cfg = json.object({ JWT_secrets = json.array({ worlds.new_secret() }) })
-  local r = db.query({ json = true }, INSERT, spec.id, spec.title, cfg,
+  local r = db.query({ json = true },
+    INSERT:format(table.concat(schema.world_columns(), ", ")), spec.id, spec.title, cfg,
     domain or db.NULL, d.roles, d.trait_grants, d.locale, d.timezone,
     d.feature_flags, priv, pub)
   if #r == 0 then return conflict(spec.id, domain or db.NULL) end
-  local w = World.wrap(r[1])
-  return worlds._finish(w, { { "World", w.id, w.version } })
+  local w = schema.wrap(World(), r[1])
+  return worlds._finish({ world = w }, { { "World", w.id, w.version } })
 end
 
--- After a commit: update the cache; return w and its admin URL (a Redis
--- failure raises model.cache_failure carrying them).
-function worlds._finish(w, entries)
-  return model.after_commit(entries, w, (w:admin_url()))
+-- After a commit: the result gets the admin URL; the cache is updated
+-- (a Redis failure raises model.cache_failure carrying the result).
+function worlds._finish(result, entries)
+  result.url = (result.world:admin_url())
+  return model.after_commit(entries, result)
 end
 
 ---------------------------------------------------------------- save
 
-local UPDATE = [[
-UPDATE core_world SET title = $2, config = $3::jsonb, domain = $4,
-  roles = $5::jsonb, trait_grants = $6::jsonb, locale = $7, timezone = $8,
-  feature_flags = $9::jsonb, external_auth_url = $10, vapid_private_key = $11,
-  vapid_public_key = $12, version = version + 1
-WHERE id = $1 RETURNING version]]
-
--- world:save() -> world; version + 1, then the server cache told.
-function World.methods.save(self)
+-- world:save() -> world: the changed fields stored (none: the version
+-- still goes up, so running servers reload), version + 1, under the
+-- world's lock, then the server cache told.
+function methods.save(self)
   model.check_outside("world:save")
-  local row = World.row(self)
-  local p = {}
-  for i, c in ipairs({ "id", "title", "config", "domain", "roles", "trait_grants",
-      "locale", "timezone", "feature_flags", "external_auth_url",
-      "vapid_private_key", "vapid_public_key" }) do
-    p[i] = World.param(row, c)
-  end
-  -- in line behind an import or clone writing this world
-  local r = model.locked(row.id, db.query, UPDATE, table.unpack(p, 1, 12))
-  if #r == 0 then return not_found(row.id) end
-  local old = row.version
-  model.on_rollback(function() row.version = old end)
-  row.version = r[1].version
-  return model.after_commit({ { "World", row.id, row.version } }, self)
+  return schema.locked_save(self, self.id)
 end
 
 -- world:export{secrets = true} -> the stored world as worlds.import
 -- reads it; see venueless.world_export.
-function World.methods.export(self, opts)
+function methods.export(self, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("bad argument #1 to 'export' (table expected)", 2)
   end
   return require("venueless.world_export").export(self.id, opts or {})
 end
 
--- world:rooms() -> its rooms, ordered by sorting_priority.
-function World.methods.rooms(self)
-  return require("venueless.rooms").list({ world = self.id })
-end
-
 -- world:add_room{name=, modules=, ...} -> room (see rooms.create).
-function World.methods.add_room(self, spec)
-  return require("venueless.rooms").create(self, spec)
-end
-
--- world:reload() -> world with the stored values.
-function World.methods.reload(self)
-  local w, msg, code = worlds.get(self.id)
-  if w == nil then return nil, msg, code end
-  local row = World.row(self)
-  for k, v in pairs(World.row(w)) do row[k] = v end
-  return self
+function methods.add_room(self, spec)
+  return schema.create_room(self, spec)
 end
 
 ---------------------------------------------------------------- clone, import
 
 -- worlds.clone(source_id, {id=, title=, domain=, new_secrets=}) ->
--- world, admin URL; see venueless.world_clone.
+-- {world=, url=, summary=}; see venueless.world_clone.
 function worlds.clone(source, spec)
   if type(source) ~= "string" then error("bad argument #1 to 'clone' (world id expected)", 2) end
   local ok, msg, code = check_new(spec)
@@ -296,7 +246,7 @@ function worlds.clone(source, spec)
 end
 
 -- worlds.import(path or table [, {dry_run=, diff=, before_write = fn}])
--- -> world, summary (or the diff); see venueless.world_import.
+-- -> {world=, summary=} (or the diff); see venueless.world_import.
 -- before_write runs once the document is valid.
 function worlds.import(src, opts)
   if type(src) ~= "string" and type(src) ~= "table" then
@@ -318,12 +268,10 @@ worlds.transaction = model.transaction
 -- saves take it too).
 worlds.lock = model.lock_world
 
--- Internal: wrap a row read by the clone and import code.
+-- Internal: a World object over a row read by the clone and import code.
 function worlds._wrap(row)
-  return World.wrap(row)
+  return schema.wrap(World(), row)
 end
-worlds._select = SELECT
-worlds._columns = COLUMNS
 
 ---------------------------------------------------------------- help
 
@@ -332,11 +280,11 @@ worlds._doc = {
   list = { sig = "worlds.list{id=, domain=, title=, limit=}",
     text = "worlds ordered by id; title matches a substring in any case" },
   create = { sig = "worlds.create{id=, title=, domain=}",
-    text = "create a world with new secrets and VAPID keys; returns it and its admin URL" },
+    text = "create a world with new secrets and VAPID keys; returns {world=, url=}" },
   clone = { sig = "worlds.clone(source_id, {id=, title=, domain=, new_secrets=})",
-    text = "copy a world with its rooms, channels and exhibitors in one transaction" },
+    text = "copy a world with its rooms, channels and exhibitors in one transaction; {world=, url=, summary=}" },
   import = { sig = "worlds.import(path_or_table [, {dry_run=, diff=, before_write=}])",
-    text = "create or update a world from venueless JSON config; returns it and a summary"
+    text = "create or update a world from venueless JSON config; returns {world=, summary=}"
       .. " (dry_run: rolled back; diff: what would change)" },
   transaction = { sig = "worlds.transaction(fn, ...)",
     text = "run fn's saves in one transaction; the server cache learns them after the commit" },
@@ -351,10 +299,9 @@ worlds._doc = {
   inspect_token = { sig = "worlds.inspect_token(token_or_url [, {world=}])",
     text = "decode and verify a JWT or short token: claims, signing secret, reasons it is refused" },
   ["world:save"] = { sig = "world:save()",
-    text = "store the fields, version + 1, then update the server cache" },
+    text = "store the changed fields under the world's lock, version + 1, then update the server cache" },
   ["world:export"] = { sig = "world:export{secrets=true}",
     text = "the stored world in the import format, keys in a stable order (secrets=false: no JWT_secrets)" },
-  ["world:rooms"] = { sig = "world:rooms()", text = "the world's rooms by sorting_priority" },
   ["world:add_room"] = { sig = "world:add_room{name=, modules=, description=, ...}",
     text = "create a room (with its chat channel for a chat.native module)" },
   ["world:admin_token"] = { sig = "world:admin_token{days=, traits=}",
@@ -363,7 +310,14 @@ worlds._doc = {
     text = "https://<domain>/#token=<JWT>, or nil without a domain" },
   ["world:token"] = { sig = "world:token{traits=, days=90, raw=, count=1}",
     text = "invitation links (core_shorttoken rows, one statement) as generate_token makes them" },
-  ["world:reload"] = { sig = "world:reload()", text = "read the stored values again" },
+}
+
+-- What venueless.models merges into the World class.
+worlds._object = {
+  methods = methods,
+  tostring = function(obj)
+    return ("<World %s %s>"):format(obj.id, schema.quoted(obj.title))
+  end,
 }
 
 return worlds

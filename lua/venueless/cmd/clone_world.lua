@@ -48,9 +48,10 @@ function M.run(opts, args)
   if src == nil then cli.fail(msg, nil, code) end
   local spec = create.ask_new(opts, "clone_world")
   spec.new_secrets = opts["new-secrets"] or nil
-  cli.committed(create.reporter("World cloned.", opts, function(w, summary)
+  cli.committed(create.reporter("World cloned.", opts, function(res)
     -- New secrets are printed as they were made, copied ones as stored.
-    return { summary = summary, summary_line = summary and summary_line(w, src.id, summary),
+    local w, summary = res.world, res.summary
+    return { summary = summary, summary_line = summary_line(w, src.id, summary),
       secrets = not spec.new_secrets and copied_secrets(w) or nil }
   end), worlds.clone, src.id, spec)
 end

@@ -168,15 +168,14 @@ function M.report(w, url, opts, out)
   if out.summary_line then cli.say(out.summary_line) end
 end
 
--- What cli.committed hands the results of worlds.create/clone to: a
--- refusal fails, a world is shown (also when its cache update failed).
--- more(w, summary) -> the rest of report's out (clone_world's).
+-- What cli.committed hands the result of worlds.create/clone to: the
+-- world is shown (also when its cache update failed). more(result) ->
+-- the rest of report's out (clone_world's).
 function M.reporter(headline, opts, more)
-  return function(w, url, summary)
-    if w == nil then cli.fail(url, nil, summary) end
-    local out = more and more(w, summary) or {}
+  return function(res)
+    local out = more and more(res) or {}
     out.headline = headline
-    M.report(w, url, opts, out)
+    M.report(res.world, res.url, opts, out)
   end
 end
 

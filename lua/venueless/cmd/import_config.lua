@@ -101,9 +101,8 @@ function M.run(opts, args)
     if d == nil then cli.fail(msg, nil, code) end
     return report_diff(opts, d)
   end
-  cli.committed(function(w, s, code)
-    if w == nil then cli.fail(s, nil, code) end
-    report(opts, w, s)
+  cli.committed(function(res)
+    report(opts, res.world, res.summary)
   end, worlds.import, args[1], how)
 end
 

@@ -109,6 +109,13 @@ function S.sources.room(prefix, world)
   return out
 end
 
+-- Room uuids (rooms.get takes nothing else).
+function S.sources.room_id(prefix)
+  return column(query("SELECT id::text AS id FROM core_room WHERE NOT deleted " ..
+    "AND id::text LIKE $1 ESCAPE '\\' ORDER BY id LIMIT " .. S.limit,
+    S.like_escape(prefix) .. "%"), "id")
+end
+
 function S.sources.migration(prefix)
   local out = column(query("SELECT DISTINCT name FROM django_migrations " ..
     "WHERE name LIKE $1 ESCAPE '\\' ORDER BY name LIMIT " .. S.limit,

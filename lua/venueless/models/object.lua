@@ -87,11 +87,13 @@ O.GENERATORS = {
 -- Django's empty_strings_allowed: these types default to "" when NOT NULL.
 local EMPTY_STRING = { CharField = true, TextField = true, FileField = true }
 
--- The value a new object gets for f (Field.get_default).
+-- The value a new object gets for f (Field.get_default). A FileField
+-- stores '' even when nullable: its empty FieldFile is str()'d to ''.
 local function default_of(f)
   local d = f.default
   if d and d.generator then return O.GENERATORS[d.generator]() end
   if d then return deep_copy(d.value) end
+  if f.type == "FileField" then return "" end
   if not f.null and EMPTY_STRING[f.type] and not f.primary_key then return "" end
   return nil
 end
@@ -175,7 +177,7 @@ local function newindexer(cls)
       if cls._rev[k] or cls._m2m[k] then error(("%s.%s is a relation"):format(cls._name, k), 2) end
       error(("%s has no field '%s'"):format(cls._name, tostring(k)), 2)
     end
-    if f.primary_key or (cls._meta.versioned and f.name == "version") then
+    if f.primary_key or (cls._meta.versioned and f.name == "version") or cls._readonly[k] then
       error(("%s.%s is read-only"):format(cls._name, k), 2)
     end
     local ok, err = pcall(O.check_value, cls, f, v, k)
@@ -268,10 +270,20 @@ local class_mt = {
   __tostring = function(cls) return ("<model %s>"):format(rawget(cls, "_label")) end,
 }
 
--- The class of meta entry md, named name (models.User).
-function O.class(md, name)
+-- The methods of a class: the model layer's, and its domain module's
+-- (which win: World:save takes the world lock).
+local function methods_of(ext)
+  local out = {}
+  for k, f in pairs(require("venueless.models.write").methods) do out[k] = f end
+  for k, f in pairs(ext and ext.methods or {}) do out[k] = f end
+  return out
+end
+
+-- The class of meta entry md, named name (models.User); ext: a domain
+-- module's extension {methods=, readonly= (set of keys), tostring=}.
+function O.class(md, name, ext)
   local cls = { _meta = md, _name = name, _label = md.label, _by_key = {}, _by_column = {},
-    _rev = {}, _m2m = {} }
+    _rev = {}, _m2m = {}, _readonly = ext and ext.readonly or {} }
   for _, f in ipairs(md.fields) do
     cls._by_key[f.attname] = f
     cls._by_key[f.name] = f
@@ -280,10 +292,12 @@ function O.class(md, name)
   end
   for _, r in ipairs(md.reverse or {}) do cls._rev[r.accessor] = r end
   for _, m in ipairs(md.m2m or {}) do cls._m2m[m.name] = m end
-  local methods = require("venueless.models.write").methods
+  local methods = methods_of(ext)
+  cls._methods = methods
   local fields = md.fields
   cls._object_mt = {
     __name = "venueless." .. md.label,
+    _methods = methods,
     __index = indexer(cls, methods),
     __newindex = newindexer(cls),
     __pairs = pairser(cls),
@@ -295,6 +309,7 @@ function O.class(md, name)
     __tostring = function(obj)
       local s = state[obj]
       if not s.saved then return ("<%s unsaved>"):format(name) end
+      if ext and ext.tostring then return ext.tostring(obj) end
       return ("<%s %s>"):format(name, tostring(s.row[cls._pk.attname]))
     end,
   }

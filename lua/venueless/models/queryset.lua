@@ -18,6 +18,8 @@ local mt = {
   end,
   __newindex = function() error("querysets are immutable", 2) end,
   __tostring = function(qs) return ("<queryset %s>"):format(state[qs].cls._name) end,
+  -- called, a queryset is its list: w:rooms() is w.rooms:list()
+  __call = function(qs) return methods.list(qs) end,
 }
 
 -- A queryset of cls with description d (fields: cls, where, order,

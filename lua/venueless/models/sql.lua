@@ -125,9 +125,20 @@ S.scalar = scalar
 
 local JSONISH = { JSONField = true, ArrayField = true }
 
+local ARRAY_MT = getmetatable(json.array({}))
+
+-- An empty plain table for a JSONField whose default is a list (feature
+-- flags, module_config) is the empty list, not {}.
+local function empty_list(f, v)
+  return type(v) == "table" and next(v) == nil and getmetatable(v) == nil
+    and f.default and type(f.default.value) == "table"
+    and getmetatable(f.default.value) == ARRAY_MT
+end
+
 -- A parameter of f's type: jsonb as JSON text, arrays through jsonb.
 local function placeholder(ctx, f, v, what)
   if f.type == "JSONField" then
+    if empty_list(f, v) then v = json.array({}) end
     return ctx:param(json.encode(v)) .. "::jsonb"
   elseif f.type == "ArrayField" then
     return "ARRAY(SELECT jsonb_array_elements_text(" .. ctx:param(json.encode(json_list(v, what)))
