@@ -80,7 +80,8 @@ function M.candidates(v, methods)
   elseif kind == "object" then
     local W = require "venueless.models.write"
     if methods then
-      for k, f in pairs(W.methods) do set[k] = f end
+      -- the class's merged methods: the domain module's too (world:add_room)
+      for k, f in pairs(cls._methods or W.methods) do set[k] = f end
     else
       set.pk = true
       for _, f in ipairs(cls._meta.fields) do set[f.attname], set[f.name] = true, true end
