@@ -74,6 +74,33 @@ static const struct vl_option connections_opts[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
+static const struct vl_option soft_delete_user_opts[] = {
+	{ "world", 0, "WORLD_ID", 0, 0, 0,
+	    "with --token-id: the user of this world with that token id" },
+	{ "token-id", 0, "TOKEN_ID", 0, 0, 0,
+	    "with --world: the user's token id (the JWT's uid)" },
+	{ "dry-run", 'n', NULL, 0, 0, 0,
+	    "print the receipt of what would be done; change nothing" },
+	{ "json", 0, NULL, 0, 0, 0, "print the receipt as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
+static const struct vl_option clear_world_data_opts[] = {
+	{ "dry-run", 'n', NULL, 0, 0, 0,
+	    "print the counts of what would be deleted; change nothing" },
+	{ "yes", 'y', NULL, 0, 0, 0,
+	    "do not ask (needed when standard input is not a terminal)" },
+	{ "json", 0, NULL, 0, 0, 0, "print the receipt as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
+static const struct vl_option clear_unused_worlds_opts[] = {
+	{ "dry-run", 'n', NULL, 0, 0, 0,
+	    "list the candidates and whether each would be cleared" },
+	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
 static const struct vl_option shell_opts[] = {
 	{ "execute", 'e', "CHUNK", VL_ARG_LIST, 0, 0,
 	    "run CHUNK and print what it returns" },
@@ -101,6 +128,18 @@ const struct vl_cmd vl_cmds[] = {
 	    "[options] list | drop [PATTERN...] | force_reload [PATTERN...]",
 	    "list, drop or reload the live websocket connections", 0,
 	    connections_opts },
+	{ "soft_delete_user", "venueless.cmd.soft_delete_user",
+	    "[options] USER_ID | --world WORLD_ID --token-id TOKEN_ID",
+	    "erase a user's personal data (GDPR), with a receipt", 0,
+	    soft_delete_user_opts },
+	{ "clear_world_data", "venueless.cmd.clear_world_data",
+	    "[options] WORLD_ID",
+	    "delete a world's users and their content, keep its setup", 0,
+	    clear_world_data_opts },
+	{ "clear_unused_worlds", "venueless.cmd.clear_unused_worlds",
+	    "[options] DAYS",
+	    "clear the worlds without activity in the last DAYS days", 0,
+	    clear_unused_worlds_opts },
 	{ "shell", "venueless.cmd.shell", "[-i] [-e CHUNK]... [FILE [ARGS...]]",
 	    "the Lua shell: interactive, -e chunks, or a script", 1,
 	    shell_opts },

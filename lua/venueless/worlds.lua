@@ -249,6 +249,16 @@ function World.methods.reload(self)
   return self
 end
 
+-- world:clear_data{dry_run=} -> receipt; see venueless.retention.
+function World.methods.clear_data(self, opts)
+  return require("venueless.retention").clear_world_data(self.id, opts)
+end
+
+-- worlds.clear_unused{days=, dry_run=} -> the candidates and what was done.
+function worlds.clear_unused(opts)
+  return require("venueless.retention").clear_unused(opts)
+end
+
 ---------------------------------------------------------------- clone, import
 
 -- worlds.clone(source_id, {id=, title=, domain=, new_secrets=}) ->
@@ -321,6 +331,10 @@ worlds._doc = {
     text = "a JWT signed with the world's first secret (default 365 days, admin)" },
   ["world:admin_url"] = { sig = "world:admin_url{days=, traits=}",
     text = "https://<domain>/#token=<JWT>, or nil without a domain" },
+  ["world:clear_data"] = { sig = "world:clear_data{dry_run=}",
+    text = "delete the world's users and their content in one transaction, domain NULL; the receipt" },
+  clear_unused = { sig = "worlds.clear_unused{days=, dry_run=}",
+    text = "clear the worlds (domain set) without activity in the last days, each in its own transaction" },
   ["world:reload"] = { sig = "world:reload()", text = "read the stored values again" },
 }
 

@@ -268,6 +268,19 @@ local class_mt = {
   __tostring = function(cls) return ("<model %s>"):format(rawget(cls, "_label")) end,
 }
 
+-- Methods of one model's objects beyond the common ones (save, delete,
+-- reload, touch): the server's own operations on them.
+O.MODEL_METHODS = {
+  ["core.User"] = {
+    soft_delete = function(obj, opts) return require("venueless.retention").soft_delete(obj, opts) end,
+  },
+  ["core.World"] = {
+    clear_data = function(obj, opts)
+      return require("venueless.retention").clear_world_data(obj.pk, opts)
+    end,
+  },
+}
+
 -- The class of meta entry md, named name (models.User).
 function O.class(md, name)
   local cls = { _meta = md, _name = name, _label = md.label, _by_key = {}, _by_column = {},
@@ -281,6 +294,9 @@ function O.class(md, name)
   for _, r in ipairs(md.reverse or {}) do cls._rev[r.accessor] = r end
   for _, m in ipairs(md.m2m or {}) do cls._m2m[m.name] = m end
   local methods = require("venueless.models.write").methods
+  if O.MODEL_METHODS[md.label] then
+    methods = setmetatable(O.MODEL_METHODS[md.label], { __index = methods })
+  end
   local fields = md.fields
   cls._object_mt = {
     __name = "venueless." .. md.label,
