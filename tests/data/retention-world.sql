@@ -1,7 +1,7 @@
 -- A world with users and everything that hangs off them, for the
 -- retention tests (psql -v w=ID -v n=USERS -v e=EVENTS -f this): ids are
 -- md5-derived, so a test can name them: user i of world w is
--- md5(w || '/u/' || i)::uuid, its stored avatar file md5(w || '/f/' || i).
+-- md5(w || '/u/' || i)::uuid (n >= 3), its stored avatar file md5(w || '/f/' || i).
 -- User 1 is in DM channel 1 with user 2 (whose user is deleted already,
 -- so 1 is its last member) and in DM channel 2 with user 3 (alive).
 \set ON_ERROR_STOP 1
@@ -74,7 +74,7 @@ UNION ALL SELECT b + 1, pg_temp.id('u/2') FROM base;
 INSERT INTO core_worldgrant (role, user_id, world_id)
 SELECT 'attendee', pg_temp.id('u/' || i), w FROM p, generate_series(1, (SELECT n FROM p)) i;
 INSERT INTO core_roomgrant (role, room_id, user_id, world_id)
-SELECT 'speaker', pg_temp.id('r/1'), pg_temp.id('u/' || i), w FROM p, generate_series(1, 5) i;
+SELECT 'speaker', pg_temp.id('r/1'), pg_temp.id('u/' || i), w FROM p, generate_series(1, least(5, (SELECT n FROM p))) i;
 INSERT INTO core_roomview (start, "end", room_id, user_id)
 SELECT now() - interval '400 days', NULL, pg_temp.id('r/' || (i % 3 + 1)), pg_temp.id('u/' || i)
 FROM p, generate_series(1, (SELECT n FROM p)) i;
@@ -83,7 +83,7 @@ SELECT now() - interval '400 days', NULL, pg_temp.id('u/' || i), w FROM p, gener
 INSERT INTO core_question (id, content, state, answered, "timestamp", moderator_id, room_id,
   sender_id, is_pinned)
 SELECT pg_temp.id('q/' || i), 'why?', 'visible', false, now() - interval '400 days',
-  pg_temp.id('u/2'), pg_temp.id('r/1'), pg_temp.id('u/' || i), false FROM p, generate_series(1, 5) i;
+  pg_temp.id('u/2'), pg_temp.id('r/1'), pg_temp.id('u/' || ((i - 1) % n + 1)), false FROM p, generate_series(1, 5) i;
 INSERT INTO core_questionvote (question_id, sender_id)
 SELECT pg_temp.id('q/' || i), pg_temp.id('u/1') FROM generate_series(1, 5) i;
 INSERT INTO core_poll (id, content, state, poll_type, "timestamp", is_pinned, cached_results, room_id)
@@ -91,7 +91,7 @@ SELECT pg_temp.id('poll'), 'which?', 'open', 'choice', now(), false, NULL, pg_te
 INSERT INTO core_polloption (id, "order", content, poll_id)
 SELECT pg_temp.id('o/' || i), i, 'option ' || i, pg_temp.id('poll') FROM generate_series(1, 2) i;
 INSERT INTO core_pollvote (option_id, sender_id)
-SELECT pg_temp.id('o/' || (i % 2 + 1)), pg_temp.id('u/' || i) FROM p, generate_series(1, 4) i;
+SELECT pg_temp.id('o/' || (i % 2 + 1)), pg_temp.id('u/' || ((i - 1) % n + 1)) FROM p, generate_series(1, 4) i;
 INSERT INTO core_auditlog ("timestamp", type, data, user_id, world_id)
 SELECT now() - interval '400 days', 'auth.user.profile.changed',
   jsonb_build_object('object', pg_temp.id('u/1')::text, 'old', '{"display_name": "x"}', 'new', '{"display_name": "y"}'),
@@ -123,7 +123,7 @@ SELECT pg_temp.id('poster'), 'Poster', '{}', '{}', '[]', NULL, NULL, NULL, NULL,
   NULL, w, pg_temp.id('dm/1'), NULL FROM p;
 INSERT INTO core_posterpresenter (poster_id, user_id) SELECT pg_temp.id('poster'), pg_temp.id('u/1');
 INSERT INTO core_postervote (datetime, poster_id, user_id) SELECT now(), pg_temp.id('poster'), pg_temp.id('u/1');
-INSERT INTO core_webpushclient (endpoint, subscription, user_id) SELECT 'https://push', '{}', pg_temp.id('u/1');
+INSERT INTO core_webpushclient (endpoint, subscription, user_id) SELECT 'https://push/' || (SELECT w FROM p), '{}', pg_temp.id('u/1');
 INSERT INTO core_user_blocked_users (from_user_id, to_user_id) SELECT pg_temp.id('u/1'), pg_temp.id('u/3');
 INSERT INTO core_plannedusage (start, "end", attendees, notes, world_id)
 SELECT current_date - 420, current_date - 400, 10, '', w FROM p;
