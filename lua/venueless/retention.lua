@@ -33,12 +33,30 @@ end
 -- have disjoint conditions), so each row is written once. The counts
 -- are the rows written, or on a dry run the targets; extra: more
 -- result columns. Nothing but $N parameters carries a value.
+-- A step's where is one condition or a list of alternatives, each its
+-- own SELECT (UNION): an OR of IN (subquery) conditions, or a NOT IN,
+-- would be a subplan per row, quadratic once the subquery outgrows
+-- work_mem; this way each is a semi-join. not_in: the key of a step
+-- whose rows this one leaves out (an anti-join).
+local function targets(st)
+  local alts = type(st.where) == "table" and st.where or { st.where }
+  local sel = {}
+  for i, w in ipairs(alts) do
+    sel[i] = ("SELECT id%s FROM %s WHERE (%s)"):format(st.cols and ", " .. st.cols or "",
+      st.table, w)
+    if st.not_in then
+      sel[i] = sel[i] .. (" AND NOT EXISTS (SELECT 1 FROM t_%s x WHERE x.id = %s.id)")
+        :format(st.not_in, st.table)
+    end
+  end
+  return table.concat(sel, " UNION ")
+end
+
 local function statement(sets, steps, dry, extra)
   local ctes, cols = { table.unpack(sets) }, {}
   for _, st in ipairs(steps) do
     local k = st.key
-    ctes[#ctes + 1] = ("t_%s AS MATERIALIZED (SELECT id%s FROM %s WHERE %s)")
-      :format(k, st.cols and ", " .. st.cols or "", st.table, st.where)
+    ctes[#ctes + 1] = ("t_%s AS MATERIALIZED (%s)"):format(k, targets(st))
     if not dry then
       local write = st.set and ("UPDATE %s SET %s"):format(st.table, st.set)
         or "DELETE FROM " .. st.table
@@ -148,7 +166,7 @@ local SOFT_STEPS = {
   { key = "worldgrant", table = "core_worldgrant", where = U },
   { key = "rouletterequest", table = "core_rouletterequest", where = U },
   { key = "roulettepairing", table = "core_roulettepairing",
-    where = "user1_id = $1::uuid OR user2_id = $1::uuid" },
+    where = { "user1_id = $1::uuid", "user2_id = $1::uuid" } },
   { key = "auditlog", table = "core_auditlog", what = "profile changes redacted",
     where = U .. " AND data->>'object' = (SELECT sid FROM u) AND type LIKE 'auth.user.profile%'",
     set = "data = jsonb_build_object('object', data->>'object', 'old', " .. REDACTED
@@ -156,8 +174,8 @@ local SOFT_STEPS = {
   { key = "exhibitorstaff", table = "core_exhibitorstaff", where = U },
   { key = "posterpresenter", table = "core_posterpresenter", where = U },
   { key = "membership", table = "core_membership",
-    where = "(" .. U .. " AND channel_id IN (SELECT id FROM core_channel WHERE room_id IS NOT NULL))"
-      .. " OR channel_id IN (SELECT id FROM dm)" },
+    where = { U .. " AND channel_id IN (SELECT id FROM core_channel WHERE room_id IS NOT NULL)",
+      "channel_id IN (SELECT id FROM dm)" } },
   { key = "storedfile", table = "storage_storedfile", cols = "file",
     where = U .. " AND id IN (SELECT id FROM fids)" },
   { key = "reaction", table = "core_chateventreaction", where = "chat_event_id IN (SELECT id FROM ev)" },
@@ -248,24 +266,23 @@ local function by_users(col)
   return col .. " IN (SELECT id FROM users)"
 end
 
--- UPDATE setting each of cols NULL where it names one of W's users.
-local function nulled(cols)
-  local set, any = {}, {}
-  for i, c in ipairs(cols) do
-    set[i] = ("%s = CASE WHEN %s THEN NULL ELSE %s END"):format(c, by_users(c), c)
-    any[i] = by_users(c)
-  end
-  return table.concat(set, ", "), "(" .. table.concat(any, " OR ") .. ")",
-    table.concat(cols, ", ") .. " set NULL"
+-- The alternatives: own conditions, then each column naming a user.
+local function own_or_users(own, ...)
+  local t = type(own) == "table" and { table.unpack(own) } or { own }
+  for _, c in ipairs({ ... }) do t[#t + 1] = by_users(c) end
+  return t
 end
 
 -- A delete step for rows of W (own) and a set-NULL step for the other
 -- rows that name one of W's users in cols (other worlds' rows included).
 local function own_and_nulled(key, tbl, own, cols)
-  local set, any, what = nulled(cols)
+  local set = {}
+  for i, c in ipairs(cols) do
+    set[i] = ("%s = CASE WHEN %s THEN NULL ELSE %s END"):format(c, by_users(c), c)
+  end
   return { key = key, table = tbl, where = own },
-    { key = key .. "_u", table = tbl, what = what, set = set,
-      where = any .. " AND NOT (" .. own .. ")" }
+    { key = key .. "_u", table = tbl, what = table.concat(cols, ", ") .. " set NULL",
+      set = table.concat(set, ", "), where = own_or_users({}, table.unpack(cols)), not_in = key }
 end
 
 -- commands.md, World.clear_data steps 1-19 (18: what references the
@@ -278,50 +295,56 @@ do
   end
   local function del(key, tbl, where) add({ key = key, table = tbl, where = where }) end
   local function both(key, tbl, own, cols) add(own_and_nulled(key, tbl, own, cols)) end
-  both("auditlog", "core_auditlog", "coalesce(" .. W .. ", false)", { "user_id" })
-  del("worldgrant", "core_worldgrant", W .. " OR " .. by_users("user_id"))
-  del("roomgrant", "core_roomgrant", W .. " OR " .. by_users("user_id"))
+  both("auditlog", "core_auditlog", W, { "user_id" })
+  del("worldgrant", "core_worldgrant", own_or_users(W, "user_id"))
+  del("roomgrant", "core_roomgrant", own_or_users(W, "user_id"))
   del("bbbcall", "core_bbbcall", W)
   del("bbbinv", "core_bbbcall_invited_members",
-    "bbbcall_id IN (SELECT id FROM t_bbbcall) OR " .. by_users("user_id"))
+    own_or_users("bbbcall_id IN (SELECT id FROM t_bbbcall)", "user_id"))
   del("reaction", "core_chateventreaction",
-    "chat_event_id IN (SELECT id FROM ev) OR " .. by_users("sender_id"))
+    own_or_users("chat_event_id IN (SELECT id FROM ev)", "sender_id"))
   del("notification", "core_chateventnotification",
-    "chat_event_id IN (SELECT id FROM ev) OR " .. by_users("recipient_id"))
+    own_or_users("chat_event_id IN (SELECT id FROM ev)", "recipient_id"))
   both("chatevent", "core_chatevent", "id IN (SELECT id FROM ev)", { "sender_id" })
   del("membership", "core_membership",
-    "channel_id IN (SELECT id FROM chans) OR " .. by_users("user_id"))
+    own_or_users("channel_id IN (SELECT id FROM chans)", "user_id"))
   both("exhibitorstaff", "core_exhibitorstaff", "exhibitor_id IN (SELECT id FROM exh)", { "user_id" })
   both("posterpresenter", "core_posterpresenter", "poster_id IN (SELECT id FROM posters)",
     { "user_id" })
   both("contactrequest", "core_contactrequest", "exhibitor_id IN (SELECT id FROM exh)",
     { "user_id", "answered_by_id" })
   del("exhibitorview", "core_exhibitorview",
-    "exhibitor_id IN (SELECT id FROM exh) OR " .. by_users("user_id"))
+    own_or_users("exhibitor_id IN (SELECT id FROM exh)", "user_id"))
   del("roomreaction", "core_reaction", "room_id IN (SELECT id FROM rooms)")
-  del("roomview", "core_roomview", "room_id IN (SELECT id FROM rooms) OR " .. by_users("user_id"))
-  del("worldview", "core_worldview", W .. " OR " .. by_users("user_id"))
+  del("roomview", "core_roomview", own_or_users("room_id IN (SELECT id FROM rooms)", "user_id"))
+  del("worldview", "core_worldview", own_or_users(W, "user_id"))
   both("question", "core_question", "room_id IN (SELECT id FROM rooms)",
     { "sender_id", "moderator_id" })
   del("questionvote", "core_questionvote",
-    "question_id IN (SELECT id FROM t_question) OR " .. by_users("sender_id"))
+    own_or_users("question_id IN (SELECT id FROM t_question)", "sender_id"))
   del("poll", "core_poll", "room_id IN (SELECT id FROM rooms)")
   del("polloption", "core_polloption", "poll_id IN (SELECT id FROM t_poll)")
   del("pollvote", "core_pollvote",
-    "option_id IN (SELECT id FROM t_polloption) OR " .. by_users("sender_id"))
+    own_or_users("option_id IN (SELECT id FROM t_polloption)", "sender_id"))
   del("feedback", "core_feedback", W)
   add({ key = "storedfile", table = "storage_storedfile", where = W, cols = "file" })
-  del("blocked", "core_user_blocked_users", by_users("from_user_id") .. " OR " .. by_users("to_user_id"))
+  del("blocked", "core_user_blocked_users", own_or_users({}, "from_user_id", "to_user_id"))
   del("webpush", "core_webpushclient", by_users("user_id"))
   del("dsinv", "core_digitalsambacall_invited_members", by_users("user_id"))
   del("postervote", "core_postervote", by_users("user_id"))
   del("rouletterequest", "core_rouletterequest", by_users("user_id"))
-  del("roulettepairing", "core_roulettepairing", by_users("user1_id") .. " OR " .. by_users("user2_id"))
+  del("roulettepairing", "core_roulettepairing", own_or_users({}, "user1_id", "user2_id"))
   del("user", "core_user", W)
   add({ key = "world", table = "core_world", where = "id = $1", what = "domain set NULL",
     set = "domain = NULL, version = version + 1", returning = "version" })
 end
 M._clear_steps, M._soft_steps = CLEAR_STEPS, SOFT_STEPS
+
+-- The statements, for EXPLAIN and the tests: "clear" or "soft", dry or not.
+function M._sql(which, dry)
+  if which == "soft" then return statement(SOFT_SETS, SOFT_STEPS, dry, { FILES }) end
+  return statement(CLEAR_SETS, CLEAR_STEPS, dry, { FILES })
+end
 
 -- The last activity of the worlds not cleared yet (domain set), or of
 -- world $2 only: audit log, world views, room views, chat events,
