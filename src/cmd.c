@@ -163,12 +163,17 @@ void
 vl_usage(FILE *f)
 {
 	const struct vl_cmd *c;
+	int	 w = 14;
 
+	/* the longest name and two blanks, at least the old 16 columns */
+	for (c = vl_cmds; c->name != NULL; c++)
+		if ((int)strlen(c->name) > w)
+			w = (int)strlen(c->name);
 	fputs("usage: venueless [-v] [-c FILE] COMMAND [ARGS]\n"
 	    "       venueless help COMMAND\n"
 	    "       venueless --version\n\ncommands:\n", f);
 	for (c = vl_cmds; c->name != NULL; c++)
-		fprintf(f, "  %-16s%s\n", c->name, c->summary);
+		fprintf(f, "  %-*s  %s\n", w, c->name, c->summary);
 }
 
 /* Format one option's left column ("-v, --verbosity LEVEL"). */

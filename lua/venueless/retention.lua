@@ -96,8 +96,9 @@ end
 -- Files removed, the cache told, the group reloaded: in this order, so
 -- a Redis failure never keeps a file of a deleted row on disk. A Redis
 -- failure raises (exit 11) with the receipt as e.committed.
-local function finish(receipt, files, entries, group)
+local function finish(receipt, files, entries, group, t0)
   receipt.files = storage.remove(files, { dry_run = receipt.dry_run })
+  receipt.seconds = M.seconds(t0)
   if receipt.dry_run then return receipt end
   local ok, msg, code = model.publish(entries)
   if not ok then
@@ -110,6 +111,7 @@ local function finish(receipt, files, entries, group)
     committed_failure(("connection.reload was not sent to %s: %s"):format(group, msg), code, receipt)
   end
   receipt.reload = r
+  receipt.seconds = M.seconds(t0)
   return receipt
 end
 
@@ -243,9 +245,7 @@ function M.soft_delete(who, opts)
     receipt.version = row.version
     entries[1] = { "User", id, row.version }
   end
-  finish(receipt, row.files, entries, receipt.group)
-  receipt.seconds = M.seconds(t0)
-  return receipt
+  return finish(receipt, row.files, entries, receipt.group, t0)
 end
 
 ---------------------------------------------------------------- clear_data
@@ -412,9 +412,7 @@ function M.clear_world_data(id, opts)
     dry_run = opts.dry_run and true or false, time = row.time,
     counts = counts(CLEAR_STEPS, row), group = "world." .. id, version = row.version }
   local entries = receipt.dry_run and {} or { { "World", id, row.version } }
-  finish(receipt, row.files, entries, receipt.group)
-  receipt.seconds = M.seconds(t0)
-  return receipt
+  return finish(receipt, row.files, entries, receipt.group, t0)
 end
 
 ---------------------------------------------------------------- receipts
