@@ -24,6 +24,8 @@ vl_exit 2 "$V" soft_delete_user --world sd
 vl_contains "$VL_ERR" "--world and --token-id go together"
 vl_exit 2 "$V" soft_delete_user --world sd --token-id token1 "$U1"
 vl_exit 2 "$V" soft_delete_user --bogus "$U1"
+vl_exit 1 "$V" soft_delete_user a-b-c-d-0123456789012345678901234567
+vl_contains "$VL_ERR" "is not a user id (a UUID)"
 vl_exit 1 "$V" soft_delete_user not-a-uuid
 vl_eq "venueless: soft_delete_user: not-a-uuid is not a user id (a UUID)" "$VL_ERR"
 vl_exit 1 "$V" soft_delete_user 00000000-0000-0000-0000-000000000000

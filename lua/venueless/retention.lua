@@ -17,6 +17,9 @@ local UUID = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A
   .. "|^[0-9A-Fa-f]{32}$"
 M.UUID_PATTERN = UUID
 
+local LUA_UUID = "^" .. ("%x"):rep(8) .. "%-" .. ("%x"):rep(4) .. "%-" .. ("%x"):rep(4)
+  .. "%-" .. ("%x"):rep(4) .. "%-" .. ("%x"):rep(12) .. "$"
+
 local TIME = [[to_char((%s) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')]]
 
 -- Seconds since t0, to the millisecond.
@@ -199,7 +202,7 @@ local function user_id(who)
   local O = require "venueless.models.object"
   if O.is(who) then return tostring(who.pk) end
   if type(who) == "string" then
-    if not who:find("^%x+%-%x+%-%x+%-%x+%-%x+$") or #who ~= 36 then
+    if not who:find(LUA_UUID) then
       return nil, ("%s is not a user id (a UUID)"):format(who), "invalid"
     end
     return who:lower()
