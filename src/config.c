@@ -34,6 +34,9 @@ static const struct setting {
 	{ "redis", "auth", "VENUELESS_REDIS_AUTH", "" },
 	{ "redis", "use_pubsub", "VENUELESS_REDIS_USE_PUBSUB", "false" },
 	{ "redis", "timeout", "VENUELESS_REDIS_TIMEOUT", "5" },
+	/* upstream's is data/ beside the server code: ours, the working dir */
+	{ "filesystem", "data", "VENUELESS_DATA_DIR", "data" },
+	{ "urls", "nanocdn", "VENUELESS_NANOCDN", "" },
 	{ NULL, NULL, NULL, NULL }
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0] - 1)
@@ -480,6 +483,17 @@ aux_pushenv(lua_State *L, const char *name)
 	lua_pushstring(L, v != NULL && *v != '\0' ? v : "unknown");
 }
 
+/* t[section] = { [key] = value } in the table on top. */
+static void
+aux_section(lua_State *L, const char *section, const char *key,
+    const char *value)
+{
+	lua_createtable(L, 0, 1);
+	lua_pushstring(L, value);
+	lua_setfield(L, -2, key);
+	lua_setfield(L, -2, section);
+}
+
 /* The list of files read, pushed. */
 static void
 aux_pushfiles(lua_State *L, const struct values *vals)
@@ -545,6 +559,8 @@ aux_build(lua_State *L, const struct values *vals)
 	lua_pushnumber(L, timeout);
 	lua_setfield(L, -2, "timeout");
 	lua_setfield(L, -2, "redis");
+	aux_section(L, "filesystem", "data", aux_get(vals, 12));
+	aux_section(L, "urls", "nanocdn", aux_get(vals, 13));
 	aux_pushenv(L, "VENUELESS_COMMIT_SHA");
 	lua_setfield(L, -2, "commit_sha");
 	aux_pushenv(L, "VENUELESS_ENVIRONMENT");

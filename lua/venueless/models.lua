@@ -93,6 +93,7 @@ do
   for k, f in pairs(W.methods) do M._methods[k] = f end
   for k, f in pairs(Q.methods) do M._methods[k] = f end
   M._methods.new, M._methods.create = O.class_methods.new, O.class_methods.create
+  M._methods.soft_delete = O.MODEL_METHODS["core.User"].soft_delete
 end
 
 M._doc = {
@@ -133,6 +134,8 @@ M._doc = {
   ["object:delete"] = { sig = "object:delete([{dry_run = true}])",
     text = "delete it (and what on_delete says); a versioned object's cache key becomes deleted" },
   ["object:reload"] = { sig = "object:reload()", text = "read the stored values again" },
+  ["user:soft_delete"] = { sig = "user:soft_delete{dry_run=}",
+    text = "GDPR erasure of a User in one transaction; files removed and sessions reloaded after it; the receipt" },
   ["object:touch"] = { sig = "object:touch()",
     text = "version + 1 and the cache told (User, Room, World)" },
   class = { sig = "models.class(name)",

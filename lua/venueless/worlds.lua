@@ -233,6 +233,16 @@ function methods.add_room(self, spec)
   return schema.create_room(self, spec)
 end
 
+-- world:clear_data{dry_run=} -> receipt; see venueless.retention.
+function methods.clear_data(self, opts)
+  return require("venueless.retention").clear_world_data(self.id, opts)
+end
+
+-- worlds.clear_unused{days=, dry_run=} -> the candidates and what was done.
+function worlds.clear_unused(opts)
+  return require("venueless.retention").clear_unused(opts)
+end
+
 ---------------------------------------------------------------- clone, import
 
 -- worlds.clone(source_id, {id=, title=, domain=, new_secrets=}) ->
@@ -310,6 +320,10 @@ worlds._doc = {
     text = "https://<domain>/#token=<JWT>, or nil without a domain" },
   ["world:token"] = { sig = "world:token{traits=, days=90, raw=, count=1}",
     text = "invitation links (core_shorttoken rows, one statement) as generate_token makes them" },
+  ["world:clear_data"] = { sig = "world:clear_data{dry_run=}",
+    text = "delete the world's users and their content in one transaction, domain NULL; the receipt" },
+  clear_unused = { sig = "worlds.clear_unused{days=, dry_run=}",
+    text = "clear the worlds (domain set) without activity in the last days, each in its own transaction" },
 }
 
 -- What venueless.models merges into the World class.

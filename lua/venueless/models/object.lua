@@ -270,11 +270,22 @@ local class_mt = {
   __tostring = function(cls) return ("<model %s>"):format(rawget(cls, "_label")) end,
 }
 
--- The methods of a class: the model layer's, and its domain module's
--- (which win: World:save takes the world lock).
-local function methods_of(ext)
+-- Methods of one model's objects beyond the common ones (save, delete,
+-- reload, touch): the server's own operations on them (World's are in
+-- worlds.lua, its domain module).
+O.MODEL_METHODS = {
+  ["core.User"] = {
+    soft_delete = function(obj, opts) return require("venueless.retention").soft_delete(obj, opts) end,
+  },
+}
+
+-- The methods of a class: the model layer's, the model's own
+-- (O.MODEL_METHODS), and its domain module's (which win: World:save takes
+-- the world lock).
+local function methods_of(md, ext)
   local out = {}
   for k, f in pairs(require("venueless.models.write").methods) do out[k] = f end
+  for k, f in pairs(O.MODEL_METHODS[md.label] or {}) do out[k] = f end
   for k, f in pairs(ext and ext.methods or {}) do out[k] = f end
   return out
 end
@@ -292,7 +303,7 @@ function O.class(md, name, ext)
   end
   for _, r in ipairs(md.reverse or {}) do cls._rev[r.accessor] = r end
   for _, m in ipairs(md.m2m or {}) do cls._m2m[m.name] = m end
-  local methods = methods_of(ext)
+  local methods = methods_of(md, ext)
   cls._methods = methods
   local fields = md.fields
   cls._object_mt = {
