@@ -166,6 +166,33 @@ static const struct vl_option check_opts[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
+static const struct vl_option soft_delete_user_opts[] = {
+	{ "world", 0, "WORLD_ID", 0, 0, 0,
+	    "with --token-id: the user of this world with that token id" },
+	{ "token-id", 0, "TOKEN_ID", 0, 0, 0,
+	    "with --world: the user's token id (the JWT's uid)" },
+	{ "dry-run", 'n', NULL, 0, 0, 0,
+	    "print the receipt of what would be done; change nothing" },
+	{ "json", 0, NULL, 0, 0, 0, "print the receipt as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
+static const struct vl_option clear_world_data_opts[] = {
+	{ "dry-run", 'n', NULL, 0, 0, 0,
+	    "print the counts of what would be deleted; change nothing" },
+	{ "yes", 'y', NULL, 0, 0, 0,
+	    "do not ask (needed when standard input is not a terminal)" },
+	{ "json", 0, NULL, 0, 0, 0, "print the receipt as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
+static const struct vl_option clear_unused_worlds_opts[] = {
+	{ "dry-run", 'n', NULL, 0, 0, 0,
+	    "list the candidates and whether each would be cleared" },
+	{ "json", 0, NULL, 0, 0, 0, "print the result as JSON" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
 static const struct vl_option shell_opts[] = {
 	{ "execute", 'e', "CHUNK", VL_ARG_LIST, 0, 0,
 	    "run CHUNK and print what it returns" },
@@ -254,12 +281,17 @@ void
 vl_usage(FILE *f)
 {
 	const struct vl_cmd *c;
+	int	 w = 14;
 
+	/* the longest name and two blanks, at least the old 16 columns */
+	for (c = vl_cmds; c->name != NULL; c++)
+		if ((int)strlen(c->name) > w)
+			w = (int)strlen(c->name);
 	fputs("usage: venueless [-v] [-c FILE] COMMAND [ARGS]\n"
 	    "       venueless help COMMAND\n"
 	    "       venueless --version\n\ncommands:\n", f);
 	for (c = vl_cmds; c->name != NULL; c++)
-		fprintf(f, "  %-16s%s\n", c->name, c->summary);
+		fprintf(f, "  %-*s  %s\n", w, c->name, c->summary);
 }
 
 /* Format one option's left column ("-v, --verbosity LEVEL"). */

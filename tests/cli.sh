@@ -15,7 +15,7 @@ for c in $cmds; do
 	# Every option line: the option, two or more spaces, its help text,
 	# which starts in the same column on every line.
 	cols=$(printf '%s\n' "$VL_OUT" | sed -n '/^options:/,$p' | sed 1d |
-	    awk '{ if (!match($0, /^  (-[a-zA-Z], |    )--[a-z-]+( [A-Z]+)?  +/)) { print "bad: " $0; next }
+	    awk '{ if (!match($0, /^  (-[a-zA-Z], |    )--[a-z-]+( [A-Z_]+)?  +/)) { print "bad: " $0; next }
 	        print RLENGTH }' | sort -u)
 	vl_eq 1 "$(printf '%s\n' "$cols" | wc -l)" "$c --help columns: $cols"
 	# getopt would silently take the first of two options spelled alike.
