@@ -136,15 +136,21 @@ end
 
 ---------------------------------------------------------------- group_send
 
--- Run cmds on shard i; raise on a failure or an error reply.
-local function pipeline(i, cmds)
-  local r = redis.conn(i):pipeline(cmds, M.redis_opts)
+-- conn's replies to cmds with the tool's deadline; a failure or an error
+-- reply (NOAUTH before a password) raises with its code.
+function M.pipeline(conn, cmds)
+  local r = conn:pipeline(cmds, M.redis_opts)
   for _, reply in ipairs(r) do
     if type(reply) == "table" and reply.err then
       core.fail(reply.err, reply.err:match("^%u+") or "ERR")
     end
   end
   return r
+end
+
+-- Run cmds on shard i, as M.pipeline.
+local function pipeline(i, cmds)
+  return M.pipeline(redis.conn(i), cmds)
 end
 
 -- A group's live members, older ones dropped: {channels}.

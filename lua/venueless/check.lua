@@ -154,16 +154,9 @@ local function info_fields(s)
   return t
 end
 
--- conn's replies to cmds with the tool's deadline; an error reply
--- (NOAUTH before a password) raises as a failure with its code.
+-- conn's replies to cmds with the tool's deadline (channel_layer.pipeline).
 local function pipeline(conn, layer, cmds)
-  local r = conn:pipeline(cmds, layer.redis_opts)
-  for _, reply in ipairs(r) do
-    if type(reply) == "table" and reply.err then
-      core.fail(reply.err, reply.err:match("^%u+") or "ERR")
-    end
-  end
-  return r
+  return layer.pipeline(conn, cmds)
 end
 
 -- Is a Redis URL's server reached only from this machine?
