@@ -155,6 +155,8 @@ static const struct vl_option createsuperuser_opts[] = {
 static const struct vl_option changepassword_opts[] = {
 	{ "password-stdin", 0, NULL, 0, 0, 0,
 	    "read the new password as one line of standard input" },
+	{ "verify-old", 0, NULL, 0, 0, 0,
+	    "ask for the current password first (with --password-stdin: line 1)" },
 	{ "password", 0, "PASSWORD", 0, 0, 0,
 	    "refused: a password is never an argument" },
 	{ NULL, 0, NULL, 0, 0, 0, NULL }

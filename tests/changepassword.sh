@@ -2,7 +2,7 @@
 # default user from the login name, --password-stdin, the new hash checked
 # by python3's hashlib, an unknown user, three mismatches through a real
 # terminal (tmux) with nothing echoed, and the password in no output.
-# Django's changepassword asks no old password; neither does ours.
+# Django's changepassword asks no old password; --verify-old does.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pty.sh"
 V=$VENUELESS
@@ -56,6 +56,21 @@ vl_eq "" "$VL_ERR"
 hash_ok root "$PW" || vl_fail "the new hash"
 hash_ok root "$OLD" && vl_fail "the old password still matches"
 vl_eq "$other" "$(vl_psql -c "select password from auth_user where username = 'other'")" "other untouched"
+
+# --verify-old: the current password first; a wrong one changes nothing.
+before=$(vl_psql -c "select password from auth_user where username = 'root'")
+feed "wrong-old
+$OLD
+" 1 "$V" changepassword root --password-stdin --verify-old
+vl_contains "$VL_ERR" "venueless: changepassword: wrong current password for user 'root'; nothing was changed"
+vl_eq "$before" "$(vl_psql -c "select password from auth_user where username = 'root'")" "unchanged"
+feed "$PW
+$OLD
+" 0 "$V" changepassword root --password-stdin --verify-old
+hash_ok root "$OLD" || vl_fail "changed back with the right current password"
+feed "$PW
+" 0 "$V" changepassword root --password-stdin
+hash_ok root "$PW" || vl_fail "the new hash again"
 
 # The login name when no USERNAME is given (getpass.getuser: LOGNAME first).
 feed "$PW

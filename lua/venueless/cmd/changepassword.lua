@@ -2,7 +2,7 @@
 -- for a /control/ account: the user (default: the login name, as
 -- getpass.getuser() finds it), the new password twice without echo, at
 -- most three tries, Django's lines. Django does not ask for the old
--- password, and neither do we.
+-- password; --verify-old does, before anything is written.
 local cli = require "venueless.cli"
 local admin = require "venueless.admin"
 local su = require "venueless.cmd.createsuperuser"
@@ -28,6 +28,21 @@ local function password(opts, shown)
     :format(shown, M.MAX_TRIES))
 end
 
+-- --verify-old: the current password (stdin's first line, or a no-echo
+-- prompt) must match the stored hash; else nothing is written.
+local function verify_old(opts, username, shown)
+  local old
+  if opts["password-stdin"] and not require("venueless.core").isatty(0) then
+    old = io.stdin:read("l")
+  else
+    old = require("venueless.edit").readpass("Current password: ")
+  end
+  if old == nil then cli.fail("no current password given; nothing was changed") end
+  if not admin.check_password(username, (old:gsub("\r$", ""))) then
+    cli.fail(("wrong current password for user '%s'; nothing was changed"):format(shown))
+  end
+end
+
 function M.run(opts, args)
   su.check_source(opts)
   -- not cli.max_args: a second argument may be a password, so not shown
@@ -44,6 +59,7 @@ function M.run(opts, args)
   end
   cli.say("Changing password for user '%s'", shown)
   io.stdout:flush()
+  if opts["verify-old"] then verify_old(opts, username, shown) end
   local u, msg, code = admin.set_password(username, password(opts, shown))
   if u == nil then cli.fail(msg, nil, code) end
   cli.say("Password changed successfully for user '%s'", shown)
