@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <stdio.h>
@@ -79,12 +80,22 @@ struct box {
 	char		*mem;
 };
 
-/* A db.rows loop in single-row mode. */
+/*
+ * A db.rows loop: in single-row mode, or with opts.batch through a
+ * server-side cursor read batch rows per FETCH. User values: 1 the
+ * connection, 2 json.decode, 3 and 4 sql and params for db.trace, 5 the
+ * one box holding the current result, 6 the column names.
+ */
 struct cursor {
 	struct conn	*c;
 	unsigned	 generation;
 	int		 active;	/* results still to read */
 	int		 timed;		/* restore statement_timeout at the end */
+	int		 batch;		/* rows per FETCH, 0 in single-row mode */
+	int		 nested;	/* in a savepoint, not its own transaction */
+	int		 row, nrows;	/* the next row of the current batch */
+	int		 last;		/* the current batch was the last */
+	int		 inflight;	/* the next FETCH is sent */
 	char		 old[64];
 	double		 t0;		/* sent at, for db.trace */
 };
@@ -92,6 +103,7 @@ struct cursor {
 /* Options of query/exec/rows, and where the arguments are. */
 struct qopts {
 	lua_Integer	 timeout;	/* ms, -1 for none */
+	lua_Integer	 batch;		/* db.rows: rows per FETCH, 0 for none */
 	int		 json;
 	int		 decode;	/* stack index of json.decode or 0 */
 	const char	*sql;
@@ -665,23 +677,35 @@ aux_settimeout(struct conn *c, lua_Integer ms, char *old)
 	return 0;
 }
 
+/* Send sql (NULL: only collect the query in flight) and collect, keeping
+ * the recorded failure; 0 or -1. */
+static int
+aux_quiet(struct conn *c, const char *sql, int n, const char *const *vals)
+{
+	char	*msg = c->errmsg;
+	char	 code[6];
+	int	 r;
+
+	memcpy(code, c->errcode, sizeof code);
+	c->errmsg = NULL;
+	r = sql != NULL ? aux_run(c, sql, n, vals, NULL, NULL) :
+	    aux_collect(c, NULL, NULL);
+	free(c->errmsg);
+	c->errmsg = msg;
+	memcpy(c->errcode, code, sizeof code);
+	return r;
+}
+
 /* Put statement_timeout back, keeping the recorded failure. */
 static void
 aux_restoretimeout(struct conn *c, const char *old)
 {
-	char		*msg = c->errmsg;
-	char		 code[6];
 	const char	*v[1] = { old };
 
 	if (c->pg == NULL)
 		return;
-	memcpy(code, c->errcode, sizeof code);
-	c->errmsg = NULL;
-	aux_run(c, "SELECT set_config('statement_timeout', $1, false)", 1,
-	    v, NULL, NULL);
-	free(c->errmsg);
-	c->errmsg = msg;
-	memcpy(c->errcode, code, sizeof code);
+	aux_quiet(c, "SELECT set_config('statement_timeout', $1, false)", 1,
+	    v);
 }
 
 /* Run the query with opts.timeout applied around it. */
@@ -801,6 +825,7 @@ aux_args(lua_State *L, struct conn *c, struct qopts *o, int simple)
 	size_t	 len;
 
 	o->timeout = -1;
+	o->batch = 0;
 	o->json = o->decode = 0;
 	if (lua_type(L, 1) == LUA_TTABLE) {
 		base = 2;
@@ -812,7 +837,14 @@ aux_args(lua_State *L, struct conn *c, struct qopts *o, int simple)
 				    "non-negative integer (ms)");
 			o->timeout = lua_tointeger(L, -1);
 		}
-		lua_pop(L, 2);
+		if (lua_getfield(L, 1, "batch") != LUA_TNIL) {
+			if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+			    lua_tointeger(L, -1) > INT_MAX)
+				luaL_argerror(L, 1, "batch must be a positive "
+				    "integer (rows)");
+			o->batch = lua_tointeger(L, -1);
+		}
+		lua_pop(L, 3);
 	}
 	o->sql = luaL_checklstring(L, base, &len);
 	if (strlen(o->sql) != len)
@@ -892,18 +924,27 @@ aux_pushrow(lua_State *L, const PGresult *res, int r, int colidx,
 	}
 }
 
-/* Push a whole result: rows, columns, count. */
+/* Push the column names of res, a list. */
 static void
-aux_pushresult(lua_State *L, const PGresult *res, int decode)
+aux_pushnames(lua_State *L, const PGresult *res)
 {
-	int	 r, f, nr = pq.PQntuples(res), nf = pq.PQnfields(res), cols;
+	int	 f, nf = pq.PQnfields(res);
 
-	lua_createtable(L, nr, 2);
 	lua_createtable(L, nf, 0);
 	for (f = 0; f < nf; f++) {
 		lua_pushstring(L, pq.PQfname(res, f));
 		lua_rawseti(L, -2, f + 1);
 	}
+}
+
+/* Push a whole result: rows, columns, count. */
+static void
+aux_pushresult(lua_State *L, const PGresult *res, int decode)
+{
+	int	 r, nr = pq.PQntuples(res), cols;
+
+	lua_createtable(L, nr, 2);
+	aux_pushnames(L, res);
 	cols = lua_gettop(L);
 	for (r = 0; r < nr; r++) {
 		aux_pushrow(L, res, r, cols, decode);
@@ -1061,6 +1102,18 @@ lpg_exec(lua_State *L)
 	return 1;
 }
 
+/* {====== db.rows */
+
+/* The statements that end a batched db.rows: [nested], a savepoint. */
+static const char *const rows_end[2] = {
+	"CLOSE venueless_rows; COMMIT",
+	"CLOSE venueless_rows; RELEASE SAVEPOINT venueless_rows"
+};
+static const char *const rows_undo[2] = {
+	"ROLLBACK",
+	"ROLLBACK TO SAVEPOINT venueless_rows; RELEASE SAVEPOINT venueless_rows"
+};
+
 /* End a db.rows query: cancel if asked, drain, restore the timeout. */
 static void
 aux_finish(struct conn *c, struct cursor *cur, int cancel)
@@ -1090,6 +1143,70 @@ aux_finish(struct conn *c, struct cursor *cur, int cancel)
 	c->draining = draining;
 }
 
+/* Undo a batched db.rows' transaction or savepoint, keeping the recorded
+ * failure; a connection stuck in its own transaction is dropped. */
+static void
+aux_undobatch(struct conn *c, struct cursor *cur)
+{
+	if (aux_quiet(c, rows_undo[cur->nested], -1, NULL) == -1 &&
+	    !cur->nested && c->pg != NULL)
+		aux_drop(c);
+}
+
+/*
+ * End a batched db.rows: close the cursor and commit (or release the
+ * savepoint), or roll back if failed or that fails; 0 or -1.
+ */
+static int
+aux_endbatch(struct conn *c, struct cursor *cur, int failed)
+{
+	if (!cur->active)
+		return 0;
+	cur->active = 0;
+	if (c->pg == NULL || c->generation != cur->generation)
+		return 0;
+	c->busy = 0;
+	if (cur->inflight && aux_quiet(c, NULL, 0, NULL) == -1)
+		failed = 1;
+	cur->inflight = 0;
+	if (c->pg == NULL)
+		return -1;
+	if (!failed && aux_run(c, rows_end[cur->nested], -1, NULL, NULL,
+	    NULL) == -1)
+		failed = 1;
+	if (failed && c->pg != NULL)
+		aux_undobatch(c, cur);
+	if (cur->timed && c->pg != NULL)
+		aux_restoretimeout(c, cur->old);
+	return failed ? -1 : 0;
+}
+
+/*
+ * Open the server-side cursor of a batched db.rows inside its own
+ * transaction, or a savepoint if one is open; 0 or -1.
+ */
+static int
+aux_declare(lua_State *L, struct conn *c, struct cursor *cur,
+    const struct qopts *o)
+{
+	const char	*sql;
+	int		 r;
+
+	cur->nested = c->depth > 0 ||
+	    pq.PQtransactionStatus(c->pg) != PQTRANS_IDLE;
+	if (aux_run(c, cur->nested ? "SAVEPOINT venueless_rows" : "BEGIN", -1,
+	    NULL, NULL, NULL) == -1)
+		return -1;
+	sql = lua_pushfstring(L, "DECLARE venueless_rows NO SCROLL CURSOR "
+	    "FOR %s", o->sql);
+	r = c->intr ? -1 : aux_run(c, sql, o->n, o->vals, NULL, NULL);
+	lua_pop(L, 1);
+	if (r == 0 && !c->intr)
+		return 0;
+	aux_undobatch(c, cur);
+	return -1;
+}
+
 /* Trace a db.rows statement that ended: its sql and params are the
  * cursor's user values 3 and 4. */
 static void
@@ -1109,29 +1226,31 @@ aux_tracerows(lua_State *L, struct cursor *cur, int failed)
 	aux_tracecall(L, c, cur->t0, failed);
 }
 
-/* The db.rows iterator: the next row, nil at the end; raises on error. */
+/* Push the cursor's (at 1) column names, taken from res once; their index. */
 static int
-cursor_next(lua_State *L)
+aux_columns(lua_State *L, const PGresult *res)
 {
-	struct cursor	*cur = luaL_checkudata(L, 1, VL_PGCURSOR);
-	struct conn	*c = cur->c;
-	struct box	*b;
-	int		 decode = 0, st;
-
-	if (!cur->active)
-		return 0;
-	if (c->pg == NULL || c->generation != cur->generation) {
-		cur->active = 0;
-		aux_seterr(c, "the connection closed during db.rows", "08006");
-		return aux_raise(L, c);
+	if (lua_getiuservalue(L, 1, 6) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		aux_pushnames(L, res);
+		lua_pushvalue(L, -1);
+		lua_setiuservalue(L, 1, 6);
 	}
-	if (lua_getiuservalue(L, 1, 2) == LUA_TFUNCTION)
-		decode = lua_gettop(L);
-	b = aux_newbox(L);
+	return lua_gettop(L);
+}
+
+/* The next row in single-row mode (the result goes through box b). */
+static int
+aux_nextsingle(lua_State *L, struct cursor *cur, struct box *b, int decode)
+{
+	struct conn	*c = cur->c;
+	int		 st;
+
+	pq.PQclear(b->res);
 	b->res = aux_next(c);
 	st = b->res != NULL ? (int)pq.PQresultStatus(b->res) : -1;
 	if (st == PGRES_SINGLE_TUPLE && !c->intr) {
-		aux_pushrow(L, b->res, 0, 0, decode);
+		aux_pushrow(L, b->res, 0, aux_columns(L, b->res), decode);
 		pq.PQclear(b->res);
 		b->res = NULL;
 		return 1;
@@ -1150,15 +1269,111 @@ cursor_next(lua_State *L)
 	return aux_raise(L, c);
 }
 
-/* The closing value of db.rows: stop a loop left early. */
+/* Send the next FETCH of a batched db.rows; 0 or -1. */
+static int
+aux_sendfetch(struct cursor *cur)
+{
+	char	 sql[64];
+
+	snprintf(sql, sizeof sql, "FETCH FORWARD %d FROM venueless_rows",
+	    cur->batch);
+	if (aux_send(cur->c, sql, -1, NULL, 0) == -1)
+		return -1;
+	cur->inflight = 1;
+	return 0;
+}
+
+/*
+ * Collect the next batch into box b and send the FETCH after it at once:
+ * the server reads that batch while the client converts this one (a
+ * FETCH at a time would leave one of them idle); 0 or -1.
+ */
+static int
+aux_fetch(struct cursor *cur, struct box *b)
+{
+	struct conn	*c = cur->c;
+
+	pq.PQclear(b->res);
+	b->res = NULL;
+	if (!cur->inflight && aux_sendfetch(cur) == -1)
+		return -1;
+	cur->inflight = 0;
+	if (aux_collect(c, &b->res, NULL) == -1 || c->intr || b->res == NULL)
+		return -1;
+	cur->row = 0;
+	cur->nrows = pq.PQntuples(b->res);
+	cur->last = cur->nrows < cur->batch;
+	return cur->last ? 0 : aux_sendfetch(cur);
+}
+
+/* The next row of a batched db.rows, from the batch held in box b. */
+static int
+aux_nextbatched(lua_State *L, struct cursor *cur, struct box *b,
+    int decode)
+{
+	int	 failed = 0;
+
+	if (cur->row >= cur->nrows && !cur->last && aux_fetch(cur, b) == -1)
+		failed = 1;
+	else if (cur->row < cur->nrows) {
+		aux_pushrow(L, b->res, cur->row++, aux_columns(L, b->res),
+		    decode);
+		return 1;
+	}
+	pq.PQclear(b->res);
+	b->res = NULL;
+	if (aux_endbatch(cur->c, cur, failed) == -1)
+		failed = 1;
+	aux_tracerows(L, cur, failed || cur->c->intr);
+	if (failed || cur->c->intr)
+		return aux_raise(L, cur->c);
+	return 0;
+}
+
+/* The db.rows iterator: the next row, nil at the end; raises on error. */
+static int
+cursor_next(lua_State *L)
+{
+	struct cursor	*cur = luaL_checkudata(L, 1, VL_PGCURSOR);
+	struct conn	*c = cur->c;
+	struct box	*b;
+	int		 decode = 0;
+
+	if (!cur->active)
+		return 0;
+	if (c->pg == NULL || c->generation != cur->generation) {
+		cur->active = 0;
+		aux_seterr(c, "the connection closed during db.rows", "08006");
+		return aux_raise(L, c);
+	}
+	if (lua_getiuservalue(L, 1, 2) == LUA_TFUNCTION)
+		decode = lua_gettop(L);
+	lua_getiuservalue(L, 1, 5);
+	b = lua_touserdata(L, -1);
+	if (cur->batch > 0)
+		return aux_nextbatched(L, cur, b, decode);
+	return aux_nextsingle(L, cur, b, decode);
+}
+
+/* The closing value of db.rows: stop a loop left early (arg 2: the error
+ * it left with, if any, rolls a batched one back). */
 static int
 cursor_close(lua_State *L)
 {
 	struct cursor	*cur = luaL_checkudata(L, 1, VL_PGCURSOR);
-	struct conn	*c = cur->c;
+	struct box	*b;
 	int		 active = cur->active;
 
-	aux_finish(c, cur, 1);
+	if (lua_getiuservalue(L, 1, 5) == LUA_TUSERDATA) {
+		b = lua_touserdata(L, -1);
+		pq.PQclear(b->res);
+		b->res = NULL;
+	}
+	lua_pop(L, 1);
+	if (cur->batch > 0)
+		aux_endbatch(cur->c, cur, !lua_isnoneornil(L, 2));
+	else
+		aux_finish(cur->c, cur, 1);
 	if (active)
 		aux_tracerows(L, cur, 0);
 	return 0;
@@ -1171,45 +1386,52 @@ lpg_rows(lua_State *L)
 	struct conn	*c = aux_conn(L);
 	struct cursor	*cur;
 	struct qopts	 o;
-	int		 idx;
+	int		 idx, r;
 
 	if (aux_args(L, c, &o, 0) == -1)
 		return aux_raise(L, c);
-	cur = lua_newuserdatauv(L, sizeof *cur, 4);
+	cur = lua_newuserdatauv(L, sizeof *cur, 6);
 	memset(cur, 0, sizeof *cur);
 	cur->c = c;
+	cur->batch = (int)o.batch;
 	luaL_setmetatable(L, VL_PGCURSOR);
+	idx = lua_gettop(L);
 	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_setiuservalue(L, -2, 1);	/* keep the connection alive */
+	lua_setiuservalue(L, idx, 1);	/* keep the connection alive */
 	if (o.decode != 0) {
 		lua_pushvalue(L, o.decode);
-		lua_setiuservalue(L, -2, 2);
+		lua_setiuservalue(L, idx, 2);
 	}
+	aux_newbox(L);
+	lua_setiuservalue(L, idx, 5);
 	if (o.timeout >= 0) {
 		if (aux_settimeout(c, o.timeout, cur->old) == -1)
 			return aux_raise(L, c);
 		cur->timed = 1;
 	}
 	if (aux_tracepush(L, c, o.sql, o.n, o.vals)) {
-		lua_setiuservalue(L, -4, 4);	/* params */
-		lua_setiuservalue(L, -3, 3);	/* sql */
+		lua_setiuservalue(L, idx, 4);	/* params */
+		lua_setiuservalue(L, idx, 3);	/* sql */
 		lua_pop(L, 1);
 	}
 	cur->t0 = vl_now();
-	if (aux_send(c, o.sql, o.n, o.vals, 1) == -1) {
-		if (cur->timed)
+	r = o.batch > 0 ? aux_declare(L, c, cur, &o) :
+	    aux_send(c, o.sql, o.n, o.vals, 1);
+	if (r == -1) {
+		if (cur->timed && c->pg != NULL)
 			aux_restoretimeout(c, cur->old);
 		return aux_raise(L, c);
 	}
 	cur->active = c->busy = 1;
 	cur->generation = c->generation;
-	idx = lua_gettop(L);
 	lua_pushcfunction(L, cursor_next);
 	lua_pushvalue(L, idx);
 	lua_pushnil(L);
 	lua_pushvalue(L, idx);	/* the closing value */
 	return 4;
 }
+
+/* }====== */
 
 /* Run a transaction control statement, quietly; 0 or -1. */
 static int

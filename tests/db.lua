@@ -287,6 +287,80 @@ test("rows: break early, then reuse the connection", function()
   eq(5, db.query("select 5 x")[1].x)
 end)
 
+-- Outside any transaction, SAVEPOINT fails with 25P01: a batched loop
+-- left none open behind it.
+local function no_transaction(what)
+  local err = raises(function() db.exec("savepoint probe") end)
+  eq("25P01", err.code, what)
+end
+
+test("rows with batch: a server-side cursor, bounded, closed on every exit", function()
+  collectgarbage()
+  local before, n, sum, peak = collectgarbage("count"), 0, 0, 0
+  for row in db.rows({ batch = 500 }, "select g, $1 || g as label from generate_series(1, 200000) g", "row ") do
+    n = n + 1
+    sum = sum + row.g
+    if n == 1 then eq("row 1", row.label) end
+    if n % 10000 == 0 then peak = math.max(peak, collectgarbage("count") - before) end
+  end
+  eq(200000, n)
+  eq(200000 * 200001 // 2, sum)
+  ok(peak < 4 * 1024, ("Lua heap grew by %.0f KB"):format(peak))
+  no_transaction("after the end")
+  -- an exact multiple of the batch, one row, none
+  for _, want in ipairs({ 1000, 1, 0 }) do
+    n = 0
+    for _ in db.rows({ batch = 500 }, "select g from generate_series(1, $1::int) g", want) do n = n + 1 end
+    eq(want, n)
+  end
+  -- break, then an error in the body
+  n = 0
+  for _ in db.rows({ batch = 100 }, "select g from generate_series(1, 100000) g") do
+    n = n + 1
+    if n == 250 then break end
+  end
+  eq(250, n)
+  no_transaction("after a break")
+  raises(function()
+    for _ in db.rows({ batch = 100 }, "select g from generate_series(1, 1000) g") do error("stop") end
+  end, "stop")
+  no_transaction("after an error in the loop")
+  raises(function()
+    for _ in db.rows({ batch = 100 }, "select 1") do db.query("select 2") end
+  end, "busy")
+  -- a failure in a later batch raises with its sqlstate after the earlier rows
+  n = 0
+  local err = raises(function()
+    for _ in db.rows({ batch = 100 }, "select 1 / (g - 250) from generate_series(1, 1000) g") do n = n + 1 end
+  end)
+  eq("22012", err.code)
+  ok(n >= 100 and n < 250, "rows before the failure: " .. n)
+  no_transaction("after a failure")
+  -- only a SELECT can be a cursor
+  err = raises(function() for _ in db.rows({ batch = 10 }, "insert into nowhere values (1)") do end end)
+  eq("42601", err.code)
+  no_transaction("after a refused statement")
+  raises(function() db.rows({ batch = 0 }, "select 1") end, "batch must be a positive integer")
+  eq(6, db.query("select 6 x")[1].x)
+end)
+
+test("rows with batch inside a transaction: a savepoint, the transaction goes on", function()
+  db.exec("create table rows_batch (n int)")
+  db.transaction(function()
+    db.exec("insert into rows_batch values (1)")
+    for _ in db.rows({ batch = 10 }, "select g from generate_series(1, 100) g") do break end
+    raises(function()
+      for _ in db.rows({ batch = 10 }, "select 1 / (g - 50) from generate_series(1, 100) g") do end
+    end)
+    db.exec("insert into rows_batch values (2)")
+    local seen = 0
+    for row in db.rows({ batch = 1 }, "select n from rows_batch") do seen = seen + row.n end
+    eq(3, seen, "rows written earlier in the transaction")
+  end)
+  eq(2, db.query("select count(*) n from rows_batch")[1].n, "both inserts committed")
+  db.exec("drop table rows_batch")
+end)
+
 test("terminated backend: 08006, next call reconnects", function()
   local pid = db.backend_pid()
   -- kill our own backend from a second session

@@ -383,6 +383,27 @@ test("each streams many rows in bounded memory and stops early", function()
   eq(20000, User:filter({ world_id = "mod2" }):count(), "the connection works after a break")
 end)
 
+test("each: a failure in a later batch raises; a break inside a transaction keeps it", function()
+  local Q = require "venueless.models.queryset"
+  -- 1 / 0 at the 1500th row of the scan, in insertion order ('b1500' of the 20000 above)
+  local failing = Q.new(User, function(ctx, alias)
+    return ("1 / (CASE WHEN %s.pretalx_id = %s THEN 0 ELSE 1 END) = 1"):format(alias, ctx:param("b1500"))
+  end):filter({ world_id = "mod2" })
+  local n = 0
+  local err = raises(function() for _ in failing:each() do n = n + 1 end end)
+  eq("22012", err.code)
+  ok(n >= 1000 and n < 20000, "objects before the failure: " .. n)
+  eq(20000, User:filter({ world_id = "mod2" }):count(), "the connection works after the failure")
+  local seen
+  db.transaction(function()
+    db.exec("UPDATE core_user SET pretalx_id = $1 WHERE pretalx_id = $2", "first", "b1")
+    for u in User:filter({ world_id = "mod2" }):order("pretalx_id"):each() do seen = u.pretalx_id break end
+    eq(1, User:filter({ pretalx_id = "first" }):count(), "the transaction goes on after the loop")
+  end)
+  eq("b10", seen)
+  eq(1, User:filter({ pretalx_id = "first" }):count(), "and commits")
+end)
+
 ---------------------------------------------------------------- writing
 
 test("objects are strict: unknown fields, read-only id and version, types", function()

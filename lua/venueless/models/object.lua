@@ -208,10 +208,23 @@ local function pairser(cls)
   end
 end
 
+-- An object's dirty, rel and snap tables are made on first use: most
+-- objects streamed by :each() are only read, so only their state and row
+-- are allocated (one metatable for all of them, no closure per object).
+local LAZY = { dirty = true, rel = true, snap = true }
+local lazy_mt = {
+  __index = function(s, k)
+    if not LAZY[k] then return nil end
+    local t = {}
+    rawset(s, k, t)
+    return t
+  end,
+}
+
 -- A new object of cls over row; saved: whether it is in the database.
 function O.make(cls, row, saved)
   local obj = {}
-  state[obj] = { cls = cls, row = row, dirty = {}, rel = {}, snap = {}, saved = saved }
+  state[obj] = setmetatable({ cls = cls, row = row, saved = saved }, lazy_mt)
   return setmetatable(obj, cls._object_mt)
 end
 
@@ -325,12 +338,28 @@ function O.class(md, name, ext)
     end,
   }
   -- A result row (db.NULL for NULL) as a saved object; prefix: the
-  -- select_related column prefix.
-  cls._wrap = function(row, prefix)
+  -- select_related column prefix; own: the row holds exactly the fields
+  -- by attname and may become the object's (NULLs cleared in place).
+  local attnames, keys, NULL = {}, {}, db.NULL
+  for i, f in ipairs(fields) do attnames[i] = f.attname end
+  cls._wrap = function(row, prefix, own)
+    if own then
+      for i = 1, #attnames do
+        local a = attnames[i]
+        if row[a] == NULL then row[a] = nil end
+      end
+      return O.make(cls, row, true)
+    end
+    local k = keys[prefix]
+    if k == nil then
+      k = {}
+      for i, a in ipairs(attnames) do k[i] = prefix .. a end
+      keys[prefix] = k
+    end
     local r = {}
-    for _, f in ipairs(fields) do
-      local v = row[prefix .. f.attname]
-      if v ~= db.NULL then r[f.attname] = v end
+    for i = 1, #attnames do
+      local v = row[k[i]]
+      if v ~= NULL then r[attnames[i]] = v end
     end
     return O.make(cls, r, true)
   end

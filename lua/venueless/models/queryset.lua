@@ -152,16 +152,23 @@ function methods.list(qs)
   return out
 end
 
--- for obj in qs:each() do ... end: one row at a time (db.rows), so memory
--- stays bounded; leaving the loop early cancels the rest. The connection
--- is busy meanwhile: fetch relations with select_related.
+-- Rows per FETCH of :each(): a round trip per batch costs little beside
+-- converting its rows, and a batch of objects stays well under a MB.
+local EACH_BATCH = 1000
+
+-- for obj in qs:each() do ... end: batches of rows through a server-side
+-- cursor (db.rows' batch), so memory stays bounded; leaving the loop
+-- early closes it. The connection is busy meanwhile: fetch relations with
+-- select_related.
 function methods.each(qs)
   local d = state[qs]
   local s, params = sql.select(d)
-  local it, st, _, close = db.rows({ json = true }, s, table.unpack(params, 1, params.n))
+  local it, st, _, close = db.rows({ json = true, batch = EACH_BATCH }, s,
+    table.unpack(params, 1, params.n))
+  local wrap = sql.wrap
   return function()
     local row = it(st)
-    if row ~= nil then return sql.wrap(d, row) end
+    if row ~= nil then return wrap(d, row) end
   end, nil, nil, close
 end
 

@@ -444,7 +444,7 @@ end
 
 -- The object for a result row, with its select_related objects attached.
 function S.wrap(d, row)
-  local obj = d.cls._wrap(row, "")
+  local obj = d.cls._wrap(row, "", not d.related)
   if d.related then
     local O = require "venueless.models.object"
     local objs = { [""] = obj }
