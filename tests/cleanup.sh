@@ -129,11 +129,11 @@ vl_exit 0 "$V" cleanup --lock-timeout 0
 # kill -9 at random moments on a big database (a run of ~0.5 s)
 vl_psql -c "insert into core_roomview (start, \"end\", room_id, user_id)
     select now() - interval '7 hours', case when i % 2 = 0 then now() end,
-      case when i % 3 = 0 then '$RN'::uuid else '$R'::uuid end, '$U' from generate_series(1, 20000) i" \
+      case when i % 3 = 0 then '$RN'::uuid else '$R'::uuid end, '$U' from generate_series(1, 30000) i" \
     -c "insert into core_worldview (start, \"end\", user_id, world_id)
     select now() - interval '25 hours', null, '$U', case when i % 2 = 0 then 'nt' else 'cw' end
-      from generate_series(1, 12000) i" \
-    -c "insert into django_session select 's' || i, 'x', now() - interval '1 day' from generate_series(1, 12000) i" >/dev/null
+      from generate_series(1, 18000) i" \
+    -c "insert into django_session select 's' || i, 'x', now() - interval '1 day' from generate_series(1, 18000) i" >/dev/null
 gone() {
 	vl_wait_for sh -c "[ \$(psql -X -At -c \"select count(*) from pg_stat_activity where application_name like 'venueless%'\") = 0 ]"
 }
