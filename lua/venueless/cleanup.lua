@@ -78,15 +78,16 @@ local function take_lock(timeout)
       ("another cleanup holds the lock: %s"):format(migrations.describe_holder(holder)))
   end
   if timeout <= 0 then held() end
-  db.query("SELECT set_config('lock_timeout', $1, true)",
-    ("%dms"):format(math.max(1, math.ceil(timeout * 1000))))
+  local old = db.query("SELECT current_setting('lock_timeout') AS old, "
+    .. "set_config('lock_timeout', $1, true)",
+    ("%dms"):format(math.max(1, math.ceil(timeout * 1000))))[1].old
   local ok, e = pcall(db.query, "SELECT pg_advisory_xact_lock($1::bigint)", key)
   if not ok and core.is_error(e) and e.code == "55P03" then
     holder = holder or migrations.lock_holder(key)
     held()
   end
   if not ok then error(e, 0) end
-  db.query("SELECT set_config('lock_timeout', '0', true)")
+  db.query("SELECT set_config('lock_timeout', $1, true)", old)
 end
 
 local function run_tx(opts)
