@@ -195,6 +195,17 @@ static const struct vl_option clear_unused_worlds_opts[] = {
 	{ NULL, 0, NULL, 0, 0, 0, NULL }
 };
 
+static const struct vl_option cleanup_opts[] = {
+	{ "dry-run", 'n', NULL, 0, 0, 0,
+	    "count what would be closed or deleted; change nothing" },
+	{ "json", 0, NULL, 0, 0, 0, "print the counts as JSON" },
+	/* PostgreSQL's lock_timeout is at most INT_MAX ms */
+	{ "lock-timeout", 0, "SECONDS", VL_ARG_NUMBER, 0, 2147483,
+	    "give up (exit 4) if another cleanup holds the lock this long"
+	    " (default 5)" },
+	{ NULL, 0, NULL, 0, 0, 0, NULL }
+};
+
 static const struct vl_option shell_opts[] = {
 	{ "execute", 'e', "CHUNK", VL_ARG_LIST, 0, 0,
 	    "run CHUNK and print what it returns" },
@@ -244,6 +255,9 @@ const struct vl_cmd vl_cmds[] = {
 	    "[options] DAYS",
 	    "clear the worlds without activity in the last DAYS days", 0,
 	    clear_unused_worlds_opts },
+	{ "cleanup", "venueless.cmd.cleanup", "[options]",
+	    "close stale views, delete expired rows and files (cron)", 0,
+	    cleanup_opts },
 	{ "announce", "venueless.cmd.announce",
 	    "[options] WORLD_ID TEXT | --list WORLD_ID | --deactivate ID",
 	    "show an announcement in a world's open browsers now", 0,

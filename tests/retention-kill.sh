@@ -62,7 +62,7 @@ check() {
 for cmd in clear soft; do
 	NONE=0 ALL=0
 	eval "span=\$((T_$cmd * 12 / 10 + 1))"
-	for i in $(seq 1 21); do
+	for i in $(seq 1 50); do
 		fresh
 		delay=$(awk -v r="$(od -An -N2 -tu2 /dev/urandom)" -v s="$span" 'BEGIN { printf "%.3f", r % s / 1000 }')
 		if [ "$cmd" = clear ]; then

@@ -491,10 +491,12 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
   AND l.classid::bigint = $1::bigint AND l.objid::bigint = $2::bigint
 LIMIT 1]]
 
--- Who holds the migration lock: { pid =, application_name =, seconds = }
--- (seconds may be missing when we may not see it), or nil.
-function M.lock_holder()
-  local r = db.query(HOLDER_SQL, M.lock_key >> 32, M.lock_key & 0xffffffff)[1]
+-- Who holds the migration lock (or the advisory lock key, as cleanup's):
+-- { pid =, application_name =, seconds = } (seconds may be missing when
+-- we may not see it), or nil.
+function M.lock_holder(key)
+  key = key or M.lock_key
+  local r = db.query(HOLDER_SQL, key >> 32, key & 0xffffffff)[1]
   if not r then return nil end
   if type(r.seconds) ~= "number" then r.seconds = nil end
   if type(r.application_name) ~= "string" then r.application_name = "" end
