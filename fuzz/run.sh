@@ -1,9 +1,9 @@
 #!/bin/sh
 # fuzz/run.sh TARGET [libFuzzer options]: run fuzz/fuzz-TARGET (built by
-# make fuzz) at the lowest priority over a scratch copy of its seeds,
+# make fuzz) at the lowest priority over its seeds (fuzz/corpus/TARGET),
 # with fuzz/TARGET.dict when there is one. New inputs and any crash-*
-# file go to the scratch directory it prints; the committed corpus in
-# fuzz/corpus/TARGET is left as it is. Example:
+# file go to a scratch directory it prints, not to the committed seeds.
+# Example:
 #   fuzz/run.sh json -runs=10000000
 # FUZZ_BIN=DIR runs DIR/fuzz-TARGET instead (a copy, which a rebuild
 # during a long run leaves alone).
