@@ -1,6 +1,6 @@
 /*
- * msgpack.decode on any bytes, value after value as a stream of channel
- * layer messages is read: each gives a value and a later position, or
+ * msgpack.decode on any bytes, value after value (the first four) as a
+ * stream is read: each gives a value and a later position, or
  * nil and a message, never a raise. A decoded value either encodes
  * (only keys msgpack.encode does not take may stop it) or is refused;
  * what it encodes to decodes back to a value that encodes the same.
@@ -68,7 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lua_Integer	 pos = 1, next;
 	int		 n;
 
-	for (n = 0; n < 16 && (size_t)pos <= size; n++) {
+	for (n = 0; n < 4 && (size_t)pos <= size; n++) {
 		aux_decode(L, (const char *)data, size, pos);
 		if (lua_isnil(L, -2)) {
 			if (lua_type(L, -1) != LUA_TSTRING)
