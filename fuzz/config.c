@@ -50,24 +50,45 @@ aux_write(const char *s, size_t len)
 		fuzz_crash("cannot write the config file");
 }
 
+/*
+ * Set variable i to v, or unset it for NULL. Through putenv and buffers
+ * of our own: glibc's setenv keeps every value it was ever given, which
+ * over millions of inputs is gigabytes.
+ */
+static void
+aux_setvar(int i, const char *v, size_t len)
+{
+	static char	*buf[sizeof vars / sizeof vars[0]];
+	size_t		 n = strlen(vars[i]);
+
+	unsetenv(vars[i]);	/* before buf[i] moves */
+	if (v == NULL)
+		return;
+	buf[i] = xrealloc(buf[i], n + len + 2);
+	memcpy(buf[i], vars[i], n);
+	buf[i][n] = '=';
+	memcpy(buf[i] + n + 1, v, len);
+	buf[i][n + 1 + len] = '\0';
+	putenv(buf[i]);
+}
+
 /* Set the variables from the 0xff-separated values in [p, end). */
 static void
 aux_vars(const char *p, const char *end)
 {
 	const char	*q;
-	char		*v;
+	size_t		 len;
 	int		 i;
 
 	for (i = 0; vars[i] != NULL; i++) {
-		unsetenv(vars[i]);
-		if (p >= end)
+		if (p >= end) {
+			aux_setvar(i, NULL, 0);
 			continue;
+		}
 		if ((q = memchr(p, '\xff', (size_t)(end - p))) == NULL)
 			q = end;
-		v = xstrndup(p, (size_t)(q - p));
-		if (*v != '\0')
-			setenv(vars[i], v, 1);
-		free(v);
+		len = strnlen(p, (size_t)(q - p));	/* up to a NUL */
+		aux_setvar(i, len > 0 ? p : NULL, len);
 		p = q + 1;
 	}
 }
