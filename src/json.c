@@ -740,14 +740,15 @@ build_skip(struct jbuild *b)
 static void
 build_skipstr(struct jbuild *b)
 {
-	const unsigned char	*q = b->s + b->pos;
-	size_t			 k;
+	const unsigned char	*q = b->s + b->pos, *p;
 
 	for (;;) {
 		q = memchr(q + 1, '"', (size_t)(b->s + b->len - q - 1));
-		for (k = 0; q[-1 - k] == '\\'; k++)
+		/* Count backslashes with a pointer: q[-1 - k] with a size_t k
+		 * is pointer overflow (UB), which clang's UBSan reports. */
+		for (p = q - 1; *p == '\\'; p--)
 			;		/* the opening quote stops this */
-		if (k % 2 == 0)
+		if ((q - 1 - p) % 2 == 0)
 			break;		/* not an escaped quote */
 	}
 	b->pos = (size_t)(q - b->s) + 1;
