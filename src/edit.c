@@ -691,50 +691,32 @@ aux_histwrite(History *h, FILE *f)
 	return ferror(f) ? -1 : 0;
 }
 
-/* editor:history_save(path) -> true | nil, message; mode 0600, atomic. */
+/* fill for vl_write_private */
+static int
+aux_histfill(FILE *f, void *hist)
+{
+	return aux_histwrite(hist, f);
+}
+
+/*
+ * editor:history_save(path) -> true | nil, message; mode 0600, atomic:
+ * the history may hold data worth protecting, only the owner reads it.
+ */
 static int
 ed_history_save(lua_State *L)
 {
 	struct editor	*e = aux_check(L);
 	const char	*path = luaL_checkstring(L, 2);
-	char		*tmp;
-	FILE		*f = NULL;
-	int		 fd, ok, err, r;
+	char		*failed = NULL;
+	int		 r;
 
-	lua_pushfstring(L, "%s.%d.tmp", path, (int)getpid());
-	tmp = xstrdup(lua_tostring(L, -1));
-	lua_pop(L, 1);
-	/*
-	 * The history may hold data worth protecting: only the owner reads
-	 * it. The temporary name is predictable, so in a shared directory
-	 * someone may have made it first (a symlink to a file of ours): only
-	 * a file this call creates is written.
-	 */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd != -1 && (f = fdopen(fd, "w")) == NULL) {
-		err = errno;
-		close(fd);
-		unlink(tmp);
-		errno = err;
-		fd = -1;
+	if (vl_write_private(path, aux_histfill, e->hist, &failed) == 0) {
+		lua_pushboolean(L, 1);
+		return 1;
 	}
-	if (fd == -1) {
-		r = luaL_fileresult(L, 0, tmp);	/* names the file in the way */
-		free(tmp);
-		return r;
-	}
-	ok = aux_histwrite(e->hist, f) == 0;
-	ok = fclose(f) == 0 && ok;
-	if (ok && rename(tmp, path) == -1)
-		ok = 0;
-	if (!ok) {
-		unlink(tmp);
-		free(tmp);
-		return luaL_fileresult(L, 0, path);
-	}
-	free(tmp);
-	lua_pushboolean(L, 1);
-	return 1;
+	r = luaL_fileresult(L, 0, failed);
+	free(failed);
+	return r;
 }
 
 /*

@@ -601,6 +601,42 @@ aux_exitcodes(lua_State *L)
 	}
 }
 
+/* fill for vl_write_private: the string in struct strbuf */
+struct strbuf {
+	const char	*s;
+	size_t		 len;
+};
+
+static int
+aux_strfill(FILE *f, void *arg)
+{
+	struct strbuf	*b = arg;
+
+	return fwrite(b->s, 1, b->len, f) == b->len ? 0 : -1;
+}
+
+/*
+ * core.write_private(path, text) -> true | nil, message: path replaced
+ * whole with mode 0600 (a file holding secrets), or left as it was.
+ */
+static int
+core_write_private(lua_State *L)
+{
+	const char	*path = luaL_checkstring(L, 1);
+	struct strbuf	 b;
+	char		*failed = NULL;
+	int		 r;
+
+	b.s = luaL_checklstring(L, 2, &b.len);
+	if (vl_write_private(path, aux_strfill, &b, &failed) == 0) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	r = luaL_fileresult(L, 0, failed);
+	free(failed);
+	return r;
+}
+
 static const luaL_Reg core_funcs[] = {
 	{ "error", core_error },
 	{ "fail", core_fail },
@@ -614,6 +650,7 @@ static const luaL_Reg core_funcs[] = {
 	{ "sleep", core_sleep },
 	{ "time", core_time },
 	{ "glob_match", core_glob_match },
+	{ "write_private", core_write_private },
 	{ NULL, NULL }
 };
 

@@ -28,6 +28,10 @@ enum vl_exit {
 #define VL_JSON_ARRAY	"venueless.json.array"
 #define VL_JSON_OBJECT	"venueless.json.object"
 
+/* file.c */
+int	vl_write_private(const char *, int (*)(FILE *, void *), void *,
+	    char **);
+
 /* xmalloc.c */
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);

@@ -72,6 +72,14 @@ vl_exit 0 "$V" export_config sample -o "$VL_TMP/b.json"
 vl_eq "" "$VL_OUT" "-o: nothing on stdout"
 cmp -s "$VL_TMP/a.json" "$VL_TMP/b.json" || vl_fail "export twice differs"
 vl_exit 1 "$V" export_config sample -o "$VL_TMP/no/such/dir.json"
+vl_contains "$VL_ERR" "venueless: export_config: cannot write $VL_TMP/no/such/dir.json: No such file"
+# The file holds JWT secrets: 0600 whatever the umask, also when it
+# replaces a readable one.
+vl_eq "600" "$(stat -c %a "$VL_TMP/b.json")" "-o file mode"
+chmod 644 "$VL_TMP/b.json"
+(umask 000; "$V" export_config sample -o "$VL_TMP/b.json") || vl_fail "export over a file"
+vl_eq "600" "$(stat -c %a "$VL_TMP/b.json")" "-o replaced file mode"
+cmp -s "$VL_TMP/a.json" "$VL_TMP/b.json" || vl_fail "export over a file differs"
 vl_contains "$VL_ERR" "venueless: export_config: cannot write $VL_TMP/no/such/dir.json"
 
 # --no-secrets: no JWT_secrets at all (the rest unchanged), never VAPID.

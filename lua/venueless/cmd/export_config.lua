@@ -5,14 +5,11 @@ local json = require "venueless.json"
 
 local M = {}
 
--- Write text to path; the file is opened only once the text is whole,
--- so a failed export leaves an earlier one in place.
+-- The file may hold the world's JWT secrets: it is made 0600 and
+-- replaced whole, so a failed export leaves an earlier one in place.
 local function write_file(path, text)
-  local f, err = io.open(path, "wb")
-  if f == nil then cli.fail("cannot write " .. err) end
-  local ok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not ok or not cok then cli.fail(("cannot write %s: %s"):format(path, werr or cerr)) end
+  local ok, err = require("venueless.core").write_private(path, text)
+  if not ok then cli.fail("cannot write " .. err) end
 end
 
 function M.run(opts, args)
