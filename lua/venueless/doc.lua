@@ -46,6 +46,8 @@ M.bindings = {
     quote_ident = { sig = "db.quote_ident(name)", text = "quote an SQL identifier" },
     backend_pid = { sig = "db.backend_pid()", text = "the server process id of the connection" },
     info = { sig = "db.info()", text = "{dbname=, user=, host=, port=, server_version=}" },
+    stats = { sig = "db.stats()",
+      text = "totals since the start: {statements=, rows=, ms=} of db.query and db.exec (\\timing)" },
   },
   redis = {
     shards = { sig = "redis.shards()", text = "the number of shards" },
@@ -306,10 +308,10 @@ end
 -- M.nil_name: set by the shell while it runs help(NAME).
 function M.help(...)
   if select("#", ...) > 0 and (...) == nil then
-    print(M.nil_text(M.nil_name))
+    io.stdout:write(M.nil_text(M.nil_name), "\n")
     return
   end
-  print(M.help_text((...)))
+  io.stdout:write(M.help_text((...)), "\n")
 end
 
 return M

@@ -340,7 +340,7 @@ local function plain(v)
   local tv = type(v)
   if v == nil then return core.null end
   if tv == "string" or tv == "number" or tv == "boolean" or v == core.null then return v end
-  if tv == "table" and getmetatable(v) == nil then return v end
+  if tv == "table" and not has_tostring(v) and not pretty_method(v) then return v end
   return tostring(v)
 end
 
