@@ -220,16 +220,17 @@ aux_columns(void)
 	return w > 0 ? w : 80;
 }
 
-/* edit.columns() -> the terminal's width, or nil off a terminal */
+/* edit.columns() -> the terminal's width and height, or nil off a terminal */
 static int
 ledit_columns(lua_State *L)
 {
-	int	 w = aux_termwidth();
+	struct winsize	 ws;
 
-	if (w <= 0)
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0)
 		return 0;
-	lua_pushinteger(L, w);
-	return 1;
+	lua_pushinteger(L, ws.ws_col);
+	lua_pushinteger(L, ws.ws_row);
+	return 2;
 }
 
 /* Print the candidates in the table at idx in columns, below the line. */

@@ -170,11 +170,18 @@ vl_exit_for(const char *code)
 	return VL_EXIT_FAILURE;
 }
 
+/* Push a failure's error object (to add fields to before raising it). */
+void
+vl_pushfailure(lua_State *L, const char *msg, const char *code)
+{
+	aux_pusherror(L, vl_exit_for(code), msg, code);
+}
+
 /* Raise a failure: an error object whose exit comes from its code. */
 int
 vl_fail(lua_State *L, const char *msg, const char *code)
 {
-	aux_pusherror(L, vl_exit_for(code), msg, code);
+	vl_pushfailure(L, msg, code);
 	return lua_error(L);
 }
 

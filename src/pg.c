@@ -72,6 +72,10 @@ struct conn {
 	unsigned	 generation;	/* bumped on every (dis)connect */
 	char		*errmsg;	/* last failure */
 	char		 errcode[6];
+	int		 errpos;	/* its PG_DIAG_STATEMENT_POSITION, or 0 */
+	lua_Integer	 nstmt;		/* db.stats: statements run */
+	lua_Integer	 nrows;		/* rows returned or affected */
+	double		 ms;		/* waiting for them */
 };
 
 /* A PGresult or libpq string owned by Lua until converted. */
@@ -143,6 +147,7 @@ aux_seterr(struct conn *c, const char *msg, const char *code)
 	    c->errmsg[len - 1] == ' '))
 		c->errmsg[--len] = '\0';
 	snprintf(c->errcode, sizeof c->errcode, "%s", code);
+	c->errpos = 0;
 }
 
 /*
@@ -171,9 +176,9 @@ aux_oneline(char *msg)
 	*w = '\0';
 }
 
-/* Record an error result: primary message, detail, SQLSTATE. */
+/* Record an error result's message: primary, detail; its SQLSTATE. */
 static void
-aux_reserr(struct conn *c, const PGresult *res)
+aux_reserrmsg(struct conn *c, const PGresult *res)
 {
 	const char	*prim, *detail, *state;
 	char		*msg;
@@ -199,6 +204,17 @@ aux_reserr(struct conn *c, const PGresult *res)
 	snprintf(msg, len, "%s\nDETAIL: %s", prim, detail);
 	aux_seterr(c, msg, state != NULL ? state : "XX000");
 	free(msg);
+}
+
+/* Record an error result: message, SQLSTATE, error position. */
+static void
+aux_reserr(struct conn *c, const PGresult *res)
+{
+	const char	*pos;
+
+	pos = pq.PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
+	aux_reserrmsg(c, res);
+	c->errpos = pos != NULL ? atoi(pos) : 0;
 }
 
 /* Forget the connection; the next call reconnects. */
@@ -416,6 +432,35 @@ aux_raise(lua_State *L, struct conn *c)
 	c->draining = 0;
 	return vl_fail(L, c->errmsg != NULL ? c->errmsg : "unknown error",
 	    c->errcode);
+}
+
+/*
+ * Raise the last failure of sql: with the statement and the server's
+ * error position (a character index from 1) when it gave one.
+ */
+static int
+aux_raisesql(lua_State *L, struct conn *c, const char *sql)
+{
+	aux_intr(L, c);
+	c->draining = 0;
+	if (c->errpos <= 0 || sql == NULL)
+		return aux_raise(L, c);
+	vl_pushfailure(L, c->errmsg != NULL ? c->errmsg : "unknown error",
+	    c->errcode);
+	lua_pushstring(L, sql);
+	lua_setfield(L, -2, "statement");
+	lua_pushinteger(L, c->errpos);
+	lua_setfield(L, -2, "position");
+	return lua_error(L);
+}
+
+/* Count a statement that ended for db.stats: rows, time since t0. */
+static void
+aux_account(struct conn *c, double t0, lua_Integer rows)
+{
+	c->nstmt++;
+	c->nrows += rows;
+	c->ms += (vl_now() - t0) * 1000;
 }
 
 /*
@@ -953,6 +998,7 @@ aux_pushresult(lua_State *L, const PGresult *res, int decode)
 	lua_setfield(L, -2, "columns");
 	lua_pushinteger(L, aux_count(res));
 	lua_setfield(L, -2, "count");
+	luaL_setmetatable(L, VL_DBRESULT);	/* json.encode: rows in order */
 }
 
 /* {====== trace */
@@ -1026,6 +1072,22 @@ aux_trace(lua_State *L, struct conn *c, const char *sql, int n,
 		aux_tracecall(L, c, t0, failed);
 }
 
+/* db.stats() -> {statements=, rows=, ms=}: totals since start */
+static int
+lpg_stats(lua_State *L)
+{
+	struct conn	*c = aux_conn(L);
+
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, c->nstmt);
+	lua_setfield(L, -2, "statements");
+	lua_pushinteger(L, c->nrows);
+	lua_setfield(L, -2, "rows");
+	lua_pushnumber(L, c->ms);
+	lua_setfield(L, -2, "ms");
+	return 1;
+}
+
 /* db.trace(on | fn) -> whether it was on; fn(sql, params, ms, err) */
 static int
 lpg_trace(lua_State *L)
@@ -1067,11 +1129,12 @@ lpg_query(lua_State *L)
 	b = aux_newbox(L);
 	t0 = vl_now();
 	r = aux_timed(c, &o, &b->res, NULL);
+	aux_account(c, t0, r == 0 && b->res != NULL ? pq.PQntuples(b->res) : 0);
 	if (r == -1 || c->intr) {
 		pq.PQclear(b->res);
 		b->res = NULL;
 		aux_trace(L, c, o.sql, o.n, o.vals, t0, 1);
-		return aux_raise(L, c);
+		return aux_raisesql(L, c, o.sql);
 	}
 	aux_pushresult(L, b->res, o.decode);
 	pq.PQclear(b->res);
@@ -1094,9 +1157,10 @@ lpg_exec(lua_State *L)
 		return aux_raise(L, c);
 	t0 = vl_now();
 	r = aux_timed(c, &o, NULL, &count);
+	aux_account(c, t0, count);
 	aux_trace(L, c, o.sql, o.n, o.vals, t0, r == -1 || c->intr);
 	if (r == -1)
-		return aux_raise(L, c);
+		return aux_raisesql(L, c, o.sql);
 	aux_intr(L, c);
 	lua_pushinteger(L, count);
 	return 1;
@@ -1705,6 +1769,7 @@ static const luaL_Reg lpg_funcs[] = {
 	{ "backend_pid", lpg_backend_pid },
 	{ "info", lpg_info },
 	{ "trace", lpg_trace },
+	{ "stats", lpg_stats },
 	{ NULL, NULL }
 };
 
@@ -1735,7 +1800,8 @@ createmeta(lua_State *L)
 	luaL_setfuncs(L, cursor_metameth, 0);
 	luaL_newmetatable(L, VL_PGRESULT);
 	luaL_setfuncs(L, res_metameth, 0);
-	lua_pop(L, 3);
+	luaL_newmetatable(L, VL_DBRESULT);	/* __name only */
+	lua_pop(L, 4);
 }
 
 int

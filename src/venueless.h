@@ -27,6 +27,7 @@ enum vl_exit {
 #define VL_NULL		"venueless.null"
 #define VL_JSON_ARRAY	"venueless.json.array"
 #define VL_JSON_OBJECT	"venueless.json.object"
+#define VL_DBRESULT	"venueless.db.result"	/* db.query results: rows in order */
 
 /* file.c */
 int	vl_write_private(const char *, int (*)(FILE *, void *), void *,
@@ -53,6 +54,7 @@ int	 vl_error(lua_State *, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 int	 vl_exit_for(const char *);
 int	 vl_fail(lua_State *, const char *, const char *);
+void	 vl_pushfailure(lua_State *, const char *, const char *);
 void	 vl_check_interrupt(lua_State *);
 void	 vl_pushnull(lua_State *);
 int	 vl_isnull(lua_State *, int);

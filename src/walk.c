@@ -349,9 +349,9 @@ walk_array(struct vl_walk *w, int t)
 	w->fmt->close(w, 1, n);
 }
 
-/* Write a table, refusing cycles and deep nesting. */
+/* Enter the table at t: refuse cycles and deep nesting. */
 static void
-walk_table(struct vl_walk *w, int t)
+walk_enter(struct vl_walk *w, int t)
 {
 	lua_State	*L = w->L;
 	const void	*p = lua_topointer(L, t);
@@ -367,6 +367,67 @@ walk_table(struct vl_walk *w, int t)
 	}
 	luaL_checkstack(L, 12, w->fmt->name);
 	w->path[w->depth] = p;
+}
+
+/* Is the table at t a db.query result (metatable VL_DBRESULT)? */
+static int
+aux_isresult(lua_State *L, int t)
+{
+	int	 r;
+
+	if (!lua_getmetatable(L, t))
+		return 0;
+	luaL_getmetatable(L, VL_DBRESULT);
+	r = lua_rawequal(L, -1, -2);
+	lua_pop(L, 2);
+	return r;
+}
+
+/*
+ * Write a db.query result as an array of its rows, each a plain table
+ * written as an object with its keys in the order of t.columns.
+ */
+static void
+walk_rows(struct vl_walk *w, int t)
+{
+	lua_State	*L = w->L;
+	lua_Integer	 i, n = (lua_Integer)lua_rawlen(L, t);
+	int		 cols, row;
+
+	lua_pushliteral(L, "columns");
+	lua_rawget(L, t);
+	cols = lua_gettop(L);
+	w->fmt->open(w, 1, n);
+	for (i = 1; i <= n; i++) {
+		if (w->fmt->next != NULL)
+			w->fmt->next(w, 1, i - 1);
+		row = lua_rawgeti(L, t, i) == LUA_TTABLE ? lua_gettop(L) : 0;
+		w->depth++;
+		if (row != 0 && lua_getmetatable(L, row) == 0) {
+			walk_enter(w, row);
+			walk_object(w, row, cols);
+		} else {
+			lua_settop(L, cols + 1);	/* a metatable, if pushed */
+			walk_value(w, cols + 1);
+		}
+		w->depth--;
+		lua_settop(L, cols);
+	}
+	w->fmt->close(w, 1, n);
+	lua_pop(L, 1);					/* columns */
+}
+
+/* Write a table, refusing cycles and deep nesting. */
+static void
+walk_table(struct vl_walk *w, int t)
+{
+	lua_State	*L = w->L;
+
+	walk_enter(w, t);
+	if (aux_isresult(L, t)) {
+		walk_rows(w, t);
+		return;
+	}
 	if (walk_kind(w, t))
 		walk_array(w, t);
 	else

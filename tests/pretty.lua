@@ -76,10 +76,10 @@ end
 
 test("query results as aligned tables", function()
   eq(table.concat({
-    " id     | title        | n  ",
+    " id     | title        |  n ",
     "--------+--------------+----",
-    " sample | Sample World | 1",
-    " x      | null         | 22",
+    " sample | Sample World |  1",
+    " x      | NULL         | 22",
     "(2 rows)" }, "\n"), fmt(result()))
   eq(" a \n---\n(0 rows)", fmt({ columns = { "a" }, count = 0 }))
   eq("(3 rows)", fmt({ columns = {}, count = 3 }), "a command's count")
@@ -94,7 +94,7 @@ test("wide rows use the expanded layout", function()
     "n     | 1",
     "-[ RECORD 2 ]-------",
     "id    | x",
-    "title | null",
+    "title | NULL",
     "n     | 22",
     "(2 rows)" }, "\n"), fmt(result(), { expanded = true }))
   local old = pretty.width
@@ -108,7 +108,7 @@ end)
 
 test("a real query result", function()
   local r = assert(db.query("SELECT 1 AS a, 'x' AS b, NULL::int AS c"))
-  eq(" a | b | c    \n---+---+------\n 1 | x | null\n(1 row)", fmt(r))
+  eq(" a | b | c    \n---+---+------\n 1 | x | NULL\n(1 row)", fmt(r))
 end)
 
 test("colours on request, none with NO_COLOR or off a terminal", function()

@@ -17,7 +17,7 @@ M.summaries = {
   crypto = "random strings, hashes, HMAC, base64, UUIDs, keys",
   config = "the configuration (a plain table)",
   migrations = "Django-compatible migrations: list, plan, apply",
-  worlds = "worlds: get, create, clone, …",
+  worlds = "get, list, create, clone, import, export, tokens",
   rooms = "rooms of a world",
   models = "every Django model (User, Room, ChatEvent, …): querysets and objects",
   connections = "live websocket connections: list, drop, force_reload",
@@ -46,6 +46,8 @@ M.bindings = {
     quote_ident = { sig = "db.quote_ident(name)", text = "quote an SQL identifier" },
     backend_pid = { sig = "db.backend_pid()", text = "the server process id of the connection" },
     info = { sig = "db.info()", text = "{dbname=, user=, host=, port=, server_version=}" },
+    stats = { sig = "db.stats()",
+      text = "totals since the start: {statements=, rows=, ms=} of db.query and db.exec (\\timing)" },
   },
   redis = {
     shards = { sig = "redis.shards()", text = "the number of shards" },
@@ -280,7 +282,9 @@ function M.help_text(v)
   if type(v) == "table" then
     for _, name in ipairs(M.modules) do
       if package.loaded["venueless." .. name] == v or M.bindings[name] and M.module(name) == v then
-        local lines = { name .. ": " .. (M.summaries[name] or "") }
+        -- the heading names the module once, if its summary does not start so
+        local sum = M.summaries[name] or ""
+        local lines = { sum:sub(1, #name + 1) == name .. ":" and sum or name .. ": " .. sum }
         for _, e in ipairs(M.entries(true)) do
           if e.module == name then
             lines[#lines + 1] = ("  %-44s %s"):format(e.sig, e.text)
@@ -293,9 +297,21 @@ function M.help_text(v)
   return "no help for " .. tostring(v)
 end
 
--- help([v]): print the help text.
-function M.help(v)
-  print(M.help_text(v))
+-- What help(nil) says: a misspelt global reads as nil. name: the
+-- expression the shell saw in help(NAME), if it knows it.
+function M.nil_text(name)
+  return ("%s is nil (a misspelt name?): help() lists the modules, Tab completes names")
+    :format(name or "the argument")
+end
+
+-- help([v]): print the help text; help(nil) says that its argument is nil.
+-- M.nil_name: set by the shell while it runs help(NAME).
+function M.help(...)
+  if select("#", ...) > 0 and (...) == nil then
+    io.stdout:write(M.nil_text(M.nil_name), "\n")
+    return
+  end
+  io.stdout:write(M.help_text((...)), "\n")
 end
 
 return M

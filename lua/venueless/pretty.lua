@@ -15,6 +15,9 @@ M.rows = 200        -- rows shown of a query result
 M.queryset_rows = 20 -- rows a printed queryset fetches and shows
 M.expanded = nil    -- true/false forces result layout; nil: by width
 M.width = nil       -- columns; nil: the terminal's, else COLUMNS, else 80
+M.result_format = "aligned" -- query results: aligned, csv, json or ndjson
+M.FORMATS = { aligned = true, csv = true, json = true, ndjson = true }
+M.pack_item = 24    -- widest item of a scalar array packed several per line
 
 local COLORS = {
   string = "32", number = "36", boolean = "35", null = "35", ["nil"] = "35",
@@ -146,7 +149,43 @@ local function format_table(ctx, t, depth, indent)
   ctx.path[t] = nil
   local s = one_line(ctx, parts, width() - #indent)
   if s then return s end
+  if #keys == 0 and M.scalars(t, n) then
+    return "{\n" .. pad .. table.concat(M.pack(parts, width() - #pad), ",\n" .. pad)
+      .. "\n" .. indent .. "}"
+  end
   return "{\n" .. pad .. table.concat(parts, ",\n" .. pad) .. "\n" .. indent .. "}"
+end
+
+-- Are t[1..n] all short scalars (numbers, booleans, null, strings of
+-- at most M.pack_item columns)?
+function M.scalars(t, n)
+  for i = 1, n do
+    local v = rawget(t, i)
+    local tv = type(v)
+    if tv == "string" then
+      if dwidth(v) + 2 > M.pack_item then return false end
+    elseif tv ~= "number" and tv ~= "boolean" and v ~= core.null then
+      return false
+    end
+  end
+  return true
+end
+
+-- Pack formatted items into lines of at most room columns ("a, b, c"
+-- each, the separators that join them not counted); returns the lines.
+function M.pack(parts, room)
+  local lines, cur, used = {}, {}, 0
+  for _, p in ipairs(parts) do
+    local w = dwidth(p) + 2
+    if #cur > 0 and used + w > room then
+      lines[#lines + 1] = table.concat(cur, ", ")
+      cur, used = {}, 0
+    end
+    cur[#cur + 1] = p
+    used = used + w
+  end
+  if #cur > 0 then lines[#lines + 1] = table.concat(cur, ", ") end
+  return lines
 end
 
 function format_value(ctx, v, depth, indent)
@@ -189,16 +228,22 @@ end
 
 ---------------------------------------------------------------- results
 
--- A db.query result: an array of rows with a columns list.
+-- A db.query result (its metatable is named venueless.db.result), or a
+-- plain table like one: an array of rows with a columns list.
 function M.is_result(v)
-  return type(v) == "table" and type(rawget(v, "columns")) == "table"
-    and getmetatable(v) == nil
+  if type(v) ~= "table" or type(rawget(v, "columns")) ~= "table" then return false end
+  local mt = getmetatable(v)
+  return mt == nil or type(mt) == "table" and rawget(mt, "__name") == "venueless.db.result"
 end
 
--- One cell as text: strings with controls escaped, NULL as null, the rest compact.
+-- How a NULL cell shows; a string cell that reads the same is quoted.
+M.NULL = "NULL"
+
+-- One cell as text: strings with controls escaped, NULL as NULL, the rest compact.
 local function cell(ctx, v)
+  if v == M.NULL then return quote(v) end
   if type(v) == "string" then return M.escape(v) end
-  if v == nil or v == core.null then return paint(ctx, "null", "null") end
+  if v == nil or v == core.null then return paint(ctx, "null", M.NULL) end
   local s = format_value({ color = ctx.color, path = {} }, v, 0, "")
   return (s:gsub("\n%s*", " "))
 end
@@ -207,11 +252,19 @@ local function plural(n, word)
   return ("(%d %s%s)"):format(n, word, n == 1 and "" or "s")
 end
 
--- Aligned columns with a header, like psql.
-local function aligned(ctx, cols, cells, widths)
+-- s padded to w columns: on the left when right is set, else on the right.
+local function padded(s, w, right)
+  local fill = (" "):rep(w - dwidth(s))
+  if right then return fill .. s end
+  return s .. fill
+end
+
+-- Aligned columns with a header, like psql; right[j]: column j holds
+-- numbers, right-aligned.
+local function aligned(ctx, cols, cells, widths, right)
   local out, line = {}, {}
   for j, c in ipairs(cols) do
-    line[j] = " " .. paint(ctx, "key", c) .. (" "):rep(widths[j] - dwidth(c)) .. " "
+    line[j] = " " .. padded(paint(ctx, "key", c), widths[j], right[j]) .. " "
   end
   out[1] = table.concat(line, "|")
   for j in ipairs(cols) do line[j] = ("-"):rep(widths[j] + 2) end
@@ -219,7 +272,7 @@ local function aligned(ctx, cols, cells, widths)
   for _, row in ipairs(cells) do
     local l = {}
     for j, s in ipairs(row) do
-      l[j] = " " .. s .. (" "):rep(widths[j] - dwidth(s)) .. " "
+      l[j] = " " .. padded(s, widths[j], right[j]) .. " "
     end
     out[#out + 1] = table.concat(l, "|"):gsub("%s+$", "")
   end
@@ -251,13 +304,21 @@ function M.result(res, ctx, opts)
   opts = opts or {}
   local cols = res.columns
   if #cols == 0 then return plural(res.count or 0, "row") end
-  local cells, widths = {}, {}
+  local cells, widths, right = {}, {}, {}
   for j, c in ipairs(cols) do widths[j] = dwidth(c) end
   for i = 1, math.min(#res, M.rows) do
     local row = {}
     for j, c in ipairs(cols) do
-      row[j] = cell(ctx, res[i][c])
+      local v = res[i][c]
+      row[j] = cell(ctx, v)
       widths[j] = math.max(widths[j], dwidth(row[j]))
+      -- a column is numeric when its values are numbers (numeric's
+      -- decimal strings too) or NULL
+      if type(v) == "number" or type(v) == "string" and v:match("^%-?%d+%.%d+$") then
+        if right[j] == nil then right[j] = true end
+      elseif v ~= nil and v ~= core.null then
+        right[j] = false
+      end
     end
     cells[i] = row
   end
@@ -266,11 +327,63 @@ function M.result(res, ctx, opts)
   local x = opts.expanded
   if x == nil then x = M.expanded end
   if x == nil then x = total > width() end
-  local out = x and expanded(ctx, cols, cells) or aligned(ctx, cols, cells, widths)
+  local out = x and expanded(ctx, cols, cells) or aligned(ctx, cols, cells, widths, right)
   if x and #cells == 0 then out = {} end
   if #res > #cells then out[#out + 1] = ("… (%d more rows)"):format(#res - #cells) end
   if res.more then out[#out + 1] = res.more else out[#out + 1] = plural(#res, "row") end
   return table.concat(out, "\n")
+end
+
+-- A cell's value for csv and json: NULL as json.null (csv: empty),
+-- tables (decoded jsonb) as they are, anything else its tostring.
+local function plain(v)
+  local tv = type(v)
+  if v == nil then return core.null end
+  if tv == "string" or tv == "number" or tv == "boolean" or v == core.null then return v end
+  if tv == "table" and not has_tostring(v) and not pretty_method(v) then return v end
+  return tostring(v)
+end
+
+-- A CSV field (RFC 4180): quoted when it holds a comma, a quote, a
+-- line break or edge blanks.
+local function csv_field(v)
+  if v == core.null then return "" end
+  local json = require "venueless.json"
+  local s = type(v) == "table" and json.encode(v) or tostring(v)
+  if s:find('[,"\r\n]') or s:find("^%s") or s:find("%s$") then
+    return '"' .. s:gsub('"', '""') .. '"'
+  end
+  return s
+end
+
+-- Row i of res as a JSON object, its keys in column order.
+local function json_row(res, i)
+  local json = require "venueless.json"
+  local o = {}
+  for _, c in ipairs(res.columns) do o[c] = plain(res[i][c]) end
+  return json.encode(json.ordered(o, res.columns))
+end
+
+-- A query result in format fmt (csv, json, ndjson: every row, no
+-- footer, no colours); aligned is M.result's.
+function M.result_as(res, fmt, ctx, opts)
+  if fmt == nil or fmt == "aligned" then return M.result(res, ctx, opts) end
+  local out = {}
+  if fmt == "csv" then
+    local head = {}
+    for j, c in ipairs(res.columns) do head[j] = csv_field(c) end
+    out[1] = table.concat(head, ",")
+    for i = 1, #res do
+      local l = {}
+      for j, c in ipairs(res.columns) do l[j] = csv_field(plain(res[i][c])) end
+      out[#out + 1] = table.concat(l, ",")
+    end
+    return table.concat(out, "\n")
+  end
+  for i = 1, #res do out[i] = json_row(res, i) end
+  if fmt == "ndjson" then return table.concat(out, "\n") end
+  if fmt == "json" then return "[" .. table.concat(out, ",") .. "]" end
+  error("unknown result format " .. tostring(fmt), 2)
 end
 
 ---------------------------------------------------------------- models
@@ -375,21 +488,25 @@ function M.model(v, ctx)
   local more = #list > n and ("… more rows (:count() counts them)") or nil
   if more then list[#list] = nil end
   if #list == 0 then return ("<queryset %s: no rows>"):format(cls._label) end
-  return M.result(M.rows_of(list, more), ctx)
+  return M.result_as(M.rows_of(list, more), M.result_format, ctx)
 end
 
 ---------------------------------------------------------------- entry
 
 -- format(v [, opts]) -> string: a top-level string as is, anything else
 -- as the shell shows it. opts: color (default: a terminal, no NO_COLOR),
--- expanded (query results).
+-- expanded (query results), format (of query results: aligned, csv,
+-- json, ndjson; default M.result_format).
 function M.format(v, opts)
   opts = opts or {}
   local ctx = { color = opts.color, path = {} }
   if ctx.color == nil then ctx.color = M.use_color() end
+  local fmt = opts.format or M.result_format
   if type(v) == "string" then return v end
-  if M.is_result(v) then return M.result(v, ctx, opts) end
-  if type(v) == "table" and M.objects_of(v) then return M.result(M.rows_of(v), ctx, opts) end
+  if M.is_result(v) then return M.result_as(v, fmt, ctx, opts) end
+  if type(v) == "table" and M.objects_of(v) then
+    return M.result_as(M.rows_of(v), fmt, ctx, opts)
+  end
   return format_value(ctx, v, 0, "")
 end
 

@@ -134,22 +134,70 @@ end
 
 ---------------------------------------------------------------- running
 
+-- A traceback that ends at the user's code: the runner's own frames
+-- (xpcall and what called it: this file, cmd/shell.lua, the C entry)
+-- and the tail call of the shell's "return <chunk>" are cut off.
+function M.trim_traceback(tb)
+  tb = tb:gsub("\n%s*%[C%]: in function 'xpcall'.*$", "")
+  tb = tb:gsub("\n%s*%(%.%.%.tail calls%.%.%.%)$", "")
+  return tb
+end
+
 -- Error handler: venueless errors as they are, Lua errors with a
 -- traceback that stops at the shell's own frames.
 local function handler(e)
   if core.is_error(e) then return e end
-  local tb = debug.traceback(tostring(e), 2)
-  tb = tb:gsub("\n%s*%[C%]: in function 'xpcall'.*$", "")
+  local tb = M.trim_traceback(debug.traceback(tostring(e), 2))
   return { message = tostring(e), traceback = tb }
 end
+M.handler = handler
 
--- Print an error from a chunk (or from the shell itself) on stderr.
+-- The widest statement line shown around an SQL error's caret.
+M.context_width = 72
+
+-- psql's error context: the statement's line holding the server's error
+-- position pos (a character index from 1) and a caret under it, a long
+-- line cut around the caret with "...". Returns the two lines.
+function M.sql_context(sql, pos)
+  local chars = {}
+  for _, c in utf8.codes(sql, true) do chars[#chars + 1] = utf8.char(c) end
+  if #chars == 0 then chars = { sql } end
+  pos = math.max(1, math.min(pos, #chars))
+  local first, lineno = 1, 1
+  for i = 1, pos - 1 do
+    if chars[i] == "\n" then first, lineno = i + 1, lineno + 1 end
+  end
+  local last = #chars
+  for i = pos, #chars do
+    if chars[i] == "\n" then last = i - 1; break end
+  end
+  local from, to = first, last
+  local pre, post = "", ""
+  if to - from + 1 > M.context_width then
+    from = math.max(first, pos - M.context_width // 2)
+    to = math.min(last, from + M.context_width - 1)
+    if from > first then pre = "..." end
+    if to < last then post = "..." end
+  end
+  local text = table.concat(chars, "", from, to):gsub("[\t\r]", " ")
+  local head = ("LINE %d: "):format(lineno) .. pre
+  local caret = (" "):rep(utf8.len(head) + pos - from) .. "^"
+  return head .. text .. post, caret
+end
+
+-- Print an error from a chunk (or from the shell itself) on stderr; an
+-- SQL error with its statement and a caret at the error position.
 function M.report(e)
   local msg
   if type(e) == "table" and e.traceback and not core.is_error(e) then
     msg = e.traceback
   elseif type(e) == "table" and e.message then
     msg = tostring(e.message)
+    if type(e.statement) == "string" and math.type(e.position) == "integer" then
+      local l, caret = M.sql_context(e.statement, e.position)
+      local head, rest = msg:match("^([^\n]*)(.*)$")
+      msg = head .. "\n" .. l .. "\n" .. caret .. rest
+    end
   else
     msg = tostring(e)
   end
@@ -167,20 +215,86 @@ local function keep(s, res)
   set_local(s, "_" .. s.n, res[1])
 end
 
--- Print results: tab-separated, one per line when any spans lines.
-function M.print_results(res)
-  if res.n == 0 then return end
-  local out, multi = {}, false
-  for i = 1, res.n do
-    out[i] = pretty().format(res[i])
-    if out[i]:find("\n") then multi = true end
+---------------------------------------------------------------- output
+
+-- The shell's output settings (the meta-commands change them): timing
+-- (\timing), pager (\pager), out and out_name (\o FILE).
+M.settings = { timing = false, pager = true }
+
+-- The pager command: $PAGER ("" or unset: less, if installed), or nil.
+function M.pager_command()
+  local p = os.getenv("PAGER")
+  if p and p:match("%S") then return p end
+  for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
+    local f = io.open(dir .. "/less", "r")
+    if f then
+      f:close()
+      return "less"
+    end
   end
-  io.stdout:write(table.concat(out, multi and "\n" or "\t"), "\n")
+end
+
+-- Does text fit the terminal (fewer lines than its rows, none wider)?
+local function fits(text)
+  local cols, rows = edit.columns()
+  if not cols then return true end
+  local n = 0
+  for l in text:gmatch("[^\n]*") do
+    n = n + 1
+    if n >= rows or pretty().display_width(l) > cols then return false end
+  end
+  return true
+end
+
+-- Show text through the pager, without colours; false if there is none.
+local function page(text)
+  local cmd = M.pager_command()
+  if not cmd then return false end
+  local ok = pcall(function()
+    local p = io.popen(cmd, "w")
+    if not p then error("no pager") end
+    p:write((text:gsub("\27%[[%d;]*m", "")), "\n")
+    p:close()
+  end)
+  -- Ctrl-C in the pager reached the shell too: it ended only the pager
+  core.clear_interrupt()
+  return ok
+end
+
+-- Write a chunk's output: to the \o file, else to the terminal (through
+-- the pager when it does not fit and paging is on), else to stdout.
+function M.emit(text, opts)
+  opts = opts or {}
+  local set = M.settings
+  if set.out then
+    set.out:write(text, "\n")
+    set.out:flush()
+    return
+  end
+  if set.pager and opts.pager ~= false and core.isatty(1) and core.isatty(0)
+    and not fits(text) and page(text) then
+    return
+  end
+  io.stdout:write(text, "\n")
   io.stdout:flush()
 end
 
+-- Print results: tab-separated, one per line when any spans lines.
+function M.print_results(res, opts)
+  if res.n == 0 then return end
+  local out, multi = {}, false
+  -- a file gets no colours
+  local fopts = M.settings.out and { color = false } or nil
+  for i = 1, res.n do
+    out[i] = pretty().format(res[i], fopts)
+    if out[i]:find("\n") then multi = true end
+  end
+  M.emit(table.concat(out, multi and "\n" or "\t"), opts)
+end
+
 -- Run a compiled chunk; names become session locals when they are set.
-function M.run_chunk(s, f, names)
+-- opts.pager = false: never page its results (\watch).
+function M.run_chunk(s, f, names, opts)
   for _, n in ipairs(names) do s.pending[n] = true end
   local res = table.pack(xpcall(f, handler))
   for _, n in ipairs(names) do s.pending[n] = nil end
@@ -190,8 +304,55 @@ function M.run_chunk(s, f, names)
   end
   local out = table.pack(table.unpack(res, 2, res.n))
   keep(s, out)
-  M.print_results(out)
+  M.print_results(out, opts)
   return true
+end
+
+-- Run the startup file in session s: $VENUELESS_INIT (empty: none), else
+-- $XDG_CONFIG_HOME/venueless/init.lua or ~/.config/venueless/init.lua
+-- if it exists. Its top-level locals become session locals. An error is
+-- reported and the shell goes on; returns whether it ran without one.
+function M.init_file()
+  local f = os.getenv("VENUELESS_INIT")
+  if f then return f ~= "" and f or nil, true end
+  local base = os.getenv("XDG_CONFIG_HOME")
+  if not base or base == "" then
+    local home = os.getenv("HOME")
+    if not home or home == "" then return nil end
+    base = home .. "/.config"
+  end
+  return base .. "/venueless/init.lua", false
+end
+
+function M.run_init(s)
+  local path, explicit = M.init_file()
+  if not path then return true end
+  local fh, err = io.open(path, "r")
+  if not fh then
+    if explicit then M.report("init file: " .. err) end
+    return not explicit
+  end
+  local src = fh:read("a"):gsub("^#[^\n]*", "")
+  fh:close()
+  local code, names = M.rewrite_locals(src)
+  local fn = load(code, "@" .. path, "t", s.env)
+  if not fn then
+    names = {}
+    fn, err = load(src, "@" .. path, "t", s.env)
+    if not fn then
+      M.report("init file: " .. err)
+      return false
+    end
+  end
+  for _, n in ipairs(names) do s.pending[n] = true end
+  local ok, e = xpcall(fn, handler)
+  for _, n in ipairs(names) do s.pending[n] = nil end
+  if not ok then
+    if type(e) == "table" and e.traceback then e.traceback = "init file: " .. e.traceback
+    elseif type(e) == "table" and e.message then e = "init file: " .. tostring(e.message) end
+    M.report(e)
+  end
+  return ok
 end
 
 ---------------------------------------------------------------- history
@@ -268,11 +429,10 @@ end
 ---------------------------------------------------------------- the loop
 
 -- psql's \x: "\x" toggles the expanded layout of query results,
--- "\x auto" goes back to choosing by width. True if line was one.
-function M.backslash(line)
-  local arg = line:match("^%s*\\x%s*(%a*)%s*$")
-  if not arg or (arg ~= "" and arg ~= "auto" and arg ~= "on" and arg ~= "off") then
-    return false
+-- "\x auto" goes back to choosing by width.
+local function meta_x(_, arg)
+  if arg ~= "" and arg ~= "auto" and arg ~= "on" and arg ~= "off" then
+    return "expected \\x [on|off|auto]"
   end
   local p = pretty()
   if arg == "auto" then p.expanded = nil
@@ -281,14 +441,201 @@ function M.backslash(line)
   else p.expanded = not p.expanded end
   local state = p.expanded == nil and "auto" or p.expanded and "on" or "off"
   io.stdout:write("Expanded display is ", state, ".\n")
-  return true
 end
 
--- One line of input into the pending chunk; runs it once complete.
-local function feed(st, line)
-  if not st.buffer and M.backslash(line) then return end
+-- An on/off switch of M.settings: no argument toggles it.
+local function switch(name, label)
+  return function(_, arg)
+    local set = M.settings
+    if arg == "on" then set[name] = true
+    elseif arg == "off" then set[name] = false
+    elseif arg == "" then set[name] = not set[name]
+    else return ("expected \\%s [on|off]"):format(name) end
+    io.stdout:write(label, " is ", set[name] and "on" or "off", ".\n")
+  end
+end
+
+-- \o FILE sends results to FILE (truncated), \o alone back to stdout.
+local function meta_o(_, arg)
+  local set = M.settings
+  if set.out then set.out:close() end
+  set.out, set.out_name = nil, nil
+  if arg == "" then return end
+  local f, err = io.open(arg, "w")
+  if not f then return err end
+  set.out, set.out_name = f, arg
+end
+
+-- \format aligned|csv|json|ndjson: how query results print.
+local function meta_format(_, arg)
+  local p = pretty()
+  if arg == "" then
+    io.stdout:write("Output format is ", p.result_format, ".\n")
+    return
+  end
+  if not p.FORMATS[arg] then return "expected \\format aligned|csv|json|ndjson" end
+  p.result_format = arg
+  io.stdout:write("Output format is ", arg, ".\n")
+end
+
+-- A chunk on one line, for \watch's heading.
+local function one_line(chunk)
+  local l = chunk:gsub("%s*\n%s*", " ")
+  if #l > 60 then l = l:sub(1, 57) .. "..." end
+  return l
+end
+
+-- \watch [SEC] [c=N]: run the last chunk every SEC seconds (2), at most
+-- N times, redrawn in place on a terminal; Ctrl-C or an error ends it.
+local function meta_watch(st, arg)
+  local sec, count = 2, nil
+  for w in arg:gmatch("%S+") do
+    local k, v = w:match("^(%a+)=(.*)$")
+    if k == "c" or k == "count" then count = math.tointeger(tonumber(v))
+    elseif k == "i" or k == "interval" then sec = tonumber(v)
+    elseif not k then sec = tonumber(w)
+    else return "unknown \\watch option " .. w end
+    if (k == "c" or k == "count") and (not count or count < 1) then
+      return "\\watch: c= expects a count of 1 or more"
+    end
+    if not sec or sec <= 0 then return "\\watch: expected seconds, more than 0" end
+  end
+  local last = st.last
+  if not last then return "\\watch: no chunk to repeat yet" end
+  local redraw = core.isatty(1) and not M.settings.out
+  local n = 0
+  local ok, e = pcall(function()
+    while true do
+      n = n + 1
+      if redraw then io.stdout:write("\27[H\27[2J") end
+      local head = ("%s (every %gs)"):format(os.date("%c"), sec)
+      if M.settings.out then M.emit(head .. "\n") else io.stdout:write(head, "\n\n") end
+      io.stdout:flush()
+      if not M.run_chunk(st.session, last.f, last.names, { pager = false }) then break end
+      if count and n >= count then break end
+      core.sleep(math.floor(sec * 1000 + 0.5))
+    end
+  end)
+  core.clear_interrupt()
+  if not ok and not (type(e) == "table" and e.code == "interrupted") then error(e, 0) end
+  if not ok then io.stdout:write("\n") end
+end
+
+-- \e: edit the pending chunk (or the last one) in $VISUAL or $EDITOR
+-- (vi); the result is read back as if typed.
+local function meta_e(st, arg)
+  local editor = os.getenv("VISUAL")
+  if not editor or editor == "" then editor = os.getenv("EDITOR") end
+  if not editor or editor == "" then editor = "vi" end
+  local text = st.buffer or (st.last and st.last.chunk) or ""
+  local path = arg ~= "" and arg or os.tmpname()
+  local exists = io.open(path, "r")
+  if exists then exists:close() end
+  if arg == "" or not exists then
+    local f, err = io.open(path, "w")
+    if not f then return err end
+    f:write(text, text ~= "" and "\n" or "")
+    f:close()
+  end
+  local ok = os.execute(editor .. " '" .. path:gsub("'", "'\\''") .. "'")
+  core.clear_interrupt()
+  local f = io.open(path, "r")
+  local edited = f and f:read("a") or ""
+  if f then f:close() end
+  if arg == "" then os.remove(path) end
+  if not ok then return "the editor failed: " .. editor end
+  edited = edited:gsub("%s+$", "")
+  st.buffer = nil
+  if edited == "" then return end
+  io.stdout:write(edited, "\n")
+  return nil, edited
+end
+
+local META_HELP = {
+  { "\\q", "leave the shell (also exit(), Ctrl-D)" },
+  { "\\timing [on|off]", "show how long each chunk took, with its db statements, rows and time" },
+  { "\\watch [SEC] [c=N]", "run the last chunk again every SEC seconds (2), N times; Ctrl-C stops" },
+  { "\\o [FILE]", "send results to FILE; \\o alone: back to the terminal" },
+  { "\\format [aligned|csv|json|ndjson]", "how query results print" },
+  { "\\x [on|off|auto]", "expanded (one field per line) query results" },
+  { "\\pager [on|off]", "results taller or wider than the terminal go through $PAGER" },
+  { "\\e [FILE]", "edit the current or last chunk (or FILE) in $VISUAL or $EDITOR, then run it" },
+  { "\\?", "this list" },
+}
+
+local function meta_help()
+  local out = {}
+  for _, h in ipairs(META_HELP) do out[#out + 1] = ("  %-34s %s"):format(h[1], h[2]) end
+  out[#out + 1] = "Lua: help() lists the modules, help(name) describes one."
+  io.stdout:write(table.concat(out, "\n"), "\n")
+end
+
+M.meta = {
+  x = meta_x,
+  q = function(st) st.quit = true end,
+  timing = switch("timing", "Timing"),
+  pager = switch("pager", "Pager usage"),
+  o = meta_o,
+  out = meta_o,
+  format = meta_format,
+  watch = meta_watch,
+  e = meta_e,
+  edit = meta_e,
+  ["?"] = meta_help,
+}
+
+-- Run a meta-command line (\name [args]) for state st. Returns false
+-- when line is not one; else true and the chunk to run in its place.
+function M.backslash(line, st)
+  local name, arg = line:match("^%s*\\([%a?]+)%s*(.-)%s*$")
+  if not name then
+    if line:match("^%s*\\") then name, arg = line:match("^%s*\\(%S*)"), "" else return false end
+  end
+  st = st or {}
+  local fn = M.meta[name]
+  if not fn then
+    io.stderr:write("venueless: shell: invalid command \\", name, "; \\? lists them\n")
+    return true
+  end
+  local err, chunk = fn(st, arg)
+  if err then io.stderr:write("venueless: shell: ", err, "\n") end
+  return true, chunk
+end
+
+-- The bare names the shell answers with what to type instead.
+M.friendly = {
+  help = "help() lists the modules; help(name) describes a module, function or model",
+  exit = "exit() or \\q leaves the shell, as does Ctrl-D",
+  quit = "exit() or \\q leaves the shell, as does Ctrl-D",
+}
+
+-- Run chunk with \timing's report after it: wall time, and the db
+-- statements, rows and time spent waiting on PostgreSQL if there were any.
+local function timed(st, f, names)
+  if not M.settings.timing then return M.run_chunk(st.session, f, names) end
+  local db0 = package.loaded["venueless.db"]
+  local before = db0 and db0.stats() or { statements = 0, rows = 0, ms = 0 }
+  local t0 = core.time("monotonic")
+  local ok = M.run_chunk(st.session, f, names)
+  local ms = (core.time("monotonic") - t0) * 1000
+  local db = package.loaded["venueless.db"]
+  local after = db and db.stats() or before
+  local line = ("Time: %.3f ms"):format(ms)
+  local n = after.statements - before.statements
+  if n > 0 then
+    line = line .. ("; db: %d statement%s, %d row%s, %.3f ms"):format(n, n == 1 and "" or "s",
+      after.rows - before.rows, after.rows - before.rows == 1 and "" or "s",
+      after.ms - before.ms)
+  end
+  io.stdout:write(line, "\n")
+  io.stdout:flush()
+  return ok
+end
+
+-- A complete (or incomplete) chunk typed or edited: compile, remember,
+-- run.
+local function submit(st, chunk)
   local s = st.session
-  local chunk = st.buffer and st.buffer .. "\n" .. line or line
   local f, names = M.compile(s, chunk)
   if not f and incomplete(names) then
     st.buffer = chunk
@@ -310,7 +657,30 @@ local function feed(st, line)
     M.report(names)
     return
   end
-  M.run_chunk(s, f, names)
+  local bare = chunk:match("^%s*([%a_]+)%s*;?%s*$")
+  if bare and M.friendly[bare] and rawequal(s.env[bare], st.builtins[bare]) then
+    io.stdout:write(M.friendly[bare], "\n")
+    return
+  end
+  if not chunk:match("^%s*$") then st.last = { chunk = chunk, f = f, names = names } end
+  -- help(NAME) of a nil NAME names it
+  local hname = chunk:match("^%s*help%s*%(%s*([%a_][%w_%.:]*)%s*%)%s*;?%s*$")
+  local doc = hname and require("venueless.doc")
+  if doc then doc.nil_name = hname end
+  timed(st, f, names)
+  if doc then doc.nil_name = nil end
+end
+
+-- One line of input into the pending chunk; runs it once complete.
+local function feed(st, line)
+  if not st.buffer or line:match("^%s*\\e") then
+    local meta, chunk = M.backslash(line, st)
+    if meta then
+      if chunk then submit(st, chunk) end
+      return
+    end
+  end
+  submit(st, st.buffer and st.buffer .. "\n" .. line or line)
 end
 
 -- One step of the loop: read, evaluate, print. False at end of input.
@@ -326,7 +696,7 @@ local function step(st)
     return false
   end
   feed(st, line)
-  return true
+  return not st.quit
 end
 
 -- The completer the editor calls with the whole line and the cursor.
@@ -336,13 +706,28 @@ function M.completer(s)
   end
 end
 
--- run([opts]): the interactive shell until end of input; returns 0.
--- opts.session reuses a session.
+-- The shell's own globals: exit([status]) and quit() end it, help is
+-- cmd/shell.lua's; kept to recognise them when typed bare.
+local function builtins(st)
+  local function leave(code)
+    st.quit = true
+    st.status = math.tointeger(code) or 0
+  end
+  local b = { exit = leave, quit = leave, help = rawget(_G, "help") }
+  for k, v in pairs(b) do
+    if rawget(_G, k) == nil then rawset(_G, k, v) end
+  end
+  return b
+end
+
+-- run([opts]): the interactive shell until end of input, \q or exit();
+-- returns its exit status (0, or exit(N)'s). opts.session reuses a session.
 function M.run(opts)
   opts = opts or {}
   -- only what a person typed goes to the history file, not piped input
   local st = { session = opts.session or M.session(),
     histfile = core.isatty(0) and M.histfile() or nil }
+  st.builtins = builtins(st)
   st.ed = edit.new({ name = "venueless" })
   st.ed:set_completer(M.completer(st.session))
   if st.histfile then st.ed:history_load(st.histfile) end
@@ -351,7 +736,8 @@ function M.run(opts)
     M.report(e)
   end)
   st.ed:close()
-  return 0
+  if M.settings.out then M.settings.out:close(); M.settings.out = nil end
+  return st.status or 0
 end
 
 return M

@@ -36,7 +36,9 @@ end
 local function run(f, ...)
   local function handler(e)
     if core.is_error(e) then return e end
-    return { traceback = debug.traceback(tostring(e), 2) }
+    -- the runner's frames (xpcall, this file) are not the user's code
+    local tb = debug.traceback(tostring(e), 2)
+    return { traceback = require("venueless.repl").trim_traceback(tb) }
   end
   local res = table.pack(xpcall(f, handler, ...))
   if res[1] then return table.unpack(res, 2, res.n) end
@@ -71,7 +73,17 @@ end
 
 function M.run(opts, args)
   rawset(_G, "help", help)
-  for i, chunk in ipairs(opts.execute or {}) do
+  local interactive = opts.interactive or (not opts.execute and #args == 0 and core.isatty(0))
+  local repl, session
+  if interactive then
+    -- the startup file first, so that -e chunks and the script see its helpers
+    local ok
+    ok, repl = pcall(require, "venueless.repl")
+    if not ok then cli.fail("the interactive shell is not available yet") end
+    session = repl.session()
+    repl.run_init(session)
+  end
+  for _, chunk in ipairs(opts.execute or {}) do
     local f = compile(chunk, "=(command line)")
     local res = table.pack(run(f))
     print_results(res.n, table.unpack(res, 1, res.n))
@@ -82,11 +94,7 @@ function M.run(opts, args)
   elseif not opts.execute and not core.isatty(0) and not opts.interactive then
     run_file("-", {})
   end
-  if opts.interactive or (not opts.execute and #args == 0 and core.isatty(0)) then
-    local ok, repl = pcall(require, "venueless.repl")
-    if not ok then cli.fail("the interactive shell is not available yet") end
-    return repl.run()
-  end
+  if interactive then return repl.run({ session = session }) end
   return 0
 end
 
