@@ -1,7 +1,6 @@
 -- venueless shell: -e chunks, a script file, a piped script, or the
 -- interactive shell.
 local core = require "venueless.core"
-local cli = require "venueless.cli"
 
 local M = {}
 
@@ -27,7 +26,7 @@ local function compile(chunk, name)
   if f then return f end
   local err
   f, err = load(chunk, name, "t")
-  if not f then cli.fail(err) end
+  if not f then core.fail(err) end
   return f
 end
 
@@ -60,7 +59,7 @@ local function run_file(path, args)
   else
     f, err = loadfile(path, "t")
   end
-  if not f then cli.fail(err) end
+  if not f then core.fail(err) end
   run(f, table.unpack(script))
 end
 
@@ -84,7 +83,7 @@ function M.run(opts, args)
   end
   if opts.interactive or (not opts.execute and #args == 0 and core.isatty(0)) then
     local ok, repl = pcall(require, "venueless.repl")
-    if not ok then cli.fail("the interactive shell is not available yet") end
+    if not ok then core.fail("the interactive shell is not available yet") end
     return repl.run()
   end
   return 0
