@@ -330,7 +330,10 @@ aux_preload_index(lua_State *L)
 	return 1;
 }
 
-/* package.preload's __pairs: every loader is made first, then next. */
+/*
+ * package.preload's __pairs: every loader is made first, then the
+ * standard next (upvalue 1) walks the table.
+ */
 static int
 aux_preload_pairs(lua_State *L)
 {
@@ -343,7 +346,7 @@ aux_preload_pairs(lua_State *L)
 	for (e = vl_embedded; e->module != NULL; e++)
 		if (lua_getfield(L, 1, e->module) != LUA_TNIL)
 			lua_pop(L, 1);
-	lua_getglobal(L, "next");
+	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_pushvalue(L, 1);
 	lua_pushnil(L);
 	return 3;
@@ -357,19 +360,21 @@ aux_preload(lua_State *L)
 	lua_createtable(L, 0, 2);
 	lua_pushcfunction(L, aux_preload_index);
 	lua_setfield(L, -2, "__index");
-	lua_pushcfunction(L, aux_preload_pairs);
+	lua_getglobal(L, "next");
+	lua_pushcclosure(L, aux_preload_pairs, 1);
 	lua_setfield(L, -2, "__pairs");
 	lua_setmetatable(L, -2);
 	lua_pop(L, 1);
 }
 
-/*
- * The metatable of _G's metatable: mt.__lazy (name -> module, for the
- * completer too) and the set of names that are a field of their module
- * (the models, registry[VL_LAZYFIELDS]) are built the first time either
- * is needed, not at every start.
- */
+/* The registry's set of the lazy globals that are a field of their module. */
 #define VL_LAZYFIELDS	"venueless.lazyfields"
+
+/*
+ * __index of _G's metatable's metatable: mt.__lazy (name -> module, for
+ * the completer too) and registry[VL_LAZYFIELDS] (the models) are built
+ * the first time either is needed, not at every start.
+ */
 static int
 aux_lazy_index(lua_State *L)
 {
@@ -407,7 +412,8 @@ aux_lazyglobal(lua_State *L)
 
 	if (lua_type(L, 2) != LUA_TSTRING)
 		return 0;
-	lua_getfield(L, lua_upvalueindex(1), "__lazy");
+	if (lua_getfield(L, lua_upvalueindex(1), "__lazy") != LUA_TTABLE)
+		return 0;
 	lua_pushvalue(L, 2);
 	if (lua_rawget(L, -2) != LUA_TSTRING)
 		return 0;
@@ -418,14 +424,16 @@ aux_lazyglobal(lua_State *L)
 	lua_getglobal(L, "require");
 	lua_pushstring(L, mod);
 	lua_call(L, 1, 1);
-	lua_getfield(L, LUA_REGISTRYINDEX, VL_LAZYFIELDS);
-	lua_pushvalue(L, 2);
-	if (lua_rawget(L, -2) != LUA_TNIL) {
-		lua_pop(L, 2);
+	if (lua_getfield(L, LUA_REGISTRYINDEX, VL_LAZYFIELDS) == LUA_TTABLE) {
 		lua_pushvalue(L, 2);
-		lua_gettable(L, -2);	/* venueless.models[name] */
+		if (lua_rawget(L, -2) != LUA_TNIL) {
+			lua_pop(L, 2);
+			lua_pushvalue(L, 2);
+			lua_gettable(L, -2);	/* venueless.models[name] */
+		} else
+			lua_pop(L, 2);
 	} else
-		lua_pop(L, 2);
+		lua_pop(L, 1);
 	lua_pushvalue(L, 2);
 	lua_pushvalue(L, -2);
 	lua_settable(L, 1);	/* cache it in _G */
