@@ -1,4 +1,6 @@
 /* venueless.config: venueless.cfg files and VENUELESS_* variables. */
+#include "config.h"
+
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -14,6 +16,14 @@
 #include <ini.h>
 
 #include "venueless.h"
+
+/*
+ * inih's one function, resolved with dlsym when a config file is first
+ * parsed: a linked library costs every start its mapping and
+ * relocations, and shell -e reads no config (bench/startup).
+ */
+static __typeof__(ini_parse_string) *ini_parse_string_fn;
+static void	*ini_handle;
 
 /* The settings we read, in section/key order, with their defaults. */
 static const struct setting {
@@ -219,6 +229,22 @@ aux_checktext(const char *path, const char *s, size_t len, char **cause)
 	return 0;
 }
 
+/* Load inih once; 0, or -1 with *cause "path: cannot load ...". */
+static int
+aux_loadini(const char *path, char **cause)
+{
+	static const char *const names[] = { "ini_parse_string" };
+	static void *const slots[] = { &ini_parse_string_fn };
+	const char	*why;
+
+	if (vl_dlopen(VL_LIBINIH_SONAME, names, slots, 1, &ini_handle,
+	    &why) == 0)
+		return 0;
+	aux_cause(cause, path, 0, "cannot load %s: %s", VL_LIBINIH_SONAME,
+	    why != NULL ? why : "unknown error");
+	return -1;
+}
+
 /* Parse one file into vals; 1 read, 0 skipped, -1 with *cause set. */
 static int
 aux_parse(const char *path, struct values *vals, int flags, char **cause)
@@ -237,7 +263,11 @@ aux_parse(const char *path, struct values *vals, int flags, char **cause)
 		free(text);
 		return -1;
 	}
-	r = ini_parse_string(text, aux_handler, vals);
+	if (aux_loadini(path, cause) == -1) {
+		free(text);
+		return -1;
+	}
+	r = ini_parse_string_fn(text, aux_handler, vals);
 	free(text);
 	if (r != 0) {
 		aux_cause(cause, path, r, "malformed line");

@@ -296,30 +296,121 @@ aux_loadembedded(lua_State *L)
 	return 1;
 }
 
-/* Fill package.preload with the C bindings and the embedded Lua. */
-static void
-aux_preload(lua_State *L)
+/*
+ * Push the package.preload loader of module name (a C binding, or an
+ * embedded module), or return 0 and push nothing.
+ */
+static int
+aux_pushloader(lua_State *L, const char *name)
 {
 	const struct vl_embedded *e;
 	const luaL_Reg	*r;
 
+	for (r = preload_c; r->name != NULL; r++)
+		if (strcmp(r->name, name) == 0) {
+			lua_pushcfunction(L, r->func);
+			return 1;
+		}
+	for (e = vl_embedded; e->module != NULL; e++)
+		if (strcmp(e->module, name) == 0) {
+			lua_pushlightuserdata(L, (void *)e);
+			lua_pushcclosure(L, aux_loadembedded, 1);
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * package.preload's __index: the loader of a C binding or an embedded
+ * module, made on first use and kept in the table; start-up pays for
+ * no module it does not load (bench/startup).
+ */
+static int
+aux_preload_index(lua_State *L)
+{
+	if (lua_type(L, 2) != LUA_TSTRING ||
+	    !aux_pushloader(L, lua_tostring(L, 2)))
+		return 0;
+	lua_pushvalue(L, 2);
+	lua_pushvalue(L, -2);
+	lua_rawset(L, 1);	/* preload[name] = loader */
+	return 1;
+}
+
+/*
+ * package.preload's __pairs: every loader is made first, then the
+ * standard next (upvalue 1) walks the table.
+ */
+static int
+aux_preload_pairs(lua_State *L)
+{
+	const struct vl_embedded *e;
+	const luaL_Reg	*r;
+
+	for (r = preload_c; r->name != NULL; r++)
+		if (lua_getfield(L, 1, r->name) != LUA_TNIL)
+			lua_pop(L, 1);
+	for (e = vl_embedded; e->module != NULL; e++)
+		if (lua_getfield(L, 1, e->module) != LUA_TNIL)
+			lua_pop(L, 1);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_pushvalue(L, 1);
+	lua_pushnil(L);
+	return 3;
+}
+
+/* Make package.preload hold the C bindings and the embedded Lua. */
+static void
+aux_preload(lua_State *L)
+{
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-	for (r = preload_c; r->name != NULL; r++) {
-		lua_pushcfunction(L, r->func);
-		lua_setfield(L, -2, r->name);
-	}
-	for (e = vl_embedded; e->module != NULL; e++) {
-		lua_pushlightuserdata(L, (void *)e);
-		lua_pushcclosure(L, aux_loadembedded, 1);
-		lua_setfield(L, -2, e->module);
-	}
+	lua_createtable(L, 0, 2);
+	lua_pushcfunction(L, aux_preload_index);
+	lua_setfield(L, -2, "__index");
+	lua_getglobal(L, "next");
+	lua_pushcclosure(L, aux_preload_pairs, 1);
+	lua_setfield(L, -2, "__pairs");
+	lua_setmetatable(L, -2);
 	lua_pop(L, 1);
+}
+
+/* The registry's set of the lazy globals that are a field of their module. */
+#define VL_LAZYFIELDS	"venueless.lazyfields"
+
+/*
+ * __index of _G's metatable's metatable: mt.__lazy (name -> module, for
+ * the completer too) and registry[VL_LAZYFIELDS] (the models) are built
+ * the first time either is needed, not at every start.
+ */
+static int
+aux_lazy_index(lua_State *L)
+{
+	int	 i;
+
+	if (lua_type(L, 2) != LUA_TSTRING ||
+	    strcmp(lua_tostring(L, 2), "__lazy") != 0)
+		return 0;
+	lua_createtable(L, 0, 80);	/* __lazy */
+	for (i = 0; lazy_globals[i][0] != NULL; i++) {
+		lua_pushstring(L, lazy_globals[i][1]);
+		lua_setfield(L, -2, lazy_globals[i][0]);
+	}
+	lua_createtable(L, 0, 64);	/* the names that are fields */
+	for (i = 0; model_globals[i] != NULL; i++) {
+		lua_pushliteral(L, "venueless.models");
+		lua_setfield(L, -3, model_globals[i]);
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, model_globals[i]);
+	}
+	lua_setfield(L, LUA_REGISTRYINDEX, VL_LAZYFIELDS);
+	lua_pushvalue(L, -1);
+	lua_setfield(L, 1, "__lazy");	/* mt.__lazy, from now on raw */
+	return 1;
 }
 
 /*
  * _G.__index: require an operator global the first time it is named;
- * upvalue 1 is the __lazy table (name -> module), upvalue 2 the set of
- * names that are a field of their module (the models).
+ * upvalue 1 is _G's metatable, whose __lazy maps a name to its module.
  */
 static int
 aux_lazyglobal(lua_State *L)
@@ -328,8 +419,10 @@ aux_lazyglobal(lua_State *L)
 
 	if (lua_type(L, 2) != LUA_TSTRING)
 		return 0;
+	if (lua_getfield(L, lua_upvalueindex(1), "__lazy") != LUA_TTABLE)
+		return 0;
 	lua_pushvalue(L, 2);
-	if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TSTRING)
+	if (lua_rawget(L, -2) != LUA_TSTRING)
 		return 0;
 	mod = lua_tostring(L, -1);
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -338,11 +431,14 @@ aux_lazyglobal(lua_State *L)
 	lua_getglobal(L, "require");
 	lua_pushstring(L, mod);
 	lua_call(L, 1, 1);
-	lua_pushvalue(L, 2);
-	if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) {
-		lua_pop(L, 1);
+	if (lua_getfield(L, LUA_REGISTRYINDEX, VL_LAZYFIELDS) == LUA_TTABLE) {
 		lua_pushvalue(L, 2);
-		lua_gettable(L, -2);	/* venueless.models[name] */
+		if (lua_rawget(L, -2) != LUA_TNIL) {
+			lua_pop(L, 2);
+			lua_pushvalue(L, 2);
+			lua_gettable(L, -2);	/* venueless.models[name] */
+		} else
+			lua_pop(L, 2);
 	} else
 		lua_pop(L, 1);
 	lua_pushvalue(L, 2);
@@ -355,25 +451,14 @@ aux_lazyglobal(lua_State *L)
 static void
 aux_globals(lua_State *L)
 {
-	int	 i;
-
 	lua_pushglobaltable(L);
-	lua_createtable(L, 0, 2);
-	lua_newtable(L);	/* __lazy: name -> module, for the completer too */
-	for (i = 0; lazy_globals[i][0] != NULL; i++) {
-		lua_pushstring(L, lazy_globals[i][1]);
-		lua_setfield(L, -2, lazy_globals[i][0]);
-	}
-	lua_newtable(L);	/* the names that are fields of their module */
-	for (i = 0; model_globals[i] != NULL; i++) {
-		lua_pushliteral(L, "venueless.models");
-		lua_setfield(L, -3, model_globals[i]);
-		lua_pushboolean(L, 1);
-		lua_setfield(L, -2, model_globals[i]);
-	}
-	lua_pushvalue(L, -2);
-	lua_setfield(L, -4, "__lazy");
-	lua_pushcclosure(L, aux_lazyglobal, 2);
+	lua_createtable(L, 0, 2);	/* mt */
+	lua_createtable(L, 0, 1);
+	lua_pushcfunction(L, aux_lazy_index);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);	/* mt.__lazy on demand */
+	lua_pushvalue(L, -1);
+	lua_pushcclosure(L, aux_lazyglobal, 1);
 	lua_setfield(L, -2, "__index");
 	lua_setmetatable(L, -2);
 	lua_pop(L, 1);

@@ -1,4 +1,6 @@
 /* venueless.json: JSON text to Lua values and back. */
+#include "config.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +9,49 @@
 #include <cjson/cJSON.h>
 
 #include "venueless.h"
+
+/*
+ * The cJSON functions we use, resolved with dlsym when venueless.json is
+ * first required: a linked library costs every start its mapping and
+ * relocations (bench/startup). The call sites keep cJSON's names, each a
+ * macro for its pointer (defined after aux_load, which needs the plain
+ * names).
+ */
+#define CJSON_FUNCS \
+	X(cJSON_ParseWithLengthOpts) X(cJSON_Delete) X(cJSON_IsArray) \
+	X(cJSON_IsTrue) X(cJSON_GetArraySize)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+	CJSON_FUNCS
+#undef X
+} cj;
+static void	*cj_handle;
+
+/* Load cJSON once; 0 or -1 with *cause (dlerror's text). */
+static int
+aux_load(const char **cause)
+{
+	static const char *const names[] = {
+#define X(f) #f,
+		CJSON_FUNCS
+#undef X
+	};
+	static void *const slots[] = {
+#define X(f) &cj.f,
+		CJSON_FUNCS
+#undef X
+	};
+
+	return vl_dlopen(VL_LIBCJSON_SONAME, names, slots,
+	    sizeof names / sizeof names[0], &cj_handle, cause);
+}
+
+#define cJSON_ParseWithLengthOpts	cj.cJSON_ParseWithLengthOpts
+#define cJSON_Delete			cj.cJSON_Delete
+#define cJSON_IsArray			cj.cJSON_IsArray
+#define cJSON_IsTrue			cj.cJSON_IsTrue
+#define cJSON_GetArraySize		cj.cJSON_GetArraySize
 
 #define JSON_TREE	"venueless.json.tree"
 #define JSON_NUMCUT	63	/* bytes of a number old cJSON reads */
@@ -936,5 +981,10 @@ static const luaL_Reg ljson_funcs[] = {
 int
 luaopen_venueless_json(lua_State *L)
 {
+	const char	*cause;
+
+	if (aux_load(&cause) == -1)
+		return luaL_error(L, "cannot load %s: %s", VL_LIBCJSON_SONAME,
+		    cause);
 	return vl_walk_openlib(L, ljson_funcs, JSON_TREE, tree_gc);
 }

@@ -1,4 +1,6 @@
 /* venueless.msgpack: MessagePack bytes to Lua values and back. */
+#include "config.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +8,41 @@
 #include <msgpack.h>
 
 #include "venueless.h"
+
+/*
+ * The msgpack-c functions we use (the packer is inline in its headers),
+ * resolved with dlsym when venueless.msgpack is first required, as
+ * json.c does with cJSON (bench/startup).
+ */
+#define MSGPACK_FUNCS X(msgpack_unpack_next) X(msgpack_zone_free)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+	MSGPACK_FUNCS
+#undef X
+} mp;
+static void	*mp_handle;
+
+/* Load msgpack-c once; 0 or -1 with *cause (dlerror's text). */
+static int
+aux_load(const char **cause)
+{
+	static const char *const names[] = {
+#define X(f) #f,
+		MSGPACK_FUNCS
+#undef X
+	};
+	static void *const slots[] = {
+#define X(f) &mp.f,
+		MSGPACK_FUNCS
+#undef X
+	};
+
+	return vl_dlopen(VL_LIBMSGPACK_SONAME, names, slots,
+	    sizeof names / sizeof names[0], &mp_handle, cause);
+}
+
+#define msgpack_unpack_next	mp.msgpack_unpack_next
 
 #define MP_UNPACKED	"venueless.msgpack.unpacked"
 #define MP_UNPACKDEPTH	32	/* msgpack-c's MSGPACK_EMBED_STACK_SIZE */
@@ -24,6 +61,20 @@ aux_write(void *data, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * msgpack_unpacked_destroy, which the header inlines with a call of
+ * msgpack_zone_free that would link the library.
+ */
+static void
+aux_destroy(msgpack_unpacked *u)
+{
+	if (u->zone != NULL) {
+		mp.msgpack_zone_free(u->zone);
+		u->zone = NULL;
+		memset(&u->data, 0, sizeof u->data);
+	}
+}
+
 /* Destroy an unpacked object's zone (__gc). */
 static int
 box_gc(lua_State *L)
@@ -31,7 +82,7 @@ box_gc(lua_State *L)
 	struct mpbox	*box = luaL_checkudata(L, 1, MP_UNPACKED);
 
 	if (box->live)
-		msgpack_unpacked_destroy(&box->u);
+		aux_destroy(&box->u);
 	box->live = 0;
 	return 0;
 }
@@ -341,7 +392,7 @@ lmp_decode(lua_State *L)
 		else
 			err = aux_unpackerr(r);
 	}
-	msgpack_unpacked_destroy(&box->u);
+	aux_destroy(&box->u);
 	box->live = 0;
 	if (err != NULL) {
 		lua_settop(L, 3);
@@ -363,5 +414,10 @@ static const luaL_Reg lmp_funcs[] = {
 int
 luaopen_venueless_msgpack(lua_State *L)
 {
+	const char	*cause;
+
+	if (aux_load(&cause) == -1)
+		return luaL_error(L, "cannot load %s: %s",
+		    VL_LIBMSGPACK_SONAME, cause);
 	return vl_walk_openlib(L, lmp_funcs, MP_UNPACKED, box_gc);
 }

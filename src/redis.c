@@ -4,6 +4,8 @@
  * times out; a pipeline streams commands and replies so memory stays
  * bounded. URLs are parsed by redisurl.c.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -16,6 +18,52 @@
 #include <hiredis.h>
 
 #include "venueless.h"
+
+/*
+ * The hiredis functions we use, resolved with dlsym at the first connect:
+ * a linked library costs every start its mapping and relocations
+ * (bench/startup). The call sites keep hiredis' names, each a macro for
+ * its pointer (defined after aux_load, which needs the plain names).
+ */
+#define HIREDIS_FUNCS \
+	X(redisConnectNonBlock) X(redisConnectUnixNonBlock) X(redisFree) \
+	X(redisBufferRead) X(redisBufferWrite) X(redisGetReplyFromReader) \
+	X(redisAppendCommandArgv) X(freeReplyObject)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+	HIREDIS_FUNCS
+#undef X
+} hr;
+static void	*hr_handle;
+
+/* Load hiredis once; 0 or -1 with *cause (dlerror's text). */
+static int
+aux_load(const char **cause)
+{
+	static const char *const names[] = {
+#define X(f) #f,
+		HIREDIS_FUNCS
+#undef X
+	};
+	static void *const slots[] = {
+#define X(f) &hr.f,
+		HIREDIS_FUNCS
+#undef X
+	};
+
+	return vl_dlopen(VL_LIBHIREDIS_SONAME, names, slots,
+	    sizeof names / sizeof names[0], &hr_handle, cause);
+}
+
+#define redisConnectNonBlock		hr.redisConnectNonBlock
+#define redisConnectUnixNonBlock	hr.redisConnectUnixNonBlock
+#define redisFree			hr.redisFree
+#define redisBufferRead			hr.redisBufferRead
+#define redisBufferWrite		hr.redisBufferWrite
+#define redisGetReplyFromReader		hr.redisGetReplyFromReader
+#define redisAppendCommandArgv		hr.redisAppendCommandArgv
+#define freeReplyObject			hr.freeReplyObject
 
 #define VL_REDIS_CONN	"venueless.redis.conn"
 #define CONNECT_TIMEOUT	5000		/* ms for connect, AUTH and SELECT */
@@ -463,6 +511,8 @@ aux_connect(lua_State *L, struct conn *c, double timeout)
 	double		 budget = c->connect_ms / 1000.0, deadline;
 	socklen_t	 len = sizeof(int);
 	int		 ev, err = 0;
+	const char	*cause;
+	char		 buf[512];
 
 	if (timeout > 0 && timeout < budget)
 		budget = timeout;
@@ -472,6 +522,11 @@ aux_connect(lua_State *L, struct conn *c, double timeout)
 		aux_disconnect(c);	/* an exchange raised half-way */
 	if (c->ctx != NULL)
 		return 0;
+	if (aux_load(&cause) == -1) {
+		snprintf(buf, sizeof buf, "cannot load %s: %s",
+		    VL_LIBHIREDIS_SONAME, cause != NULL ? cause : "unknown error");
+		return aux_fail(L, c, buf);
+	}
 	if (c->url.is_unix)
 		c->ctx = redisConnectUnixNonBlock(c->url.host);
 	else

@@ -1,45 +1,23 @@
 -- venueless shell: -e chunks, a script file, a piped script, or the
--- interactive shell.
+-- interactive shell. Only what -e needs is here; venueless.script (a
+-- file, stdin) and venueless.repl load when used, as the Lua parser
+-- costs about 190 instructions a byte at every start (bench/startup).
 local core = require "venueless.core"
-local cli = require "venueless.cli"
 
 local M = {}
 
--- Print what a chunk returned, tab-separated, as lua.c does.
-local function print_results(n, ...)
-  if n == 0 then return end
-  local out = {}
-  for i = 1, n do
-    local v = select(i, ...)
-    local t = type(v)
-    if t == "string" or t == "number" or t == "boolean" or t == "nil" then
-      out[i] = tostring(v)	-- as the printer would; spares loading it
-    else
-      out[i] = require("venueless.pretty").format(v)
-    end
-  end
-  io.stdout:write(table.concat(out, "\t"), "\n")
-end
-
--- Compile a -e chunk: as an expression first, then as statements.
-local function compile(chunk, name)
-  local f = load("return " .. chunk, name, "t")
-  if f then return f end
-  local err
-  f, err = load(chunk, name, "t")
-  if not f then cli.fail(err) end
-  return f
+-- Keep a venueless error as it is; anything else gets its traceback.
+local function handler(e)
+  if core.is_error(e) then return e end
+  -- the runner's frames (xpcall, this file) are not the user's code;
+  -- repl loads only on an error, so -e compiles no more at start
+  local tb = debug.traceback(tostring(e), 2)
+  return { traceback = require("venueless.repl").trim_traceback(tb) }
 end
 
 -- Call f; a runtime error is reported with its traceback and stops
 -- the script with exit 1, a venueless error passes through to main.
-local function run(f, ...)
-  local function handler(e)
-    if core.is_error(e) then return e end
-    -- the runner's frames (xpcall, this file) are not the user's code
-    local tb = debug.traceback(tostring(e), 2)
-    return { traceback = require("venueless.repl").trim_traceback(tb) }
-  end
+function M.call(f, ...)
   local res = table.pack(xpcall(f, handler, ...))
   if res[1] then return table.unpack(res, 2, res.n) end
   local e = res[2]
@@ -48,22 +26,19 @@ local function run(f, ...)
   error({ exit = core.exit.failure, reported = true }, 0)
 end
 
--- Run a script file with arg set as lua.c does.
-local function run_file(path, args)
-  local script = {}
-  script[0] = path
-  for i = 1, #args do script[i] = args[i] end
-  _G.arg = script
-  local f, err
-  if path == "-" then
-    -- a shebang line is skipped, as loadfile does for files
-    local src = io.stdin:read("a"):gsub("^#[^\n]*", "")
-    f, err = load(src, "=stdin", "t")
-  else
-    f, err = loadfile(path, "t")
+-- Print a table.pack of results, tab-separated, as lua.c does; a
+-- string, number, boolean or nil as the printer would, sparing its load.
+local function print_results(res)
+  if res.n == 0 then return end
+  for i = 1, res.n do
+    local t = type(res[i])
+    if t == "string" or t == "number" or t == "boolean" or t == "nil" then
+      res[i] = tostring(res[i])
+    else
+      res[i] = require("venueless.pretty").format(res[i])
+    end
   end
-  if not f then cli.fail(err) end
-  run(f, table.unpack(script))
+  io.stdout:write(table.concat(res, "\t", 1, res.n), "\n")
 end
 
 -- help([v]) in every mode of the shell; venueless.doc loads on first use.
@@ -79,20 +54,22 @@ function M.run(opts, args)
     -- the startup file first, so that -e chunks and the script see its helpers
     local ok
     ok, repl = pcall(require, "venueless.repl")
-    if not ok then cli.fail("the interactive shell is not available yet") end
+    if not ok then core.fail("the interactive shell is not available yet") end
     session = repl.session()
     repl.run_init(session)
   end
   for _, chunk in ipairs(opts.execute or {}) do
-    local f = compile(chunk, "=(command line)")
-    local res = table.pack(run(f))
-    print_results(res.n, table.unpack(res, 1, res.n))
+    -- as an expression first, then as statements
+    local f, err = load("return " .. chunk, "=(command line)", "t")
+    if not f then
+      f, err = load(chunk, "=(command line)", "t")
+      if not f then core.fail(err) end
+    end
+    print_results(table.pack(M.call(f)))
     io.stdout:flush()
   end
-  if #args > 0 then
-    run_file(args[1], table.move(args, 2, #args, 1, {}))
-  elseif not opts.execute and not core.isatty(0) and not opts.interactive then
-    run_file("-", {})
+  if #args > 0 or not (opts.execute or opts.interactive or core.isatty(0)) then
+    require("venueless.script").run(M.call, args)
   end
   if interactive then return repl.run({ session = session }) end
   return 0
