@@ -614,6 +614,8 @@ static const luaL_Reg core_funcs[] = {
 	{ "sleep", core_sleep },
 	{ "time", core_time },
 	{ "glob_match", core_glob_match },
+	{ "commands", vl_cmds_push },		/* cmd.c, for completion */
+	{ "use_config", vl_cmd_use_config },	/* cmd.c, likewise */
 	{ NULL, NULL }
 };
 
