@@ -111,7 +111,22 @@ vl_eq "would send connection.drop to 47 connections of 2 labels (5 process keys)
 vl_eq "$snap" "$(all_keys)" "dry run changed nothing"
 
 # ---- drop: default layer, patterns ----
-vl_exit 0 "$V" connections drop '*.production' 'nomatch'
+# A pattern that matches no label is a typo: a warning naming it (and,
+# a bare commit, the COMMIT.* it may have meant), exit 1, nothing sent,
+# even when another pattern matches.
+snap=$(all_keys)
+vl_exit 1 "$V" connections drop '*.production' 'nomatch'
+vl_eq "venueless: connections: warning: pattern nomatch matches no label (labels are COMMIT.ENVIRONMENT: try nomatch.*)
+venueless: connections: no label matches nomatch; nothing sent (connections list shows the labels)" "$VL_ERR"
+vl_exit 1 "$V" connections force_reload 'aaa' 'zzz.*'
+vl_contains "$VL_ERR" "warning: pattern aaa matches no label (labels are COMMIT.ENVIRONMENT: try aaa.*)"
+vl_contains "$VL_ERR" "warning: pattern zzz.* matches no label
+"
+vl_contains "$VL_ERR" "no label matches aaa, zzz.*; nothing sent"
+vl_exit 1 "$V" connections drop --dry-run 'nomatch'
+vl_contains "$VL_ERR" "no label matches nomatch"
+vl_eq "$snap" "$(all_keys)" "a pattern matching nothing sent nothing"
+vl_exit 0 "$V" connections drop '*.production'
 vl_eq "" "$VL_OUT" "drop prints nothing on stdout"
 vl_eq "sent connection.drop to 47 connections of 2 labels" "$VL_ERR" "drop summary"
 $H check "$VL_TMP/a.json" "$VL_TMP/b.json" --type connection.drop >/dev/null ||
@@ -212,6 +227,53 @@ m=$(echo "$int_err" | sed -n 's/.*; \([0-9]*\) connections not sent.*/\1/p')
 u=$(echo "$int_err" | sed -n 's/.*; \([0-9]*\) connections\{0,1\} unconfirmed.*/\1/p')
 vl_eq 50 "$((n + m + ${u:-0}))" "sent + not sent + unconfirmed"
 [ "$n" -gt 0 ] && [ "$n" -lt 50 ] || vl_fail "sent $n before SIGINT"
+
+# ---- every label at once: on a terminal it asks first ----
+. "$TOP_SRCDIR/tests/pty.sh"
+pty_start
+# on_tty ANSWER ARGS...: venueless ARGS in a terminal (tmux); ANSWER
+# ("-" for none expected) is typed at the question; $out is the screen.
+on_tty() {
+	local answer=$1
+	shift
+	$TM new-session -d -s vl -x 200 -y 30 \
+	    "$(printf '%q ' "$V" "$@"); echo \"rc=\$?\"; sleep 3600"
+	VL_MARK=0
+	if [ "$answer" != - ]; then
+		wait_for "[y/N]:"
+		line "$answer"
+	fi
+	wait_for "rc="
+	out=$(pane)
+	$TM kill-session -t vl
+}
+reg t1 tty.production 1 4
+snap=$(all_keys)
+on_tty n connections drop
+vl_contains "$out" "drop reaches every connection: " "the question says how many"
+vl_contains "$out" "--dry-run shows what would be reached; --interval MS spaces the messages out"
+vl_contains "$out" "Drop every connection? [y/N]"
+vl_contains "$out" "not confirmed; nothing sent"
+vl_contains "$out" "rc=1"
+on_tty '' connections force_reload '*'
+vl_contains "$out" "Reload every connection? [y/N]"
+vl_contains "$out" "rc=1" "an empty answer is no"
+vl_eq "$snap" "$(all_keys)" "not confirmed: nothing sent"
+on_tty y connections force_reload '*'
+vl_contains "$out" "sent connection.reload to "
+vl_contains "$out" "rc=0" "confirmed"
+$H check "$VL_TMP/t1.json" --type connection.reload >/dev/null || vl_fail "confirmed reload not sent"
+on_tty - connections force_reload --yes
+case $out in *"[y/N]"*) vl_fail "--yes asked: $out" ;; esac
+vl_contains "$out" "rc=0" "--yes"
+on_tty - connections drop --dry-run
+case $out in *"[y/N]"*) vl_fail "--dry-run asked: $out" ;; esac
+on_tty - connections drop 'tty.*'
+case $out in *"[y/N]"*) vl_fail "a pattern asked: $out" ;; esac
+vl_contains "$out" "rc=0" "a pattern that is not * does not ask"
+# Off a terminal (cron) it does not ask and does not wait: as before.
+vl_exit 0 timeout 20 "$V" connections force_reload
+vl_contains "$VL_ERR" "sent connection.reload to "
 
 # ---- nothing of others' deleted ----
 vl_eq "$before" "$(unrelated)" "keys we did not write"
