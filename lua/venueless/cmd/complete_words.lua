@@ -49,7 +49,7 @@ local function read_state(path)
   local s = f:read("a")
   f:close()
   local ok, t = pcall(require("venueless.json").decode, s)
-  return ok and type(t) == "table" and t or {}
+  return ok and type(t) == "table" and t or {}	-- decode's nil, msg too
 end
 
 -- Write it whole, through a new file renamed over the old one.
@@ -71,14 +71,23 @@ local function live(kind, prefix, extra)
   if not ok then return {} end	-- a config error: nothing to ask
   local path = state_path()
   local all = read_state(path)
-  if type(all[key]) == "table" then sources.load(all[key]) end
+  local saved = all[key]
+  if type(saved) == "table" and type(saved.cache) == "table" then
+    local cache = {}
+    for k, c in pairs(saved.cache) do cache[k:gsub("\1", "\0")] = c end
+    sources.load({ cache = cache, down = saved.down })
+  end
   local ok_, list = pcall(sources.values, kind, prefix, extra)
   if not ok_ then
     if core.is_error(list) and list.code == "interrupted" then error(list, 0) end
     list = {}
   end
   -- keep this deployment's state only: a file never grows past it
-  write_state(path, { [key] = sources.save() })
+  -- (JSON strings hold no NUL: the cache keys' separators become \1)
+  local state = sources.save()
+  local cache = {}
+  for k, c in pairs(state.cache) do cache[k:gsub("\0", "\1")] = c end
+  write_state(path, { [key] = { cache = cache, down = state.down } })
   return list
 end
 
