@@ -228,53 +228,6 @@ u=$(echo "$int_err" | sed -n 's/.*; \([0-9]*\) connections\{0,1\} unconfirmed.*/
 vl_eq 50 "$((n + m + ${u:-0}))" "sent + not sent + unconfirmed"
 [ "$n" -gt 0 ] && [ "$n" -lt 50 ] || vl_fail "sent $n before SIGINT"
 
-# ---- every label at once: on a terminal it asks first ----
-. "$TOP_SRCDIR/tests/pty.sh"
-pty_start
-# on_tty ANSWER ARGS...: venueless ARGS in a terminal (tmux); ANSWER
-# ("-" for none expected) is typed at the question; $out is the screen.
-on_tty() {
-	local answer=$1
-	shift
-	$TM new-session -d -s vl -x 200 -y 30 \
-	    "$(printf '%q ' "$V" "$@"); echo \"rc=\$?\"; sleep 3600"
-	VL_MARK=0
-	if [ "$answer" != - ]; then
-		wait_for "[y/N]:"
-		line "$answer"
-	fi
-	wait_for "rc="
-	out=$(pane)
-	$TM kill-session -t vl
-}
-reg t1 tty.production 1 4
-snap=$(all_keys)
-on_tty n connections drop
-vl_contains "$out" "drop reaches every connection: " "the question says how many"
-vl_contains "$out" "--dry-run shows what would be reached; --interval MS spaces the messages out"
-vl_contains "$out" "Drop every connection? [y/N]"
-vl_contains "$out" "not confirmed; nothing sent"
-vl_contains "$out" "rc=1"
-on_tty '' connections force_reload '*'
-vl_contains "$out" "Reload every connection? [y/N]"
-vl_contains "$out" "rc=1" "an empty answer is no"
-vl_eq "$snap" "$(all_keys)" "not confirmed: nothing sent"
-on_tty y connections force_reload '*'
-vl_contains "$out" "sent connection.reload to "
-vl_contains "$out" "rc=0" "confirmed"
-$H check "$VL_TMP/t1.json" --type connection.reload >/dev/null || vl_fail "confirmed reload not sent"
-on_tty - connections force_reload --yes
-case $out in *"[y/N]"*) vl_fail "--yes asked: $out" ;; esac
-vl_contains "$out" "rc=0" "--yes"
-on_tty - connections drop --dry-run
-case $out in *"[y/N]"*) vl_fail "--dry-run asked: $out" ;; esac
-on_tty - connections drop 'tty.*'
-case $out in *"[y/N]"*) vl_fail "a pattern asked: $out" ;; esac
-vl_contains "$out" "rc=0" "a pattern that is not * does not ask"
-# Off a terminal (cron) it does not ask and does not wait: as before.
-vl_exit 0 timeout 20 "$V" connections force_reload
-vl_contains "$VL_ERR" "sent connection.reload to "
-
 # ---- nothing of others' deleted ----
 vl_eq "$before" "$(unrelated)" "keys we did not write"
 
