@@ -51,6 +51,26 @@ static const struct setting {
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0] - 1)
 
+/*
+ * The other sections and keys of upstream's venueless.cfg: the server
+ * reads them, we do not, and a file shared with it must not warn.
+ */
+static const char *const upstream_keys[] = {
+	"database", "backend", "django", "secret", "django", "debug",
+	"venueless", "url", "venueless", "short_url",
+	"venueless", "multifactor_require", "mail", "from", "mail", "host",
+	"mail", "port", "mail", "user", "mail", "password", "mail", "tls",
+	"mail", "ssl", "urls", "static", "urls", "media",
+	"websocket", "protocol", "zoom", "key", "zoom", "secret",
+	"digitalsamba", "domain", "digitalsamba", "team", "digitalsamba", "key",
+	"digitalsamba", "retention_days", "control", "secret",
+	"statsd", "host", "statsd", "port", "twitter", "client_id",
+	"twitter", "client_secret", "linkedin", "client_id",
+	"linkedin", "client_secret", "sentry", "dsn",
+	"filesystem", "logs", "filesystem", "media", "filesystem", "static",
+	NULL
+};
+
 /* The INI library's line buffer holds this much before '\r', '\n', '\0'. */
 #define VL_CFG_MAXLINE	(INI_MAX_LINE - 3)
 #define VL_CFG_MAXSIZE	(1024 * 1024)	/* bytes; no config file is bigger */
@@ -63,6 +83,7 @@ static const struct setting {
 struct values {
 	char	*v[NSETTINGS];
 	int	 src[NSETTINGS];	/* 1 + index in files[] that set it; 0 none */
+	int	 line[NSETTINGS];	/* the line in that file */
 	char	*files[VL_CFG_MAXFILES];	/* the files read, in order */
 	int	 nfiles;
 };
@@ -88,7 +109,7 @@ aux_handler(void *arg, const char *section, const char *key,
 	return 1;
 }
 
-/* Set *cause to "path: what" or "path:line: what" (what is a format). */
+/* Set *cause to "path: what", "path:line: what" or, path NULL, "what". */
 static void
 aux_cause(char **cause, const char *path, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -99,7 +120,9 @@ aux_cause(char **cause, const char *path, int line, const char *fmt, ...)
 	int	 n;
 	va_list	 ap;
 
-	if (line > 0)
+	if (path == NULL)
+		n = 0;
+	else if (line > 0)
 		n = snprintf(buf, sizeof buf, "%s:%d: ", path, line);
 	else
 		n = snprintf(buf, sizeof buf, "%s: ", path);
@@ -245,6 +268,95 @@ aux_loadini(const char *path, char **cause)
 	return -1;
 }
 
+/* Is section known (ours or upstream's), and key in it (key NULL: any)? */
+static int
+aux_known(const char *section, size_t slen, const char *key, size_t klen)
+{
+	const char *const *u;
+	size_t	 i;
+
+	if (slen == 7 && strncmp(section, "DEFAULT", 7) == 0)
+		return 1;	/* configparser's defaults for every section */
+	for (i = 0; i < NSETTINGS; i++)
+		if (strlen(settings[i].section) == slen &&
+		    strncmp(settings[i].section, section, slen) == 0 &&
+		    (key == NULL || (strlen(settings[i].key) == klen &&
+		    strncasecmp(settings[i].key, key, klen) == 0)))
+			return 1;
+	for (u = upstream_keys; *u != NULL; u += 2)
+		if (strlen(u[0]) == slen && strncmp(u[0], section, slen) == 0 &&
+		    (key == NULL || (strlen(u[1]) == klen &&
+		    strncasecmp(u[1], key, klen) == 0)))
+			return 1;
+	return 0;
+}
+
+/* Note the line of a setting (section, key) for its value's errors. */
+static void
+aux_noteline(struct values *vals, const char *section, size_t slen,
+    const char *key, size_t klen, int line)
+{
+	size_t	 i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (strlen(settings[i].section) == slen &&
+		    strncmp(settings[i].section, section, slen) == 0 &&
+		    strlen(settings[i].key) == klen &&
+		    strncasecmp(settings[i].key, key, klen) == 0)
+			vals->line[i] = line;
+}
+
+/*
+ * Read the lines as the INI library does (comments, [section], key = or
+ * key: value, an indented line continuing the last value), to warn of an
+ * unknown section or key with its line, and note the lines of ours.
+ */
+static void
+aux_scan(const char *path, const char *s, struct values *vals)
+{
+	const char	*sec = "", *p, *e, *k;
+	size_t		 slen = 0, n;
+	int		 line, known = 1, prev = 0;
+
+	if (strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+		s += 3;		/* a UTF-8 BOM */
+	for (line = 1; *s != '\0'; line++, s = *e ? e + 1 : e) {
+		e = s + strcspn(s, "\n");
+		for (p = s; p < e && (*p == ' ' || *p == '\t'); p++)
+			;
+		for (n = (size_t)(e - p); n > 0 && strchr(" \t\r", p[n - 1]); n--)
+			;
+		if (n == 0 || *p == ';' || *p == '#' || (prev && p > s))
+			continue;
+		if (*p == '[') {
+			k = memchr(p, ']', n);
+			sec = p + 1;
+			slen = k != NULL ? (size_t)(k - sec) : 0;
+			prev = 0;
+			if (k != NULL && !(known = aux_known(sec, slen, NULL, 0)))
+				fprintf(stderr, "venueless: warning: %s:%d: "
+				    "unknown section [%.*s]\n", path, line,
+				    (int)slen, sec);
+			continue;
+		}
+		k = p + strcspn(p, "=:");
+		if (k >= p + n)
+			continue;	/* malformed: the INI library says so */
+		prev = 1;
+		while (k > p && (k[-1] == ' ' || k[-1] == '\t'))
+			k--;
+		aux_noteline(vals, sec, slen, p, (size_t)(k - p), line);
+		if (slen == 0)
+			fprintf(stderr, "venueless: warning: %s:%d: key \"%.*s\" "
+			    "outside a section: ignored\n", path, line,
+			    (int)(k - p), p);
+		else if (known && !aux_known(sec, slen, p, (size_t)(k - p)))
+			fprintf(stderr, "venueless: warning: %s:%d: unknown key "
+			    "\"%.*s\" in [%.*s]\n", path, line, (int)(k - p), p,
+			    (int)slen, sec);
+	}
+}
+
 /* Parse one file into vals; 1 read, 0 skipped, -1 with *cause set. */
 static int
 aux_parse(const char *path, struct values *vals, int flags, char **cause)
@@ -267,6 +379,7 @@ aux_parse(const char *path, struct values *vals, int flags, char **cause)
 		free(text);
 		return -1;
 	}
+	aux_scan(path, text, vals);
 	r = ini_parse_string_fn(text, aux_handler, vals);
 	free(text);
 	if (r != 0) {
@@ -379,6 +492,96 @@ aux_checkurls(const struct values *vals, char **cause)
 	else
 		*cause = xstrdup("VENUELESS_REDIS_URLS lists no URL");
 	return -1;
+}
+
+static int	aux_timeout(const char *, double *);
+
+/* Is s[0..len) a decimal integer from min to max? */
+static int
+aux_isint(const char *s, size_t len, long min, long max)
+{
+	char	 buf[16], *end;
+	long	 v;
+
+	if (len == 0 || len >= sizeof buf || strspn(s, "0123456789") < len)
+		return 0;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	v = strtol(buf, &end, 10);
+	return *end == '\0' && v >= min && v <= max;
+}
+
+/* Is s a comma list of port numbers (libpq's, one per host), or empty? */
+static int
+aux_isports(const char *s)
+{
+	const char	*q;
+	size_t		 n;
+
+	if (*s == '\0')
+		return 1;
+	for (;; s = q + 1) {
+		q = s + strcspn(s, ",");
+		n = (size_t)(q - s);
+		while (n > 0 && (*s == ' ' || *s == '\t')) {
+			s++;
+			n--;
+		}
+		while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		if (!aux_isint(s, n, 1, 65535))
+			return 0;
+		if (*q == '\0')
+			return 1;
+	}
+}
+
+/* Set *cause to setting i's value being no expected, naming its origin. */
+static void
+aux_badvalue(const struct values *vals, size_t i, const char *expected,
+    char **cause)
+{
+	const char	*f = aux_from(vals, i);
+
+	if (f != NULL)
+		aux_cause(cause, f, vals->line[i], "[%s] %s: expected %s, not "
+		    "\"%s\"", settings[i].section, settings[i].key, expected,
+		    aux_get(vals, i));
+	else
+		aux_cause(cause, NULL, 0, "[%s] %s (%s): expected %s, not \"%s\"",
+		    settings[i].section, settings[i].key, settings[i].env,
+		    expected, aux_get(vals, i));
+}
+
+/*
+ * The values that would only fail later, and misleadingly (a port of
+ * "abc": "cannot reach PostgreSQL"): -1 with *cause set.
+ */
+static int
+aux_checkvalues(const struct values *vals, char **cause)
+{
+	const char	*v;
+	double		 t;
+
+	if (!aux_isports(aux_get(vals, 4))) {
+		aux_badvalue(vals, 4, "a port number from 1 to 65535", cause);
+		return -1;
+	}
+	v = aux_get(vals, 7);
+	if (*aux_get(vals, 5) == '\0' && !aux_isint(v, strlen(v), 1, 65535)) {
+		aux_badvalue(vals, 7, "a port number from 1 to 65535", cause);
+		return -1;
+	}
+	v = aux_get(vals, 8);
+	if (!aux_isint(v, strlen(v), 0, 2147483647)) {
+		aux_badvalue(vals, 8, "a database number (0 or more)", cause);
+		return -1;
+	}
+	if (aux_timeout(aux_get(vals, 11), &t) == -1) {
+		aux_badvalue(vals, 11, "seconds from 0 to 86400", cause);
+		return -1;
+	}
+	return 0;
 }
 
 /* }====== */
@@ -621,20 +824,13 @@ luaopen_venueless_config(lua_State *L)
 {
 	struct values	 vals;
 	char		*cause = NULL;
-	double		 t;
 
 	memset(&vals, 0, sizeof vals);
-	if (aux_files(&vals, &cause) < 0 || aux_checkurls(&vals, &cause) < 0) {
+	if (aux_files(&vals, &cause) < 0 || aux_checkurls(&vals, &cause) < 0 ||
+	    aux_checkvalues(&vals, &cause) < 0) {
 		aux_freevals(&vals);
 		lua_pushstring(L, cause);
 		free(cause);
-		return vl_error(L, VL_EXIT_FAILURE, "%s", lua_tostring(L, -1));
-	}
-	if (aux_timeout(aux_get(&vals, 11), &t) == -1) {
-		lua_pushfstring(L, "[redis] timeout (VENUELESS_REDIS_TIMEOUT): "
-		    "expected seconds from 0 to 86400, not \"%s\"",
-		    aux_get(&vals, 11));
-		aux_freevals(&vals);
 		return vl_error(L, VL_EXIT_FAILURE, "%s", lua_tostring(L, -1));
 	}
 	aux_warnmix(&vals, 2, 3);	/* [database] password; host, port */

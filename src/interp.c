@@ -743,6 +743,8 @@ static const luaL_Reg core_funcs[] = {
 	{ "time", core_time },
 	{ "glob_match", core_glob_match },
 	{ "write_private", core_write_private },
+	{ "commands", vl_cmds_push },		/* cmd.c, for completion */
+	{ "use_config", vl_cmd_use_config },	/* cmd.c, likewise */
 	{ NULL, NULL }
 };
 

@@ -118,6 +118,10 @@ aux_run(const struct vl_cmd *cmd, int argc, char **argv, int verbose)
 			lua_remove(L, -2);	/* the explained err */
 		else
 			lua_pop(L, 1);		/* its error; err stays */
+		/* a --verbose after the command set the flag (cmd.c) */
+		lua_getfield(L, LUA_REGISTRYINDEX, "venueless.verbose");
+		verbose = lua_toboolean(L, -1);
+		lua_pop(L, 1);
 		status = vl_report(L, cmd->name, verbose);
 		if (status == VL_EXIT_USAGE)
 			vl_cmd_usage(cmd, stderr);
@@ -138,8 +142,7 @@ aux_help(int argc, char **argv)
 		return VL_EXIT_OK;
 	}
 	if ((c = vl_cmd_find(argv[1])) == NULL) {
-		fprintf(stderr, "venueless: help: unknown command %s\n",
-		    argv[1]);
+		vl_cmd_unknown("help: ", argv[1]);
 		return VL_EXIT_USAGE;
 	}
 	vl_cmd_usage(c, stdout);
@@ -178,21 +181,22 @@ main(int argc, char **argv)
 			fprintf(stderr, "venueless: %s %s\n", ch == ':' ?
 			    "missing argument for" : "unknown option",
 			    argv[optind - 1]);
-			vl_usage(stderr);
+			vl_usage_short(stderr);
 			return VL_EXIT_USAGE;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc == 0) {
-		vl_usage(stderr);
+		fputs("venueless: expected a command\n", stderr);
+		vl_usage_short(stderr);
+		fputs("(venueless --help lists the commands)\n", stderr);
 		return VL_EXIT_USAGE;
 	}
 	if (strcmp(argv[0], "help") == 0)
 		return aux_close_stdout(aux_help(argc, argv));
 	if ((cmd = vl_cmd_find(argv[0])) == NULL) {
-		fprintf(stderr, "venueless: unknown command %s\n", argv[0]);
-		vl_usage(stderr);
+		vl_cmd_unknown("", argv[0]);
 		return VL_EXIT_USAGE;
 	}
 	return aux_close_stdout(aux_run(cmd, argc, argv, verbose));

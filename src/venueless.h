@@ -104,7 +104,14 @@ struct vl_option {
 	enum vl_argtype	 type;
 	double		 min, max;	/* range of an INTEGER or NUMBER */
 	const char	*help;
+	const char	*complete;	/* its values for completion (below) */
 };
+/*
+ * A completion spec (vl_cmd.complete, vl_option.complete): branches
+ * separated by ';', each a list of positions separated by blanks; a
+ * position is words separated by '|' or an @kind of live values (@world,
+ * @label, @app, @migration, @file), and "..." after the last repeats it.
+ */
 struct vl_cmd {
 	const char		*name;
 	const char		*module;	/* Lua module with run(opts, args) */
@@ -112,12 +119,20 @@ struct vl_cmd {
 	const char		*summary;
 	int			 stop_at_arg;	/* options end at the first argument */
 	const struct vl_option	*options;
+	const char		*complete;	/* its arguments, a spec */
+	int			 hidden;	/* VL_CMD_HIDDEN: not in --help */
 };
+#define VL_CMD_HIDDEN	1
 extern const struct vl_cmd vl_cmds[];
+extern const struct vl_option vl_global_opts[];
 const struct vl_cmd *vl_cmd_find(const char *);
 void	 vl_cmd_usage(const struct vl_cmd *, FILE *);
 void	 vl_usage(FILE *);
+void	 vl_usage_short(FILE *);
+void	 vl_cmd_unknown(const char *, const char *);
 int	 vl_cmd_parse(lua_State *, const struct vl_cmd *, int, char **);
+int	 vl_cmds_push(lua_State *);
+int	 vl_cmd_use_config(lua_State *);
 
 /* embed.c (generated) */
 struct vl_embedded {

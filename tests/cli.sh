@@ -6,7 +6,21 @@ vl_contains "$VL_OUT" "usage: venueless"
 help=$VL_OUT
 # Every entry of the command table (src/cmd.c), so a new command is
 # checked without a line here.
-cmds=$(sed -n 's/^\t{ "\([a-z_]*\)", "venueless\.cmd\..*/\1/p' "$TOP_SRCDIR/src/cmd.c")
+# Entries marked VL_CMD_HIDDEN (__complete) are left out of --help and
+# the man page's list; they are checked below.
+entries=$(awk '/^\t{ "[a-z_]*", "venueless\.cmd\./ { e = $0; open = 1 }
+    open && !/^\t{/ { e = e $0 }
+    open && /}/ { match(e, /"[a-z_]*"/); n = substr(e, RSTART + 1, RLENGTH - 2)
+        print (e ~ /VL_CMD_HIDDEN/ ? "hidden " : "shown ") n; open = 0 }' "$TOP_SRCDIR/src/cmd.c")
+cmds=$(printf '%s\n' "$entries" | sed -n 's/^shown //p')
+hidden=$(printf '%s\n' "$entries" | sed -n 's/^hidden //p')
+vl_eq "__complete" "$hidden" "hidden commands"
+for c in $hidden; do
+	case "$help" in *"  $c "*) vl_fail "--help lists the hidden $c" ;; esac
+	grep -q "^\.It Cm $c" "$TOP_SRCDIR/man/venueless.1" && vl_fail "the man page lists the hidden $c"
+	vl_exit 0 "$VENUELESS" "$c" --help
+	vl_contains "$VL_OUT" "usage: venueless $c" "$c --help"
+done
 [ "$(printf '%s\n' "$cmds" | wc -l)" -ge 10 ] || vl_fail "commands from src/cmd.c: [$cmds]"
 for c in $cmds; do
 	vl_contains "$help" "  $c" "--help lists $c"
@@ -14,12 +28,12 @@ for c in $cmds; do
 	vl_contains "$VL_OUT" "usage: venueless $c" "$c --help"
 	# Every option line: the option, two or more spaces, its help text,
 	# which starts in the same column on every line.
-	cols=$(printf '%s\n' "$VL_OUT" | sed -n '/^options:/,$p' | sed 1d |
+	cols=$(printf '%s\n' "$VL_OUT" | sed -n '/^options:/,/^$/p' | sed '1d;/^$/d' |
 	    awk '{ if (!match($0, /^  (-[a-zA-Z], |    )--[a-z-]+( [A-Z_]+)?  +/)) { print "bad: " $0; next }
 	        print RLENGTH }' | sort -u)
 	vl_eq 1 "$(printf '%s\n' "$cols" | wc -l)" "$c --help columns: $cols"
 	# getopt would silently take the first of two options spelled alike.
-	dup=$(printf '%s\n' "$VL_OUT" | sed -n '/^options:/,$p' | sed 1d |
+	dup=$(printf '%s\n' "$VL_OUT" | sed -n '/^options:/,$p' | sed '1d;/^$/d;/^global options/d' |
 	    awk '$1 ~ /^-[a-zA-Z],$/ { print $1; print $2; next } { print $1 }' | sort | uniq -d)
 	vl_eq "" "$dup" "$c: options spelled twice"
 	vl_exit 0 "$VENUELESS" help "$c"
@@ -33,7 +47,62 @@ vl_contains "$VL_OUT" "venueless "
 vl_exit 2 "$VENUELESS"
 vl_exit 2 "$VENUELESS" frobnicate
 vl_eq "venueless: unknown command frobnicate" "$(echo "$VL_ERR" | head -1)"
+# no suggestion when nothing is near, and a short usage, not the list
+case "$VL_ERR" in *"did you mean"*|*list_worlds*) vl_fail "frobnicate: $VL_ERR" ;; esac
+vl_contains "$VL_ERR" "usage: venueless [-v] [-c FILE] COMMAND [ARGS]"
+vl_contains "$VL_ERR" "(venueless --help lists the commands)"
+[ "$(printf '%s\n' "$VL_ERR" | wc -l)" -le 7 ] || vl_fail "unknown command: a long usage: $VL_ERR"
 vl_exit 2 "$VENUELESS" help frobnicate
+vl_eq "venueless: help: unknown command frobnicate" "$(echo "$VL_ERR" | head -1)"
+# A typo names the nearest real commands (edit distance; a prefix).
+near() {	# WORD SUGGESTION
+	vl_exit 2 "$VENUELESS" "$1"
+	vl_eq "venueless: unknown command $1
+did you mean $2?" "$(echo "$VL_ERR" | head -2)" "$1"
+}
+near list_world list_worlds
+near lsit_worlds list_worlds
+near showmigration showmigrations
+near migrat migrate
+near conn connections
+near clone-wrld clone_world
+near create_wrold create_world
+near chek check
+vl_exit 2 "$VENUELESS" help list_world
+vl_contains "$VL_ERR" "did you mean list_worlds?"
+# Dashes for underscores, in every command name.
+for c in $cmds; do
+	d=$(printf '%s' "$c" | tr _ -)
+	vl_exit 0 "$VENUELESS" "$d" --help
+	vl_contains "$VL_OUT" "usage: venueless $c" "$d --help"
+done
+vl_exit 0 "$VENUELESS" help create-world
+vl_contains "$VL_OUT" "usage: venueless create_world"
+# Global options before or after the command; a command's own letter
+# wins (migrate -v is --verbosity), and --help says both.
+vl_contains "$help" "options (before or after the command):"
+vl_contains "$help" "-c, --config FILE"
+vl_contains "$help" "-v, --verbose"
+printf '[database]\nname = fromfile\n' >"$VL_TMP/g.cfg"
+vl_exit 0 "$VENUELESS" shell -c "$VL_TMP/g.cfg" -e 'return config.database.name'
+vl_eq fromfile "$VL_OUT" "-c after the command"
+vl_exit 0 "$VENUELESS" shell --config="$VL_TMP/g.cfg" -e 'return config.database.name'
+vl_eq fromfile "$VL_OUT" "--config= after the command"
+vl_exit 0 "$VENUELESS" shell -e 'return require("venueless.core").verbose' -v
+vl_eq true "$VL_OUT" "-v after the command"
+mkdir -p "$VL_TMP/boom/venueless/cmd"
+echo 'return { run = function() error("boom") end }' >"$VL_TMP/boom/venueless/cmd/check.lua"
+vl_exit 1 env LUA_PATH="$VL_TMP/boom/?.lua;;" "$VENUELESS" check --verbose
+vl_contains "$VL_ERR" "stack traceback:" "--verbose after the command: a traceback"
+vl_exit 1 env LUA_PATH="$VL_TMP/boom/?.lua;;" "$VENUELESS" check
+case "$VL_ERR" in *traceback*) vl_fail "a traceback without -v: $VL_ERR" ;; esac
+vl_exit 0 "$VENUELESS" migrate --help
+vl_contains "$VL_OUT" "global options (before or after the command):"
+vl_contains "$VL_OUT" "      --verbose "
+case "$VL_OUT" in *"-v, --verbose"*) vl_fail "migrate --help: -v is --verbosity there" ;; esac
+vl_exit 0 "$VENUELESS" list_worlds --help
+vl_contains "$VL_OUT" "-v, --verbose"
+vl_contains "$VL_OUT" "-c, --config FILE"
 vl_exit 2 "$VENUELESS" --bogus
 vl_exit 2 "$VENUELESS" shell -e
 vl_contains "$VL_ERR" "missing argument for -e"

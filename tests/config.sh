@@ -149,4 +149,45 @@ done
 for t in 2 '"2.5"' 0 '""'; do
 	vl_exit 10 "$V" shell -e "db.connect{connect_timeout = $t, host = '$VL_TMP/none'}"
 done
+# Typos: an unknown section or key is a warning naming the file and line
+# (upstream ignores it silently); the server's own keys do not warn.
+printf '[database]\nname = typo\nprot = 5432\n[databse]\nuser = x\nhost = y\n[django]\nsecret = s\n[mail]\nfrom = a@b\nhots = h\n[redis]\nDB = 2\n[DEFAULT]\nanything = 1\n' >"$VL_TMP/typo.cfg"
+vl_exit 0 "$V" -c "$VL_TMP/typo.cfg" shell -e 'return config.database.name, config.redis.db'
+vl_eq "typo	2" "$VL_OUT" "the known keys still read (keys are case-insensitive)"
+vl_eq "venueless: warning: $VL_TMP/typo.cfg:3: unknown key \"prot\" in [database]
+venueless: warning: $VL_TMP/typo.cfg:4: unknown section [databse]
+venueless: warning: $VL_TMP/typo.cfg:11: unknown key \"hots\" in [mail]" "$VL_ERR" "typo warnings"
+printf 'name = x\n[urls]\nmedia = /m/\nstatic = /s/\nnanocdn = \n' >"$VL_TMP/nosec.cfg"
+vl_exit 0 "$V" -c "$VL_TMP/nosec.cfg" shell -e 'return config.urls.nanocdn'
+vl_eq "venueless: warning: $VL_TMP/nosec.cfg:1: key \"name\" outside a section: ignored" "$VL_ERR"
+# Comments, continuation lines and the files searched warn the same way.
+printf '; [comment]\n# x = 1\n[database]\nname = a\n  b = continued\nuser: me\n' >venueless.cfg
+vl_exit 0 "$V" shell -e 'return config.database.user'
+vl_eq "me" "$VL_OUT"
+vl_eq "" "$VL_ERR" "comments and continuations do not warn"
+printf '[database]\nnmae = a\n' >venueless.cfg
+vl_exit 0 "$V" shell -e 'return 1 + #config.files'
+vl_eq "venueless: warning: ./venueless.cfg:2: unknown key \"nmae\" in [database]" "$VL_ERR"
+rm venueless.cfg
+
+# An invalid value is a config error naming file and line, exit 1, before
+# anything connects ("cannot reach PostgreSQL" would mislead).
+bad_cfg() {	# CONTENT LINE MESSAGE
+	printf "$1" >"$VL_TMP/badval.cfg"
+	vl_exit 1 "$V" -c "$VL_TMP/badval.cfg" list_worlds
+	vl_eq "venueless: list_worlds: $VL_TMP/badval.cfg:$2: $3" "$VL_ERR" "$1"
+}
+bad_cfg '[database]\nname = x\nport = abc\n' 3 '[database] port: expected a port number from 1 to 65535, not "abc"'
+bad_cfg '[database]\nport = 0\n' 2 '[database] port: expected a port number from 1 to 65535, not "0"'
+bad_cfg '[database]\nport = 70000\n' 2 '[database] port: expected a port number from 1 to 65535, not "70000"'
+bad_cfg '[database]\nport = 5432,x\n' 2 '[database] port: expected a port number from 1 to 65535, not "5432,x"'
+bad_cfg '[redis]\nport = 63 79\n' 2 '[redis] port: expected a port number from 1 to 65535, not "63 79"'
+bad_cfg '[redis]\n\ndb = one\n' 3 '[redis] db: expected a database number (0 or more), not "one"'
+bad_cfg '[redis]\ntimeout = soon\n' 2 '[redis] timeout: expected seconds from 0 to 86400, not "soon"'
+vl_exit 1 env VENUELESS_DB_PORT=abc "$V" list_worlds
+vl_eq 'venueless: list_worlds: [database] port (VENUELESS_DB_PORT): expected a port number from 1 to 65535, not "abc"' "$VL_ERR"
+# Good values: a port list (one per host), a redis port unused with urls.
+printf '[database]\nport = 5432, 5433\n[redis]\nurls = redis://a:1/0\nport = x\n' >"$VL_TMP/good.cfg"
+vl_exit 0 "$V" -c "$VL_TMP/good.cfg" shell -e 'return config.database.port'
+vl_eq "5432, 5433" "$VL_OUT"
 echo "config: ok"

@@ -111,7 +111,22 @@ vl_eq "would send connection.drop to 47 connections of 2 labels (5 process keys)
 vl_eq "$snap" "$(all_keys)" "dry run changed nothing"
 
 # ---- drop: default layer, patterns ----
-vl_exit 0 "$V" connections drop '*.production' 'nomatch'
+# A pattern that matches no label is a typo: a warning naming it (and,
+# a bare commit, the COMMIT.* it may have meant), exit 1, nothing sent,
+# even when another pattern matches.
+snap=$(all_keys)
+vl_exit 1 "$V" connections drop '*.production' 'nomatch'
+vl_eq "venueless: connections: warning: pattern nomatch matches no label (labels are COMMIT.ENVIRONMENT: try nomatch.*)
+venueless: connections: no label matches nomatch; nothing sent (connections list shows the labels)" "$VL_ERR"
+vl_exit 1 "$V" connections force_reload 'aaa' 'zzz.*'
+vl_contains "$VL_ERR" "warning: pattern aaa matches no label (labels are COMMIT.ENVIRONMENT: try aaa.*)"
+vl_contains "$VL_ERR" "warning: pattern zzz.* matches no label
+"
+vl_contains "$VL_ERR" "no label matches aaa, zzz.*; nothing sent"
+vl_exit 1 "$V" connections drop --dry-run 'nomatch'
+vl_contains "$VL_ERR" "no label matches nomatch"
+vl_eq "$snap" "$(all_keys)" "a pattern matching nothing sent nothing"
+vl_exit 0 "$V" connections drop '*.production'
 vl_eq "" "$VL_OUT" "drop prints nothing on stdout"
 vl_eq "sent connection.drop to 47 connections of 2 labels" "$VL_ERR" "drop summary"
 $H check "$VL_TMP/a.json" "$VL_TMP/b.json" --type connection.drop >/dev/null ||

@@ -1,6 +1,7 @@
 -- venueless connections list [--by world|room] | drop|force_reload
 -- [PATTERN...] | drop|force_reload --world ID|--room UUID|--user UUID
 local cli = require "venueless.cli"
+local core = require "venueless.core"
 local json = require "venueless.json"
 local connections = require "venueless.connections"
 
@@ -93,6 +94,64 @@ local function result_json(r)
     "sent", "over_capacity", "over_capacity_connections", "delivered", "scope" })
 end
 
+-- The live labels and their counts, for a check before sending; a Redis
+-- that cannot be reached fails as the send would ("; nothing sent").
+local function live_labels()
+  local ok, live = pcall(connections.list, { dry_run = true })
+  if not ok then
+    if core.is_error(live) and live.exit == core.exit.noredis then
+      live.message = live.message .. "; nothing sent"
+    end
+    error(live, 0)
+  end
+  return live
+end
+
+-- Refuse patterns that match no live label: a warning for each (labels
+-- are COMMIT.ENVIRONMENT, so a bare commit matches nothing; suggest
+-- COMMIT.*), then a failure before anything is sent.
+local function check_patterns(patterns, live)
+  local glob = require "venueless.glob"
+  local none = {}
+  for _, g in ipairs(patterns) do
+    local hit = false
+    for label in pairs(live) do
+      if glob.fnmatch(label, g) then hit = true break end
+    end
+    if not hit then
+      local hint = ""
+      if not g:find("[.*?%[]") then
+        hint = (" (labels are COMMIT.ENVIRONMENT: try %s.*)"):format(cli.shown(g))
+      end
+      cli.note("venueless: connections: warning: pattern %s matches no label%s", cli.shown(g), hint)
+      none[#none + 1] = cli.shown(g)
+    end
+  end
+  if #none > 0 then
+    cli.fail(("no label matches %s; nothing sent (connections list shows the labels)")
+      :format(table.concat(none, ", ")))
+  end
+end
+
+-- drop / force_reload of every label on a terminal: say how many it
+-- reaches and how to go gently, then ask. Off a terminal (cron) it goes
+-- ahead, as upstream's command does; --yes skips the question.
+local function confirm_all(kind, live)
+  local labels, n = 0, 0
+  for _, c in pairs(live) do
+    labels, n = labels + 1, n + c
+  end
+  cli.note("venueless: connections: %s reaches every connection: %s, about %s.", kind,
+    cli.plural(labels, "label"), cli.plural(n, "connection"))
+  cli.note("  --dry-run shows what would be reached; --interval MS spaces the messages out"
+    .. " (a drop makes every browser reconnect at once); --yes does not ask.")
+  local read = require("venueless.cmd.create_world").reader()
+  local answer = read(("%s every connection? [y/N]: "):format(kind == "drop" and "Drop" or "Reload"))
+  if not (answer and answer:lower():match("^%s*y")) then
+    cli.fail("not confirmed; nothing sent")
+  end
+end
+
 -- drop / force_reload: send to every connection of the matching labels.
 local function send(kind, opts, args)
   local interval = opts.interval or 0 -- whole ms >= 0, checked by src/cmd.c
@@ -103,6 +162,17 @@ local function send(kind, opts, args)
   if n == 1 then
     if #patterns > 0 then cli.usage("a PATTERN and --world, --room or --user exclude each other") end
     patterns = { world = opts.world, room = opts.room, user = opts.user }
+  else
+    local all = #patterns == 0
+    for _, g in ipairs(patterns) do
+      if g == "*" then all = true end
+    end
+    local ask = all and not opts.yes and not opts["dry-run"] and core.isatty(0)
+    if ask or not all then
+      local live = live_labels()
+      if not all then check_patterns(patterns, live) end
+      if ask then confirm_all(kind, live) end
+    end
   end
   local ok, r = pcall(connections[kind], patterns, {
     interval = interval, dry_run = opts["dry-run"] })

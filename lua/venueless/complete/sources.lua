@@ -80,6 +80,27 @@ function S.values(kind, prefix, extra)
   return list
 end
 
+-- The cache and the back-off as plain data { cache =, down = } (times
+-- on the monotonic clock, which every process of the machine shares), and
+-- back: `venueless __complete` keeps them in a file between its runs.
+function S.save()
+  return { cache = cache, down = down }
+end
+
+-- Take saved state back, keeping only what is still current.
+function S.load(t)
+  local now = core.time("monotonic")
+  for key, c in pairs(type(t.cache) == "table" and t.cache or {}) do
+    if type(c) == "table" and type(c.at) == "number" and c.at <= now
+        and c.at + S.ttl > now and type(c.list) == "table" then
+      cache[key] = c
+    end
+  end
+  for what, t_ in pairs(type(t.down) == "table" and t.down or {}) do
+    if type(t_) == "number" and t_ > now and t_ <= now + S.down_for then down[what] = t_ end
+  end
+end
+
 -- The string values of column name in rows, appended to out.
 local function column(rows, name, out)
   out = out or {}
@@ -127,6 +148,28 @@ function S.sources.migration(prefix)
   return out
 end
 
+-- The migrations of one app: applied (django_migrations) and ours.
+function S.sources.app_migration(prefix, app)
+  local out = column(query("SELECT DISTINCT name FROM django_migrations WHERE app = $2 " ..
+    "AND name LIKE $1 ESCAPE '\\' ORDER BY name LIMIT " .. S.limit,
+    S.like_escape(prefix) .. "%", app), "name")
+  local seen = {}
+  for _, n in ipairs(out) do seen[n] = true end
+  local ok, index = pcall(require, "venueless.migrations.index")
+  for _, m in ipairs(ok and index.migrations or {}) do
+    if m:match("^venueless%.migrations%.([%w_]+)%.") == app then
+      local ok_, u = pcall(require, m)
+      for _, n in ipairs(ok_ and { u.name, table.unpack(u.replaces or {}) } or {}) do
+        if n:sub(1, #prefix) == prefix and not seen[n] then
+          seen[n] = true
+          out[#out + 1] = n
+        end
+      end
+    end
+  end
+  return out
+end
+
 function S.sources.label(prefix)
   local now = core.time("monotonic")
   if (down.redis or 0) > now then return {} end
@@ -134,8 +177,10 @@ function S.sources.label(prefix)
   if not ok then return {} end
   local out, cursor = {}, "0"
   for _ = 1, 10 do
-    local r, _, code = conn:pcall("HSCAN", "connections", cursor, "MATCH",
-      S.glob_escape(prefix) .. "*", "COUNT", 1000)
+    local ok_, rs = pcall(conn.pipeline, conn, { { "HSCAN", "connections", cursor, "MATCH",
+      S.glob_escape(prefix) .. "*", "COUNT", 1000 } }, { timeout = S.timeout })
+    local r, code = ok_ and rs[1], ok_ and "" or (core.is_error(rs) and rs.code or "")
+    if ok_ and type(r) == "table" and r.err then r, code = nil, "" end
     if not r then
       if code == "interrupted" then core.check_interrupt() end
       if code == "connection" then down.redis = now + S.down_for end
