@@ -22,7 +22,7 @@
  * parsed: a linked library costs every start its mapping and
  * relocations, and shell -e reads no config (bench/startup).
  */
-static __typeof__(ini_parse_string) *ini_parse_string_fn;
+static __typeof__(ini_parse_stream) *ini_parse_stream_fn;
 static void	*ini_handle;
 
 /* The settings we read, in section/key order, with their defaults. */
@@ -86,11 +86,23 @@ struct values {
 	int	 line[NSETTINGS];	/* the line in that file */
 	char	*files[VL_CFG_MAXFILES];	/* the files read, in order */
 	int	 nfiles;
+	/* while a file is parsed: its text, the line the reader is at */
+	const char	*path, *at;
+	int		 lineno;
+	int		 secline;	/* of the last line starting with [ */
+	char		 lastsec[VL_CFG_MAXLINE + 1];	/* of the last warning */
+	char		 lastkey[VL_CFG_MAXLINE + 1];
 };
 
 /* {====== reading a file ============================================ */
 
-/* inih callback: keep the keys we know, later files win. */
+static int	aux_known(const char *, const char *);
+static void	aux_warnunknown(struct values *, const char *, const char *);
+
+/*
+ * inih callback: keep the keys we know (later files win) with their
+ * line, for a bad value's message; warn of the others.
+ */
 static int
 aux_handler(void *arg, const char *section, const char *key,
     const char *value)
@@ -98,6 +110,7 @@ aux_handler(void *arg, const char *section, const char *key,
 	struct values	*vals = arg;
 	size_t		 i;
 
+	aux_warnunknown(vals, section, key);
 	for (i = 0; i < NSETTINGS; i++) {
 		if (strcmp(settings[i].section, section) != 0 ||
 		    strcasecmp(settings[i].key, key) != 0)
@@ -105,6 +118,7 @@ aux_handler(void *arg, const char *section, const char *key,
 		free(vals->v[i]);
 		vals->v[i] = xstrdup(value);
 		vals->src[i] = vals->nfiles + 1;
+		vals->line[i] = vals->lineno;
 	}
 	return 1;
 }
@@ -256,8 +270,8 @@ aux_checktext(const char *path, const char *s, size_t len, char **cause)
 static int
 aux_loadini(const char *path, char **cause)
 {
-	static const char *const names[] = { "ini_parse_string" };
-	static void *const slots[] = { &ini_parse_string_fn };
+	static const char *const names[] = { "ini_parse_stream" };
+	static void *const slots[] = { &ini_parse_stream_fn };
 	const char	*why;
 
 	if (vl_dlopen(VL_LIBINIH_SONAME, names, slots, 1, &ini_handle,
@@ -270,91 +284,76 @@ aux_loadini(const char *path, char **cause)
 
 /* Is section known (ours or upstream's), and key in it (key NULL: any)? */
 static int
-aux_known(const char *section, size_t slen, const char *key, size_t klen)
+aux_known(const char *section, const char *key)
 {
 	const char *const *u;
 	size_t	 i;
 
-	if (slen == 7 && strncmp(section, "DEFAULT", 7) == 0)
+	if (strcmp(section, "DEFAULT") == 0)
 		return 1;	/* configparser's defaults for every section */
 	for (i = 0; i < NSETTINGS; i++)
-		if (strlen(settings[i].section) == slen &&
-		    strncmp(settings[i].section, section, slen) == 0 &&
-		    (key == NULL || (strlen(settings[i].key) == klen &&
-		    strncasecmp(settings[i].key, key, klen) == 0)))
+		if (strcmp(settings[i].section, section) == 0 &&
+		    (key == NULL || strcasecmp(settings[i].key, key) == 0))
 			return 1;
 	for (u = upstream_keys; *u != NULL; u += 2)
-		if (strlen(u[0]) == slen && strncmp(u[0], section, slen) == 0 &&
-		    (key == NULL || (strlen(u[1]) == klen &&
-		    strncasecmp(u[1], key, klen) == 0)))
+		if (strcmp(u[0], section) == 0 &&
+		    (key == NULL || strcasecmp(u[1], key) == 0))
 			return 1;
 	return 0;
 }
 
-/* Note the line of a setting (section, key) for its value's errors. */
+/*
+ * Warn of a key outside a section, in an unknown section (once per
+ * section) or unknown in its section (once: inih calls again for each
+ * continuation line of a value). Upstream ignores them silently; a
+ * warning, not an error, keeps upstream's files working.
+ */
 static void
-aux_noteline(struct values *vals, const char *section, size_t slen,
-    const char *key, size_t klen, int line)
+aux_warnunknown(struct values *vals, const char *section, const char *key)
 {
-	size_t	 i;
+	int	 newsec = strcmp(vals->lastsec, section) != 0;
 
-	for (i = 0; i < NSETTINGS; i++)
-		if (strlen(settings[i].section) == slen &&
-		    strncmp(settings[i].section, section, slen) == 0 &&
-		    strlen(settings[i].key) == klen &&
-		    strncasecmp(settings[i].key, key, klen) == 0)
-			vals->line[i] = line;
+	if (!newsec && strcasecmp(vals->lastkey, key) == 0)
+		return;
+	snprintf(vals->lastkey, sizeof vals->lastkey, "%s", key);
+	if (*section == '\0')
+		fprintf(stderr, "venueless: warning: %s:%d: key \"%s\" outside "
+		    "a section: ignored\n", vals->path, vals->lineno, key);
+	else if (!aux_known(section, NULL)) {
+		if (newsec)
+			fprintf(stderr, "venueless: warning: %s:%d: unknown "
+			    "section [%s]\n", vals->path, vals->secline, section);
+	} else if (!aux_known(section, key))
+		fprintf(stderr, "venueless: warning: %s:%d: unknown key "
+		    "\"%s\" in [%s]\n", vals->path, vals->lineno, key, section);
+	snprintf(vals->lastsec, sizeof vals->lastsec, "%s", section);
 }
 
 /*
- * Read the lines as the INI library does (comments, [section], key = or
- * key: value, an indented line continuing the last value), to warn of an
- * unknown section or key with its line, and note the lines of ours.
+ * inih reader over the checked text (no NUL, no line longer than inih's
+ * buffer): one line a call, counted, so the handler knows its line.
  */
-static void
-aux_scan(const char *path, const char *s, struct values *vals)
+static char *
+aux_reader(char *buf, int size, void *arg)
 {
-	const char	*sec = "", *p, *e, *k;
-	size_t		 slen = 0, n;
-	int		 line, known = 1, prev = 0;
+	struct values	*vals = arg;
+	size_t		 n;
 
-	if (strncmp(s, "\xEF\xBB\xBF", 3) == 0)
-		s += 3;		/* a UTF-8 BOM */
-	for (line = 1; *s != '\0'; line++, s = *e ? e + 1 : e) {
-		e = s + strcspn(s, "\n");
-		for (p = s; p < e && (*p == ' ' || *p == '\t'); p++)
-			;
-		for (n = (size_t)(e - p); n > 0 && strchr(" \t\r", p[n - 1]); n--)
-			;
-		if (n == 0 || *p == ';' || *p == '#' || (prev && p > s))
-			continue;
-		if (*p == '[') {
-			k = memchr(p, ']', n);
-			sec = p + 1;
-			slen = k != NULL ? (size_t)(k - sec) : 0;
-			prev = 0;
-			if (k != NULL && !(known = aux_known(sec, slen, NULL, 0)))
-				fprintf(stderr, "venueless: warning: %s:%d: "
-				    "unknown section [%.*s]\n", path, line,
-				    (int)slen, sec);
-			continue;
-		}
-		k = p + strcspn(p, "=:");
-		if (k >= p + n)
-			continue;	/* malformed: the INI library says so */
-		prev = 1;
-		while (k > p && (k[-1] == ' ' || k[-1] == '\t'))
-			k--;
-		aux_noteline(vals, sec, slen, p, (size_t)(k - p), line);
-		if (slen == 0)
-			fprintf(stderr, "venueless: warning: %s:%d: key \"%.*s\" "
-			    "outside a section: ignored\n", path, line,
-			    (int)(k - p), p);
-		else if (known && !aux_known(sec, slen, p, (size_t)(k - p)))
-			fprintf(stderr, "venueless: warning: %s:%d: unknown key "
-			    "\"%.*s\" in [%.*s]\n", path, line, (int)(k - p), p,
-			    (int)slen, sec);
-	}
+	if (*vals->at == '\0')
+		return NULL;
+	n = strcspn(vals->at, "\n");
+	if (vals->at[n] == '\n')
+		n++;
+	if (n > (size_t)size - 1)
+		n = (size_t)size - 1;	/* aux_checktext made this unreachable */
+	memcpy(buf, vals->at, n);
+	buf[n] = '\0';
+	vals->at += n;
+	vals->lineno++;
+	/* inih says nothing of a section header: name its line ourselves */
+	if (buf[strspn(buf, " \t")] == '[')
+		vals->secline = vals->lineno;
+	return buf;
 }
 
 /* Parse one file into vals; 1 read, 0 skipped, -1 with *cause set. */
@@ -379,8 +378,11 @@ aux_parse(const char *path, struct values *vals, int flags, char **cause)
 		free(text);
 		return -1;
 	}
-	aux_scan(path, text, vals);
-	r = ini_parse_string_fn(text, aux_handler, vals);
+	vals->path = path;
+	vals->at = text;
+	vals->lineno = 0;
+	vals->lastsec[0] = vals->lastkey[0] = '\0';
+	r = ini_parse_stream_fn(aux_reader, vals, aux_handler, vals);
 	free(text);
 	if (r != 0) {
 		aux_cause(cause, path, r, "malformed line");

@@ -165,6 +165,12 @@ printf '; [comment]\n# x = 1\n[database]\nname = a\n  b = continued\nuser: me\n'
 vl_exit 0 "$V" shell -e 'return config.database.user'
 vl_eq "me" "$VL_OUT"
 vl_eq "" "$VL_ERR" "comments and continuations do not warn"
+# An unknown key's continuation lines and an unknown section's keys warn
+# once, at the key's and the header's line; a BOM is not part of a name.
+printf '\357\273\277[database]\nname = a\nxx = 1\n  2\n  3\n[nosuch]\na = 1\nb = 2\n' >"$VL_TMP/once.cfg"
+vl_exit 0 "$V" -c "$VL_TMP/once.cfg" shell -e "return config.database.name"
+vl_eq "venueless: warning: $VL_TMP/once.cfg:3: unknown key \"xx\" in [database]
+venueless: warning: $VL_TMP/once.cfg:6: unknown section [nosuch]" "$VL_ERR" "one warning each"
 printf '[database]\nnmae = a\n' >venueless.cfg
 vl_exit 0 "$V" shell -e 'return 1 + #config.files'
 vl_eq "venueless: warning: ./venueless.cfg:2: unknown key \"nmae\" in [database]" "$VL_ERR"
