@@ -174,26 +174,24 @@ end
 
 -- Read the members of a sorted set newer than the group expiry in
 -- batches of READ_BATCH, dropping older ones first unless dry_run, and
--- call add(members) with each batch. A large set is read in pages by
+-- call add(members) with each batch (a dry run starts at the rank of the
+-- first member it counts). A large set is read in pages by
 -- rank, each page in one MULTI with the rank of the previous page's last
 -- member, so members that join or leave meanwhile shift no page: every
 -- member there from start to end is read once (as a single ZRANGE would;
 -- a page whose last member left is read on from its old rank).
 local function read_set(shard, key, dry_run, add, cutoff)
-  local list
+  local list, first   -- first: the rank of list[1]
   if dry_run then
-    local off = 0
-    repeat
-      list = call(shard, "nothing sent", "ZRANGEBYSCORE", key, "(" .. cutoff, "+inf",
-        "LIMIT", off, READ_BATCH)
-      if #list > 0 then add(list) end
-      off = off + #list
-    until #list < READ_BATCH
-    return
+    local r = pipeline(shard, { { "ZCOUNT", key, "-inf", cutoff },
+      { "ZRANGEBYSCORE", key, "(" .. cutoff, "+inf", "LIMIT", 0, READ_BATCH } },
+      "nothing sent")
+    first, list = r[1], r[2]
+  else
+    list = pipeline(shard, { { "ZREMRANGEBYSCORE", key, 0, cutoff },
+      { "ZRANGE", key, 0, READ_BATCH - 1 } }, "nothing sent")[2]
+    first = 0
   end
-  list = pipeline(shard, { { "ZREMRANGEBYSCORE", key, 0, cutoff },
-    { "ZRANGE", key, 0, READ_BATCH - 1 } }, "nothing sent")[2]
-  local first = 0   -- the rank of list[1]
   while true do
     if #list > 0 then add(list) end
     if #list < READ_BATCH then return end
