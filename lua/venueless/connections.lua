@@ -41,6 +41,9 @@ end
 return 0
 ]]
 
+-- Labels checked per MGET of their connections:L keys.
+local LIST_BATCH = 10000
+
 local MESSAGE_TYPES = { drop = "connection.drop", reload = "connection.reload" }
 
 -- Label patterns are fnmatch globs; these stay part of this module's
@@ -111,19 +114,25 @@ end
 function connections.list(opts)
   opts = opts or {}
   local flat = call(0, nil, "HGETALL", "connections")
-  local labels, counts, cmds = {}, {}, {}
-  for k = 1, #flat, 2 do
-    labels[#labels + 1] = flat[k]
-    counts[flat[k]] = tonumber(flat[k + 1]) or 0
-    cmds[#cmds + 1] = { "EXISTS", "connections:" .. flat[k] }
+  local cmds = {}
+  for first = 1, #flat, 2 * LIST_BATCH do
+    local cmd = { "MGET" }
+    for k = first, math.min(first + 2 * LIST_BATCH - 1, #flat), 2 do
+      cmd[#cmd + 1] = "connections:" .. flat[k]
+    end
+    cmds[#cmds + 1] = cmd
   end
-  local exists = #cmds > 0 and pipeline(0, cmds) or {}
-  local live, stale = {}, {}
-  for k, label in ipairs(labels) do
-    if exists[k] == 0 or counts[label] == 0 then
-      stale[#stale + 1] = label
-    else
-      live[label] = counts[label]
+  local replies = #cmds > 0 and pipeline(0, cmds) or {}
+  local live, stale, n = {}, {}, 0
+  for _, exists in ipairs(replies) do
+    for j = 1, #exists do
+      n = n + 2
+      local label, count = flat[n - 1], tonumber(flat[n]) or 0
+      if exists[j] == false or count == 0 then
+        stale[#stale + 1] = label
+      else
+        live[label] = count
+      end
     end
   end
   if #stale > 0 and not opts.dry_run then
