@@ -267,7 +267,8 @@ local function spill(t)
     by_shard[i] = { cmds, checks }
   end
   t.buffered = 0
-  for i, c in pairs(by_shard) do
+  for _, i in ipairs(shard_list(t)) do
+    local c = by_shard[i]
     local replies = pipeline(i, c[1], "nothing sent")
     for n, k in pairs(c[2]) do
       if replies[n] ~= k.spilled then
