@@ -26,6 +26,7 @@ local PIPELINE_CMDS = 10000
 -- msgpack of channel names held before it goes to scratch keys in Redis,
 -- and how long a scratch key outlives a send that was killed.
 local READ_BATCH = 10000
+local FIRST_PAGE, SETS_PER_TRIP = 1000, 100
 local BUFFER_BYTES = 4 * 1024 * 1024
 local SCRATCH_TTL = 120
 
@@ -181,29 +182,17 @@ local function shard_list(t)
 end
 
 
--- Read the members of a sorted set newer than the group expiry in
--- batches of READ_BATCH, dropping older ones first unless dry_run, and
--- call add(members) with each batch (a dry run starts at the rank of the
--- first member it counts). A large set is read in pages by
--- rank, each page in one MULTI with the rank of the previous page's last
--- member, so members that join or leave meanwhile shift no page: every
--- member there from start to end is read once (as a single ZRANGE would;
--- a page whose last member left is read on from its old rank).
-local function read_set(shard, key, dry_run, add, cutoff)
-  local list, first   -- first: the rank of list[1]
-  if dry_run then
-    local r = pipeline(shard, { { "ZCOUNT", key, "-inf", cutoff },
-      { "ZRANGEBYSCORE", key, "(" .. cutoff, "+inf", "LIMIT", 0, READ_BATCH } },
-      "nothing sent")
-    first, list = r[1], r[2]
-  else
-    list = pipeline(shard, { { "ZREMRANGEBYSCORE", key, 0, cutoff },
-      { "ZRANGE", key, 0, READ_BATCH - 1 } }, "nothing sent")[2]
-    first = 0
-  end
+-- Call add(members) with each page of a sorted set after list, its
+-- first page (of want members, at rank first). A large set is read in
+-- pages of READ_BATCH by rank, each page in one MULTI with the rank of
+-- the previous page's last member, so members that join or leave
+-- meanwhile shift no page: every member there from start to end is read
+-- once, as one ZRANGE would (a page whose last member left is read on
+-- from its old rank).
+local function read_pages(shard, key, list, first, want, add)
   while true do
     if #list > 0 then add(list) end
-    if #list < READ_BATCH then return end
+    if #list < want then return end
     local last = first + #list - 1
     local r = pipeline(shard, { { "MULTI" }, { "ZRANK", key, list[#list] },
       { "ZRANGE", key, last + 1, last + READ_BATCH }, { "EXEC" } }, "nothing sent")[4]
@@ -213,14 +202,48 @@ local function read_set(shard, key, dry_run, add, cutoff)
       last = rank
       list = call(shard, "nothing sent", "ZRANGE", key, last + 1, last + READ_BATCH)
     end
-    first = last + 1
+    first, want = last + 1, READ_BATCH
   end
 end
 
--- Read sets ({shard=, key=} each) in batches: add(members) per batch.
+-- Read the members of sorted sets ({shard=, key=} each) newer than the
+-- group expiry, dropping older ones first unless dry_run, calling
+-- add(members) with each page. The first FIRST_PAGE members of up to
+-- SETS_PER_TRIP sets of a shard come in one round trip (many labels of
+-- a few connections each), bigger sets page on (a dry run from the rank
+-- of its first live member).
 local function read_sets(sets, dry_run, add)
-  local cutoff = layer.cutoff()
-  for _, s in ipairs(sets) do read_set(s.shard, s.key, dry_run, add, cutoff) end
+  local cutoff, by_shard = layer.cutoff(), {}
+  for _, s in ipairs(sets) do
+    by_shard[s.shard] = by_shard[s.shard] or {}
+    table.insert(by_shard[s.shard], s.key)
+  end
+  local order = {}
+  for i in pairs(by_shard) do order[#order + 1] = i end
+  table.sort(order)
+  for _, shard in ipairs(order) do
+    local keys = by_shard[shard]
+    for from = 1, #keys, SETS_PER_TRIP do
+      local cmds, chunk = {}, table.move(keys, from,
+        math.min(from + SETS_PER_TRIP - 1, #keys), 1, {})
+      for _, key in ipairs(chunk) do
+        if dry_run then
+          cmds[#cmds + 1] = { "ZCOUNT", key, "-inf", cutoff }
+          cmds[#cmds + 1] = { "ZRANGEBYSCORE", key, "(" .. cutoff, "+inf",
+            "LIMIT", 0, FIRST_PAGE }
+        else
+          cmds[#cmds + 1] = { "ZREMRANGEBYSCORE", key, 0, cutoff }
+          cmds[#cmds + 1] = { "ZRANGE", key, 0, FIRST_PAGE - 1 }
+        end
+      end
+      local replies = pipeline(shard, cmds, "nothing sent")
+      for j, key in ipairs(chunk) do
+        local list = replies[2 * j]
+        replies[2 * j] = false
+        read_pages(shard, key, list, dry_run and replies[2 * j - 1] or 0, FIRST_PAGE, add)
+      end
+    end
+  end
 end
 
 -- The target of a process key, created on its first channel.
@@ -325,12 +348,12 @@ local function stream_default(t, seen, dry_run)
 end
 
 -- Delete the scratch keys of a send that stopped (best effort: a shard
--- that does not answer lets them expire).
+-- that does not answer, or a second Ctrl-C, lets them expire).
 local function drop_scratch(t)
   for i, keys in pairs(t.scratch or {}) do
     local conn = redis.conn(i)
     for first = 1, #keys, 1000 do
-      core.try(conn.pipeline, conn,
+      pcall(conn.pipeline, conn,
         { { "DEL", table.unpack(keys, first, math.min(first + 999, #keys)) } },
         layer.redis_opts)
     end
