@@ -123,6 +123,64 @@ function M.stored(message, channels)
     .. msgpack.encode(M.ordered(message, channels))
 end
 
+-- A stored message in parts, for a send too big to hold (connections.lua
+-- streams a group's members): stored_head(message, n) is the 12 random
+-- bytes and the msgpack map up to the header of an __asgi_channel__
+-- array of n names, channels_body(list) the msgpack strs of list, so
+-- stored_head(m, n) .. channels_body(l1) .. channels_body(l2) .. is
+-- stored(m, l1 + l2) byte for byte when #l1 + #l2 == n.
+function M.stored_head(message, n)
+  local one = msgpack.encode(M.ordered(message, { "x" }))
+  local head = one:sub(1, -4)   -- without "\x91\xa1x"
+  local array
+  if n < 16 then array = string.char(0x90 + n)
+  elseif n < 0x10000 then array = string.pack(">BI2", 0xdc, n)
+  else array = string.pack(">BI4", 0xdd, n) end
+  return require("venueless.crypto").random_bytes(12) .. head .. array
+end
+
+function M.channels_body(list)
+  local n = #list
+  local s = msgpack.encode(list)
+  return s:sub((n < 16 and 1 or n < 0x10000 and 3 or 5) + 1)
+end
+
+-- Capacity check and add of messages in parts (stored_head, the start
+-- of the body in a scratch key on the same shard, the rest of the body).
+-- ARGV[1] = n; for key i: ARGV[3i-1] head, ARGV[3i] tail, ARGV[3i+1]
+-- "j:len" when KEYS[j] holds the first len bytes of the body, else "";
+-- then capacity, now, expiry. Scratch keys are deleted. Returns the
+-- indices over capacity and the indices whose scratch key was lost
+-- (expired: nothing added).
+M.SEND_PARTS_SCRIPT = [[
+local n = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[3 * n + 2])
+local now, expiry = ARGV[3 * n + 3], ARGV[3 * n + 4]
+local over, lost = {}, {}
+for i = 1, n do
+  local j, len = string.match(ARGV[3 * i + 1], '^(%d+):(%d+)$')
+  local body = ''
+  if j then
+    j = tonumber(j)
+    if redis.call('STRLEN', KEYS[j]) == tonumber(len) then
+      body = redis.call('GET', KEYS[j])
+    else
+      body = false
+    end
+    redis.call('DEL', KEYS[j])
+  end
+  if not body then
+    lost[#lost + 1] = i
+  elseif redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < capacity then
+    redis.call('ZADD', KEYS[i], now, ARGV[3 * i - 1] .. body .. ARGV[3 * i])
+    redis.call('EXPIRE', KEYS[i], expiry)
+  else
+    over[#over + 1] = i
+  end
+end
+return { over, lost }
+]]
+
 -- The EVAL that adds messages[i] to keys[i] unless full, scored now.
 function M.add_command(keys, messages, now)
   local cmd = { "EVAL", M.SEND_SCRIPT, #keys }

@@ -22,6 +22,13 @@ local connections = {}
 local BATCH_KEYS = 1000
 local BATCH_BYTES = 4 * 1024 * 1024
 local PIPELINE_CMDS = 10000
+-- A send to many connections streams them: group members read per ZRANGE,
+-- msgpack of channel names held before it goes to scratch keys in Redis,
+-- and how long a scratch key outlives a send that was killed.
+local READ_BATCH = 10000
+local FIRST_PAGE, SETS_PER_TRIP = 1000, 100
+local BUFFER_BYTES = 4 * 1024 * 1024
+local SCRATCH_TTL = 120
 
 -- Remove a label from the hash only if it is still stale, so a label
 -- whose servers came back meanwhile is kept.
@@ -34,6 +41,9 @@ if redis.call('EXISTS', KEYS[2]) == 0 or tonumber(count) == 0 then
 end
 return 0
 ]]
+
+-- Labels checked per MGET of their connections:L keys.
+local LIST_BATCH = 10000
 
 local MESSAGE_TYPES = { drop = "connection.drop", reload = "connection.reload" }
 
@@ -105,19 +115,25 @@ end
 function connections.list(opts)
   opts = opts or {}
   local flat = call(0, nil, "HGETALL", "connections")
-  local labels, counts, cmds = {}, {}, {}
-  for k = 1, #flat, 2 do
-    labels[#labels + 1] = flat[k]
-    counts[flat[k]] = tonumber(flat[k + 1]) or 0
-    cmds[#cmds + 1] = { "EXISTS", "connections:" .. flat[k] }
+  local cmds = {}
+  for first = 1, #flat, 2 * LIST_BATCH do
+    local cmd = { "MGET" }
+    for k = first, math.min(first + 2 * LIST_BATCH - 1, #flat), 2 do
+      cmd[#cmd + 1] = "connections:" .. flat[k]
+    end
+    cmds[#cmds + 1] = cmd
   end
-  local exists = #cmds > 0 and pipeline(0, cmds) or {}
-  local live, stale = {}, {}
-  for k, label in ipairs(labels) do
-    if exists[k] == 0 or counts[label] == 0 then
-      stale[#stale + 1] = label
-    else
-      live[label] = counts[label]
+  local replies = #cmds > 0 and pipeline(0, cmds) or {}
+  local live, stale, n = {}, {}, 0
+  for _, exists in ipairs(replies) do
+    for j = 1, #exists do
+      n = n + 2
+      local label, count = flat[n - 1], tonumber(flat[n]) or 0
+      if exists[j] == false or count == 0 then
+        stale[#stale + 1] = label
+      else
+        live[label] = count
+      end
     end
   end
   if #stale > 0 and not opts.dry_run then
@@ -157,59 +173,227 @@ end
 
 ---------------------------------------------------------------- targets
 
--- Read the members of sorted sets newer than the group expiry, dropping
--- older ones unless dry_run. sets: list of {shard=, key=}. Calls
--- add(members) with each set's member list.
+-- Shard indices of a target set, ascending.
+local function shard_list(t)
+  local list = {}
+  for i in pairs(t.shards) do list[#list + 1] = i end
+  table.sort(list)
+  return list
+end
+
+
+-- Call add(members) with each page of a sorted set after list, its
+-- first page (of want members, at rank first). A large set is read in
+-- pages of READ_BATCH by rank, each page in one MULTI with the rank of
+-- the previous page's last member, so members that join or leave
+-- meanwhile shift no page: every member there from start to end is read
+-- once, as one ZRANGE would (a page whose last member left is read on
+-- from its old rank).
+local function read_pages(shard, key, list, first, want, add)
+  while true do
+    if #list > 0 then add(list) end
+    if #list < want then return end
+    local last = first + #list - 1
+    local r = pipeline(shard, { { "MULTI" }, { "ZRANK", key, list[#list] },
+      { "ZRANGE", key, last + 1, last + READ_BATCH }, { "EXEC" } }, "nothing sent")[4]
+    local rank
+    rank, list = r[1], r[2]
+    if rank and rank ~= last then
+      last = rank
+      list = call(shard, "nothing sent", "ZRANGE", key, last + 1, last + READ_BATCH)
+    end
+    first, want = last + 1, READ_BATCH
+  end
+end
+
+-- Read the members of sorted sets ({shard=, key=} each) newer than the
+-- group expiry, dropping older ones first unless dry_run, calling
+-- add(members) with each page. The first FIRST_PAGE members of up to
+-- SETS_PER_TRIP sets of a shard come in one round trip (many labels of
+-- a few connections each), bigger sets page on (a dry run from the rank
+-- of its first live member).
 local function read_sets(sets, dry_run, add)
-  local cutoff = layer.cutoff()
-  local by_shard = {}
+  local cutoff, by_shard = layer.cutoff(), {}
   for _, s in ipairs(sets) do
     by_shard[s.shard] = by_shard[s.shard] or {}
     table.insert(by_shard[s.shard], s.key)
   end
-  for shard, keys in pairs(by_shard) do
-    local cmds = {}
-    for _, key in ipairs(keys) do
-      if dry_run then
-        cmds[#cmds + 1] = { "ZRANGEBYSCORE", key, "(" .. cutoff, "+inf" }
-      else
-        cmds[#cmds + 1] = { "ZREMRANGEBYSCORE", key, 0, cutoff }
-        cmds[#cmds + 1] = { "ZRANGE", key, 0, -1 }
+  local order = {}
+  for i in pairs(by_shard) do order[#order + 1] = i end
+  table.sort(order)
+  for _, shard in ipairs(order) do
+    local keys = by_shard[shard]
+    for from = 1, #keys, SETS_PER_TRIP do
+      local cmds, chunk = {}, table.move(keys, from,
+        math.min(from + SETS_PER_TRIP - 1, #keys), 1, {})
+      for _, key in ipairs(chunk) do
+        if dry_run then
+          cmds[#cmds + 1] = { "ZCOUNT", key, "-inf", cutoff }
+          cmds[#cmds + 1] = { "ZRANGEBYSCORE", key, "(" .. cutoff, "+inf",
+            "LIMIT", 0, FIRST_PAGE }
+        else
+          cmds[#cmds + 1] = { "ZREMRANGEBYSCORE", key, 0, cutoff }
+          cmds[#cmds + 1] = { "ZRANGE", key, 0, FIRST_PAGE - 1 }
+        end
       end
-    end
-    local replies = pipeline(shard, cmds, "nothing sent")
-    local step = dry_run and 1 or 2
-    for k = step, #replies, step do
-      add(replies[k])
-      replies[k] = false
+      local replies = pipeline(shard, cmds, "nothing sent")
+      for j, key in ipairs(chunk) do
+        local list = replies[2 * j]
+        replies[2 * j] = false
+        read_pages(shard, key, list, dry_run and replies[2 * j - 1] or 0, FIRST_PAGE, add)
+      end
     end
   end
 end
 
+-- The target of a process key, created on its first channel.
+local function new_key(t, name, channel)
+  local pkey, shard = layer.process_key(channel)
+  local s = t.shards[shard]
+  if s == nil then
+    s = { keys = {}, count = 0 }
+    t.shards[shard] = s
+  end
+  local key = { key = pkey, channels = {}, n = 0, shard = s, index = shard,
+    parts = {}, bytes = 0, spilled = 0 }
+  s.keys[#s.keys + 1] = key
+  t.keys = t.keys + 1
+  return key
+end
+
+-- Default layer, all at once: write what the process keys' messages
+-- hold so far (the msgpack of their channel names) to a scratch key
+-- each, on the key's shard, and forget it. send_keys adds the message
+-- from there; a scratch key lives SCRATCH_TTL s, so one left by a kill
+-- goes away.
+local function spill(t)
+  local by_shard = {}
+  for _, i in ipairs(shard_list(t)) do
+    local cmds, checks = {}, {}
+    for _, k in ipairs(t.shards[i].keys) do
+      if #k.parts > 0 then
+        if k.scratch == nil then
+          t.nscratch = t.nscratch + 1
+          k.scratch = ("venueless:send:%s:%d"):format(t.token, t.nscratch)
+          t.scratch[i] = t.scratch[i] or {}
+          table.insert(t.scratch[i], k.scratch)
+        end
+        for _, part in ipairs(k.parts) do
+          k.spilled = k.spilled + #part
+          cmds[#cmds + 1] = { "APPEND", k.scratch, part }
+        end
+        checks[#cmds] = k
+        cmds[#cmds + 1] = { "EXPIRE", k.scratch, SCRATCH_TTL }
+        k.parts, k.bytes = {}, 0
+      end
+    end
+    by_shard[i] = { cmds, checks }
+  end
+  t.buffered = 0
+  for _, i in ipairs(shard_list(t)) do
+    local c = by_shard[i]
+    local replies = pipeline(i, c[1], "nothing sent")
+    for n, k in pairs(c[2]) do
+      if replies[n] ~= k.spilled then
+        core.fail(("redis shard %d: scratch key %s expired during the send; nothing sent")
+          :format(i, k.scratch), "ERR")
+      end
+    end
+  end
+end
+
+-- The add of a default-layer send all at once (or a dry run): group each
+-- batch by process key and keep only the msgpack of the names (spilled
+-- to Redis beyond BUFFER_BYTES), never the names themselves.
+local function stream_default(t, seen, dry_run)
+  local names, find, sub, body = {}, string.find, string.sub, layer.channels_body
+  return function(list)
+    local touched = {}
+    for k = 1, #list do
+      local ch = list[k]
+      if seen == nil or not seen[ch] then
+        if seen then seen[ch] = true end
+        local b = find(ch, "!", 1, true)
+        local name = b and sub(ch, 1, b) or ch
+        local key = names[name]
+        if key == nil then
+          key = new_key(t, name, ch)
+          names[name] = key
+        end
+        key.n = key.n + 1
+        if dry_run then
+          key.shard.count = key.shard.count + 1
+          t.channels = t.channels + 1
+        else
+          local batch = key.batch
+          if batch == nil then
+            batch = {}
+            key.batch = batch
+            touched[#touched + 1] = key
+          end
+          batch[#batch + 1] = ch
+        end
+      end
+    end
+    for _, key in ipairs(touched) do
+      local part, n = body(key.batch), #key.batch
+      key.parts[#key.parts + 1] = part
+      key.bytes, t.buffered = key.bytes + #part, t.buffered + #part
+      key.shard.count = key.shard.count + n
+      t.channels = t.channels + n
+      key.batch = nil
+    end
+    if t.buffered > BUFFER_BYTES then spill(t) end
+  end
+end
+
+-- Delete the scratch keys of a send that stopped (best effort: a shard
+-- that does not answer, or a second Ctrl-C, lets them expire).
+local function drop_scratch(t)
+  for i, keys in pairs(t.scratch or {}) do
+    local conn = redis.conn(i)
+    for first = 1, #keys, 1000 do
+      pcall(conn.pipeline, conn,
+        { { "DEL", table.unpack(keys, first, math.min(first + 999, #keys)) } },
+        layer.redis_opts)
+    end
+  end
+  t.scratch = {}
+end
+
 -- The targets of a send: for the default layer, process keys with their
--- channels grouped by shard; for pub/sub, channels by shard.
--- groups: group names ("version.L"); channels: channel names.
-local function collect(groups, channels, opts)
+-- channels grouped by shard; for pub/sub, channels by shard. Sent all at
+-- once on the default layer (no interval), the channels are not kept:
+-- each key has n channels and the msgpack of their names (parts, then a
+-- scratch key). groups: group names ("version.L"); channels: channel
+-- names; disjoint: no channel is in two of the groups (label groups: a
+-- server process has one label), so none is remembered to skip repeats.
+local function collect(groups, channels, opts, disjoint)
   local pubsub = layer.use_pubsub(opts)
-  local t = { shards = {}, channels = 0, keys = 0, pubsub = pubsub }
+  local t = { shards = {}, channels = 0, keys = 0, pubsub = pubsub, buffered = 0,
+    scratch = {}, nscratch = 0, token = require("venueless.crypto").hex(
+      require("venueless.crypto").random_bytes(8)) }
   local shards, keys, shard_for = t.shards, {}, redis.shard_for
-  local process_name, process_key = layer.process_name, layer.process_key
+  local process_name = layer.process_name
   -- Members of one set are unique; dedupe only across sets.
-  local seen = (#groups + #channels > 1) and {} or nil
+  local seen = (#groups + #channels > 1 and not disjoint) and {} or nil
+  t.streamed = not pubsub and (opts.dry_run or (tonumber(opts.interval) or 0) == 0)
 
   local function add_pubsub(list)
     for _, channel in ipairs(list) do
       if seen == nil or not seen[channel] then
         if seen then seen[channel] = true end
-        local shard = shard_for(channel)
-        local s = shards[shard]
-        if s == nil then
-          s = { channels = {}, count = 0 }
-          shards[shard] = s
-        end
-        s.count = s.count + 1
-        s.channels[s.count] = channel
         t.channels = t.channels + 1
+        if not opts.dry_run then
+          local shard = shard_for(channel)
+          local s = shards[shard]
+          if s == nil then
+            s = { channels = {}, count = 0 }
+            shards[shard] = s
+          end
+          s.count = s.count + 1
+          s.channels[s.count] = channel
+        end
       end
     end
   end
@@ -221,16 +405,8 @@ local function collect(groups, channels, opts)
         local name = process_name(channel)
         local key = keys[name]
         if key == nil then
-          local pkey, shard = process_key(channel)
-          local s = shards[shard]
-          if s == nil then
-            s = { keys = {}, count = 0 }
-            shards[shard] = s
-          end
-          key = { key = pkey, channels = {}, n = 0, shard = s }
+          key = new_key(t, name, channel)
           keys[name] = key
-          s.keys[#s.keys + 1] = key
-          t.keys = t.keys + 1
         end
         key.n = key.n + 1
         key.channels[key.n] = channel
@@ -240,7 +416,8 @@ local function collect(groups, channels, opts)
     end
   end
 
-  local add = pubsub and add_pubsub or add_default
+  local add = pubsub and add_pubsub
+    or t.streamed and stream_default(t, seen, opts.dry_run) or add_default
   local sets = {}
   for _, g in ipairs(groups) do
     if pubsub then
@@ -250,17 +427,15 @@ local function collect(groups, channels, opts)
       sets[#sets + 1] = { shard = shard, key = key }
     end
   end
-  read_sets(sets, opts.dry_run, add)
-  add(channels)
+  local ok, err = pcall(function()
+    read_sets(sets, opts.dry_run, add)
+    if #channels > 0 then add(channels) end
+  end)
+  if not ok then
+    drop_scratch(t)
+    error(err, 0)
+  end
   return t
-end
-
--- Shard indices of a target set, ascending.
-local function shard_list(t)
-  local list = {}
-  for i in pairs(t.shards) do list[#list + 1] = i end
-  table.sort(list)
-  return list
 end
 
 -- Make sure every shard we will write to answers before sending anything.
@@ -295,47 +470,76 @@ local function check_reply(i, reply)
   return reply
 end
 
+-- The EVAL that adds the messages of keys (process key targets with
+-- their parts and scratch key), at now.
+local function add_parts_command(keys, message, now)
+  local names, args = {}, { #keys }
+  for n, k in ipairs(keys) do
+    names[n] = k.key
+    args[3 * n - 1], args[3 * n], args[3 * n + 1] =
+      layer.stored_head(message, k.n), k.tail, ""
+  end
+  for n, k in ipairs(keys) do
+    if k.scratch then
+      names[#names + 1] = k.scratch
+      args[3 * n + 1] = ("%d:%d"):format(#names, k.spilled)
+    end
+  end
+  local cmd = { "EVAL", layer.SEND_PARTS_SCRIPT, #names }
+  table.move(names, 1, #names, #cmd + 1, cmd)
+  table.move(args, 1, #args, #cmd + 1, cmd)
+  cmd[#cmd + 1] = layer.capacity
+  cmd[#cmd + 1] = now
+  cmd[#cmd + 1] = layer.expiry
+  return cmd
+end
+
 -- Default layer, all at once: one EVAL per batch of process keys, all
--- batches of a shard in one pipelined pass.
+-- batches of a shard in one pipelined pass. A key's message is its head,
+-- what its scratch key holds and the rest of its parts.
 local function send_keys(i, s, message, result)
   local cmds, batches, batch, bytes = {}, {}, nil, 0
   local now = core.time()
   local function flush()
-    local keys, messages = {}, {}
-    for n, k in ipairs(batch) do keys[n], messages[n] = k.key, k.message end
-    cmds[#cmds + 1] = layer.add_command(keys, messages, now)
+    cmds[#cmds + 1] = add_parts_command(batch, message, now)
     batches[#batches + 1] = batch
     batch = nil
   end
   for _, k in ipairs(s.keys) do
-    k.message = layer.stored(message, k.channels)
-    if batch and (#batch >= BATCH_KEYS or bytes + #k.message > BATCH_BYTES) then
+    k.tail = table.concat(k.parts)
+    k.parts = nil
+    if batch and (#batch >= BATCH_KEYS or bytes + #k.tail > BATCH_BYTES) then
       flush()
     end
     if batch == nil then batch, bytes = {}, 0 end
     batch[#batch + 1] = k
-    bytes = bytes + #k.message
+    bytes = bytes + #k.tail
   end
   if batch then flush() end
   local replies, msg, code, lost = try_pipeline(i, cmds)
   for b, keys in ipairs(batches) do
     local reply = replies[b]
-    local over = {}
+    local over, gone = {}, {}
     if reply ~= nil then
-      for _, idx in ipairs(check_reply(i, reply)) do over[idx] = true end
+      check_reply(i, reply)
+      for _, idx in ipairs(reply[1]) do over[idx] = true end
+      for _, idx in ipairs(reply[2]) do gone[idx] = true end
     end
     for idx, k in ipairs(keys) do
       if reply == nil and b <= #replies + lost then
-        result.unconfirmed = result.unconfirmed + #k.channels
-      elseif reply == nil then
-        result.unsent = result.unsent + #k.channels
+        result.unconfirmed = result.unconfirmed + k.n
+      elseif reply == nil or gone[idx] then
+        result.unsent = result.unsent + k.n
+        if gone[idx] and msg == nil then
+          msg, code = ("scratch key %s expired during the send"):format(k.scratch), "ERR"
+        end
       elseif over[idx] then
         result.over_capacity = result.over_capacity + 1
-        result.over_capacity_channels = result.over_capacity_channels + #k.channels
+        result.over_capacity_channels = result.over_capacity_channels + k.n
       else
-        result.sent = result.sent + #k.channels
+        result.sent = result.sent + k.n
       end
-      k.message = nil
+      k.tail = nil
     end
   end
   return msg, code
@@ -438,7 +642,7 @@ end
 -- shards (written to), failed ({shard=, message=} per failed shard).
 -- A failure after the start raises with the partial result in err.result.
 local function send(groups, channels, message, opts, labels)
-  local t = collect(groups, channels, opts)
+  local t = collect(groups, channels, opts, labels ~= nil)
   local result = { type = message.type, labels = labels, channels = t.channels,
     process_keys = not t.pubsub and t.keys or nil, sent = 0, unsent = 0,
     unconfirmed = 0,
@@ -450,9 +654,10 @@ local function send(groups, channels, message, opts, labels)
     result.sent = t.channels
     return result
   end
-  ping_all(t)
   local interval = tonumber(opts.interval) or 0
   local ok, err = pcall(function()
+    ping_all(t)
+    t.started = true
     if interval > 0 then
       return send_staggered(t, message, interval, result, opts.quiet)
     end
@@ -472,6 +677,8 @@ local function send(groups, channels, message, opts, labels)
       end
     end
   end)
+  if not ok or #result.failed > 0 then drop_scratch(t) end
+  if not ok and not t.started then error(err, 0) end
   if not ok then
     if interval == 0 and (t.inflight or 0) > 0 then
       -- Stopped inside a shard's pass: what it did not account for may
