@@ -10,6 +10,8 @@ shards=${CONN_SHARDS:-1}
 vl_redis_start "$shards"
 V=$VENUELESS
 H="python3 $TOP_SRCDIR/tests/connections-helper.py"
+# This file runs longer than a label's 60 s on a loaded machine.
+export VL_LABEL_TTL=3600
 P=venueless:0:asgi:
 
 # reg FILE LABEL PROCS CONNS [helper options]: register websockets.

@@ -34,6 +34,12 @@ import socket
 import struct
 import sys
 import time
+
+# A live server refreshes its label key every few seconds with a 60 s
+# expiry; the helper sets it once, so a test that runs longer than that
+# on a loaded machine asks for more (VL_LABEL_TTL) rather than see its
+# labels die between two snapshots.
+LABEL_TTL = int(os.environ.get("VL_LABEL_TTL", "60"))
 import urllib.parse
 
 PREFIX = "venueless:0:asgi:"
@@ -282,7 +288,7 @@ def register(out, label, procs, conns, pubsub=False, stale_members=0):
     cmds.append(("EXPIRE", key, 86400))
     rs[kshard].pipeline(cmds)
     rs[0].pipeline([("HINCRBY", "connections", label, conns),
-                    ("SETEX", "connections:" + label, 60, "exists")])
+                    ("SETEX", "connections:" + label, LABEL_TTL, "exists")])
     with open(out, "w") as f:
         json.dump({"label": label, "pubsub": pubsub, "channels": channels,
                    "stale": stale, "group_key": key, "group_shard": kshard,
