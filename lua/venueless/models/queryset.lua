@@ -143,10 +143,14 @@ function methods.sql(qs)
   return s, params
 end
 
+local READ = { nulls = false }
+
 function methods.list(qs)
   local d = state[qs]
   local s, params = sql.select(d)
-  local r = db.query({ json = true }, s, table.unpack(params, 1, params.n))
+  -- jsonb as text (sql.wrap's objects decode a field when it is read),
+  -- NULL columns left out of the rows
+  local r = db.query(READ, s, table.unpack(params, 1, params.n))
   local out = {}
   for i, row in ipairs(r) do out[i] = sql.wrap(d, row) end
   return out
@@ -163,8 +167,15 @@ local EACH_BATCH = 1000
 function methods.each(qs)
   local d = state[qs]
   local s, params = sql.select(d)
-  local it, st, _, close = db.rows({ json = true, batch = EACH_BATCH }, s,
+  local it, st, _, close = db.rows({ batch = EACH_BATCH, nulls = false }, s,
     table.unpack(params, 1, params.n))
+  if not d.related then	-- the common case, one call less per row
+    local wrap = d.cls._wrap
+    return function()
+      local row = it(st)
+      if row ~= nil then return wrap(row, "", true, true) end
+    end, nil, nil, close
+  end
   local wrap = sql.wrap
   return function()
     local row = it(st)
