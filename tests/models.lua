@@ -383,6 +383,27 @@ test("each streams many rows in bounded memory and stops early", function()
   eq(20000, User:filter({ world_id = "mod2" }):count(), "the connection works after a break")
 end)
 
+test("each runs the collector in generational mode and restores the mode after, on break and on error", function()
+  local function mode()	-- the current mode, left as it was
+    local m = collectgarbage("incremental")
+    collectgarbage(m)
+    return m
+  end
+  eq("incremental", mode())
+  local inside
+  for _ in User:filter({ world_id = "mod1" }):each() do inside = mode() end
+  eq("generational", inside)
+  eq("incremental", mode(), "after the last row")
+  for _ in User:filter({ world_id = "mod1" }):each() do break end
+  eq("incremental", mode(), "after a break")
+  ok(not pcall(function() for _ in User:filter({ world_id = "mod1" }):each() do error("x") end end))
+  eq("incremental", mode(), "after an error")
+  collectgarbage("generational")
+  for _ in User:filter({ world_id = "mod1" }):each() do end
+  eq("generational", mode(), "a generational caller keeps its mode")
+  collectgarbage("incremental")
+end)
+
 test("each: a failure in a later batch raises; a break inside a transaction keeps it", function()
   local Q = require "venueless.models.queryset"
   -- 1 / 0 at the 1500th row of the scan, in insertion order ('b1500' of the 20000 above)

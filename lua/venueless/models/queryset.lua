@@ -164,23 +164,45 @@ local EACH_BATCH = 1000
 -- cursor (db.rows' batch), so memory stays bounded; leaving the loop
 -- early closes it. The connection is busy meanwhile: fetch relations with
 -- select_related.
+--
+-- While the loop runs the collector is in generational mode (the mode
+-- before it is restored at the end, on break or error): nearly every
+-- object the loop makes dies young, and the incremental collector's
+-- sweeps of the whole heap cost a third of the loop's CPU time (user CPU
+-- over 300,000 rows: 2.1 s incremental, 1.45 s generational).
 function methods.each(qs)
   local d = state[qs]
   local s, params = sql.select(d)
   local it, st, _, close = db.rows({ batch = EACH_BATCH, nulls = false }, s,
     table.unpack(params, 1, params.n))
+  local mode = collectgarbage("generational")
+  local function restore()
+    if mode then
+      collectgarbage(mode)
+      mode = nil
+    end
+  end
+  local closing = setmetatable({}, { __close = function(_, err)
+    restore()
+    getmetatable(close).__close(close, err)
+  end })
+  local next_row
   if not d.related then	-- the common case, one call less per row
     local wrap = d.cls._wrap
-    return function()
+    next_row = function()
       local row = it(st)
       if row ~= nil then return wrap(row, "", true, true) end
-    end, nil, nil, close
+      restore()
+    end
+  else
+    local wrap = sql.wrap
+    next_row = function()
+      local row = it(st)
+      if row ~= nil then return wrap(d, row) end
+      restore()
+    end
   end
-  local wrap = sql.wrap
-  return function()
-    local row = it(st)
-    if row ~= nil then return wrap(d, row) end
-  end, nil, nil, close
+  return next_row, nil, nil, closing
 end
 
 local function scalar(s, params)
