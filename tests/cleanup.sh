@@ -166,7 +166,7 @@ echo "whole run: $T ms"
 vl_probe_start
 vl_psql -c "alter role venueless set client_connection_check_interval = 20" >/dev/null
 NONE=0 ALL=0 INSIDE=0
-span=$((T * 12 / 10 + 1))
+span=$((T * 15 / 10 + 1))	# a kill in the COMMIT ends it too
 for i in $(seq 1 50); do
 	fresh
 	delay=$(awk -v r="$(od -An -N2 -tu2 /dev/urandom)" -v s="$span" 'BEGIN { printf "%.3f", r % s / 1000 }')
