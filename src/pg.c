@@ -100,6 +100,7 @@ struct cursor {
 	int		 row, nrows;	/* the next row of the current batch */
 	int		 last;		/* the current batch was the last */
 	int		 inflight;	/* the next FETCH is sent */
+	int		 nonull;	/* NULL columns left out of rows */
 	char		 old[64];
 	double		 t0;		/* sent at, for db.trace */
 };
@@ -109,6 +110,7 @@ struct qopts {
 	lua_Integer	 timeout;	/* ms, -1 for none */
 	lua_Integer	 batch;		/* db.rows: rows per FETCH, 0 for none */
 	int		 json;
+	int		 nonull;	/* opts.nulls = false: NULLs left out */
 	int		 decode;	/* stack index of json.decode or 0 */
 	const char	*sql;
 	int		 n;		/* parameters, -1 for the simple protocol */
@@ -871,11 +873,13 @@ aux_args(lua_State *L, struct conn *c, struct qopts *o, int simple)
 
 	o->timeout = -1;
 	o->batch = 0;
-	o->json = o->decode = 0;
+	o->json = o->decode = o->nonull = 0;
 	if (lua_type(L, 1) == LUA_TTABLE) {
 		base = 2;
 		o->json = lua_getfield(L, 1, "json") != LUA_TNIL &&
 		    lua_toboolean(L, -1);
+		o->nonull = lua_getfield(L, 1, "nulls") != LUA_TNIL &&
+		    !lua_toboolean(L, -1);
 		if (lua_getfield(L, 1, "timeout") != LUA_TNIL) {
 			if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
 				luaL_argerror(L, 1, "timeout must be a "
@@ -889,7 +893,7 @@ aux_args(lua_State *L, struct conn *c, struct qopts *o, int simple)
 				    "integer (rows)");
 			o->batch = lua_tointeger(L, -1);
 		}
-		lua_pop(L, 3);
+		lua_pop(L, 4);
 	}
 	o->sql = luaL_checklstring(L, base, &len);
 	if (strlen(o->sql) != len)
@@ -951,15 +955,21 @@ aux_pushvalue(lua_State *L, const PGresult *res, int r, int f, int decode)
 	}
 }
 
-/* Push row r as a table keyed by column name (names at colidx or fresh). */
+/*
+ * Push row r as a table keyed by column name (names at colidx or fresh);
+ * nonull: NULL columns left out (they read as nil, and the table is
+ * smaller: a model row has several).
+ */
 static void
 aux_pushrow(lua_State *L, const PGresult *res, int r, int colidx,
-    int decode)
+    int decode, int nonull)
 {
 	int	 f, nf = pq.PQnfields(res);
 
 	lua_createtable(L, 0, nf);
 	for (f = 0; f < nf; f++) {
+		if (nonull && pq.PQgetisnull(res, r, f))
+			continue;
 		if (colidx != 0)
 			lua_rawgeti(L, colidx, f + 1);
 		else
@@ -984,7 +994,7 @@ aux_pushnames(lua_State *L, const PGresult *res)
 
 /* Push a whole result: rows, columns, count. */
 static void
-aux_pushresult(lua_State *L, const PGresult *res, int decode)
+aux_pushresult(lua_State *L, const PGresult *res, int decode, int nonull)
 {
 	int	 r, nr = pq.PQntuples(res), cols;
 
@@ -992,7 +1002,7 @@ aux_pushresult(lua_State *L, const PGresult *res, int decode)
 	aux_pushnames(L, res);
 	cols = lua_gettop(L);
 	for (r = 0; r < nr; r++) {
-		aux_pushrow(L, res, r, cols, decode);
+		aux_pushrow(L, res, r, cols, decode, nonull);
 		lua_rawseti(L, -3, r + 1);
 	}
 	lua_setfield(L, -2, "columns");
@@ -1136,7 +1146,7 @@ lpg_query(lua_State *L)
 		aux_trace(L, c, o.sql, o.n, o.vals, t0, 1);
 		return aux_raisesql(L, c, o.sql);
 	}
-	aux_pushresult(L, b->res, o.decode);
+	aux_pushresult(L, b->res, o.decode, o.nonull);
 	pq.PQclear(b->res);
 	b->res = NULL;
 	aux_trace(L, c, o.sql, o.n, o.vals, t0, 0);
@@ -1314,7 +1324,8 @@ aux_nextsingle(lua_State *L, struct cursor *cur, struct box *b, int decode)
 	b->res = aux_next(c);
 	st = b->res != NULL ? (int)pq.PQresultStatus(b->res) : -1;
 	if (st == PGRES_SINGLE_TUPLE && !c->intr) {
-		aux_pushrow(L, b->res, 0, aux_columns(L, b->res), decode);
+		aux_pushrow(L, b->res, 0, aux_columns(L, b->res), decode,
+		    cur->nonull);
 		pq.PQclear(b->res);
 		b->res = NULL;
 		return 1;
@@ -1381,7 +1392,7 @@ aux_nextbatched(lua_State *L, struct cursor *cur, struct box *b,
 		failed = 1;
 	else if (cur->row < cur->nrows) {
 		aux_pushrow(L, b->res, cur->row++, aux_columns(L, b->res),
-		    decode);
+		    decode, cur->nonull);
 		return 1;
 	}
 	pq.PQclear(b->res);
@@ -1458,6 +1469,7 @@ lpg_rows(lua_State *L)
 	memset(cur, 0, sizeof *cur);
 	cur->c = c;
 	cur->batch = (int)o.batch;
+	cur->nonull = o.nonull;
 	luaL_setmetatable(L, VL_PGCURSOR);
 	idx = lua_gettop(L);
 	lua_pushvalue(L, lua_upvalueindex(1));

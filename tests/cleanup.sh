@@ -3,7 +3,11 @@
 # 6 h / 24 h, untracked views deleted, tokens and invites 90 days after
 # expiry, roulette requests, expired stored files with their files,
 # sessions), --dry-run, silence, the lock, the DigitalSamba note, and
-# kill -9 at random moments: either nothing changed or everything did.
+# kill -9 at 50 random moments of a run over a large database (tens of
+# thousands of views, sessions, tokens and invites): either nothing
+# changed or everything did, and a good share of the kills landed inside
+# the transaction after it had written (a probe reads pg_stat_activity
+# just before each kill).
 . "$(dirname "$0")/lib.sh"
 vl_pg_start
 vl_redis_start
@@ -126,14 +130,19 @@ vl_psql -c "select pg_terminate_backend($HPID)" >/dev/null
 wait "$locker" 2>/dev/null
 vl_exit 0 "$V" cleanup --lock-timeout 0
 
-# kill -9 at random moments on a big database (a run of ~0.5 s)
+# kill -9 at random moments on a big database
 vl_psql -c "insert into core_roomview (start, \"end\", room_id, user_id)
     select now() - interval '7 hours', case when i % 2 = 0 then now() end,
-      case when i % 3 = 0 then '$RN'::uuid else '$R'::uuid end, '$U' from generate_series(1, 30000) i" \
+      case when i % 3 = 0 then '$RN'::uuid else '$R'::uuid end, '$U' from generate_series(1, 40000) i" \
     -c "insert into core_worldview (start, \"end\", user_id, world_id)
     select now() - interval '25 hours', null, '$U', case when i % 2 = 0 then 'nt' else 'cw' end
-      from generate_series(1, 18000) i" \
-    -c "insert into django_session select 's' || i, 'x', now() - interval '1 day' from generate_series(1, 18000) i" >/dev/null
+      from generate_series(1, 20000) i" \
+    -c "insert into django_session select 's' || i, 'x', now() - interval '1 day' from generate_series(1, 20000) i" \
+    -c "insert into core_shorttoken (expires, short_token, long_token, world_id)
+    select now() - interval '91 days', 'k' || i, 'jwt', 'cw' from generate_series(1, 10000) i" \
+    -c "insert into core_anonymousinvite (short_token, expires, room_id, world_id)
+    select 'a' || i, now() - interval '91 days', '$R', 'cw' from generate_series(1, 10000) i" \
+    -c "analyze" >/dev/null
 gone() {
 	vl_wait_for sh -c "[ \$(psql -X -At -c \"select count(*) from pg_stat_activity where application_name like 'venueless%'\") = 0 ]"
 }
@@ -150,19 +159,31 @@ T=$(($(ms) - t))
 S1=$(snap)
 echo "whole run: $T ms"
 [ "$S1" != "$S0" ] || vl_fail "the big cleanup changed nothing"
-NONE=0 ALL=0
-span=$((T * 12 / 10 + 1))
-for i in $(seq 1 20); do
+# The run's session just before the kill: -1 none (not connected yet, or
+# gone), 0 idle, 1 in a transaction, 2 in a transaction that wrote. The
+# server notices the lost client within 20 ms and ends the statement (or
+# COMMIT) there, rather than finishing it and rolling back at the end.
+vl_probe_start
+vl_psql -c "alter role venueless set client_connection_check_interval = 20" >/dev/null
+NONE=0 ALL=0 INSIDE=0
+span=$((T * 15 / 10 + 1))	# a kill in the COMMIT ends it too
+for i in $(seq 1 50); do
 	fresh
 	delay=$(awk -v r="$(od -An -N2 -tu2 /dev/urandom)" -v s="$span" 'BEGIN { printf "%.3f", r % s / 1000 }')
 	"$V" cleanup >/dev/null 2>&1 &
 	pid=$!
 	sleep "$delay"
+	vl_probe "select coalesce(max(case when backend_xid is not null then 2
+	    when xact_start is not null then 1 else 0 end), -1)
+	    from pg_stat_activity where application_name = 'venueless cleanup'"
+	case "$VL_PROBED" in -1|0|1|2) ;; *) vl_fail "probe: $VL_PROBED" ;; esac
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	gone
 	s=$(snap)
-	if [ "$s" = "$S0" ]; then NONE=$((NONE + 1))
+	if [ "$s" = "$S0" ]; then
+		NONE=$((NONE + 1))
+		[ "$VL_PROBED" != 2 ] || INSIDE=$((INSIDE + 1))
 	elif [ "$s" = "$S1" ]; then ALL=$((ALL + 1))
 	else
 		echo "$s" | tr ' ' '\n' >"$VL_TMP/s"; echo "$S1" | tr ' ' '\n' >"$VL_TMP/s1"
@@ -170,5 +191,7 @@ for i in $(seq 1 20); do
 		vl_fail "killed after $delay s: half done"
 	fi
 done
-echo "killed: $NONE times nothing, $ALL times everything"
+echo "50 kills: $NONE times nothing ($INSIDE of them inside the transaction after it wrote), $ALL times everything"
+[ "$NONE" -gt 0 ] && [ "$ALL" -gt 0 ] || vl_fail "the kills missed one of the outcomes"
+[ "$INSIDE" -ge 10 ] || vl_fail "only $INSIDE of 50 kills landed inside the transaction (want 10)"
 echo "cleanup: ok"

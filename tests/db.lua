@@ -60,6 +60,28 @@ test("json and jsonb decoded (needs venueless.json)", function()
   eq(7, row.k)
 end)
 
+test("nulls = false leaves NULL columns out of the rows (query, rows, rows with batch)", function()
+  local sql = [[select i, case when i % 2 = 0 then 'x' end s, null::jsonb j, false f
+    from generate_series(1, 5) i order by i]]
+  local function check(row)
+    eq(nil, rawget(row, "j"))
+    eq(false, row.f)
+    if row.i % 2 == 0 then eq("x", row.s) else eq(nil, rawget(row, "s")) end
+    local n = 0
+    for _ in pairs(row) do n = n + 1 end
+    eq(row.i % 2 == 0 and 3 or 2, n)
+  end
+  local r = db.query({ nulls = false }, sql)
+  eq(5, #r)
+  eq({ "i", "s", "j", "f" }, r.columns)
+  for _, row in ipairs(r) do check(row) end
+  local n = 0
+  for row in db.rows({ nulls = false }, sql) do check(row); n = n + 1 end
+  for row in db.rows({ nulls = false, batch = 2 }, sql) do check(row); n = n + 1 end
+  eq(10, n)
+  ok(rawequal(db.query({ nulls = true }, sql)[1].j, db.NULL), "nulls = true is the default")
+end)
+
 test("table parameters become json (needs venueless.json)", function()
   local r = db.query("select $1::jsonb->>'a' a, $2::jsonb->>1 b",
     { a = "x" }, { 10, 20 })

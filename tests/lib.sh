@@ -165,6 +165,21 @@ vl_wait_for() {
 	vl_fail "timed out waiting for: $*"
 }
 
+# A psql session kept open on the postgres database, so that a test can
+# ask the server something at a chosen moment within a few ms (a new psql
+# takes tens): vl_probe_start once, then vl_probe SQL sets $VL_PROBED to
+# the first line of the answer (an error's text on failure).
+vl_probe_start() {
+	rm -f "$VL_TMP/probe.in" "$VL_TMP/probe.out"
+	mkfifo "$VL_TMP/probe.in" "$VL_TMP/probe.out" || vl_fail "mkfifo"
+	psql -X -At -d postgres <"$VL_TMP/probe.in" >"$VL_TMP/probe.out" 2>&1 &
+	exec 8>"$VL_TMP/probe.in" 9<"$VL_TMP/probe.out"
+}
+vl_probe() {
+	printf '%s;\n' "$1" >&8
+	read -r VL_PROBED <&9 || vl_fail "the probe session ended"
+}
+
 # Assertions. Each prints what differed and exits 1.
 vl_eq() {	# vl_eq EXPECTED ACTUAL [WHAT]
 	[ "$1" = "$2" ] || vl_fail "${3:-value}: expected [$1], got [$2]"

@@ -383,6 +383,27 @@ test("each streams many rows in bounded memory and stops early", function()
   eq(20000, User:filter({ world_id = "mod2" }):count(), "the connection works after a break")
 end)
 
+test("each runs the collector in generational mode and restores the mode after, on break and on error", function()
+  local function mode()	-- the current mode, left as it was
+    local m = collectgarbage("incremental")
+    collectgarbage(m)
+    return m
+  end
+  eq("incremental", mode())
+  local inside
+  for _ in User:filter({ world_id = "mod1" }):each() do inside = mode() end
+  eq("generational", inside)
+  eq("incremental", mode(), "after the last row")
+  for _ in User:filter({ world_id = "mod1" }):each() do break end
+  eq("incremental", mode(), "after a break")
+  ok(not pcall(function() for _ in User:filter({ world_id = "mod1" }):each() do error("x") end end))
+  eq("incremental", mode(), "after an error")
+  collectgarbage("generational")
+  for _ in User:filter({ world_id = "mod1" }):each() do end
+  eq("generational", mode(), "a generational caller keeps its mode")
+  collectgarbage("incremental")
+end)
+
 test("each: a failure in a later batch raises; a break inside a transaction keeps it", function()
   local Q = require "venueless.models.queryset"
   -- 1 / 0 at the 1500th row of the scan, in insertion order ('b1500' of the 20000 above)
@@ -467,6 +488,76 @@ test("save writes the changed fields only; versioned saves publish the cache", f
   db.exec("DELETE FROM core_user WHERE id = $1", gone.id)
   gone.client_id = "x"
   fails("does not exist", gone:save())
+end)
+
+test("jsonb and arrays are decoded when first read: saves, in-place changes, listings", function()
+  local pretty = require "venueless.pretty"
+  local O = require "venueless.models.object"
+  local u = User:create({ world = W, client_id = "lazy", profile = { display_name = "Lazy" },
+    traits = { "a" }, client_state = { n = 1 } })
+  local function fresh() return User:get({ id = u.id }) end
+  -- never read: not written back, although another field is
+  local x = fresh()
+  db.exec([[UPDATE core_user SET profile = '{"display_name": "behind"}', traits = '{b}' WHERE id = $1]], u.id)
+  x.client_id = "lazy2"
+  x:save()
+  eq('{"display_name": "behind"}', one("SELECT profile::text FROM core_user WHERE id = $1", u.id))
+  eq("{b}", one("SELECT traits::text FROM core_user WHERE id = $1", u.id))
+  eq("lazy2", one("SELECT client_id FROM core_user WHERE id = $1", u.id))
+  -- read, not changed: nothing to save
+  x = fresh()
+  eq("behind", x.profile.display_name)
+  eq({ "b" }, x.traits)
+  eq(0, statements(function() x:save() end))
+  -- read and changed in place: saved, and read back after the save
+  x.traits[#x.traits + 1] = "c"
+  x.client_state.n = 2
+  x:save()
+  eq('["b", "c"]', one("SELECT to_jsonb(traits)::text FROM core_user WHERE id = $1", u.id))
+  eq(2, json.decode(one("SELECT client_state::text FROM core_user WHERE id = $1", u.id)).n)
+  eq({ "b", "c" }, x.traits)
+  eq(2, x.client_state.n)
+  eq("behind", x.profile.display_name)
+  -- assigned before it was ever read: the assigned value, not the stored text
+  x = fresh()
+  local p = { display_name = "assigned" }
+  x.profile = p
+  eq(p, x.profile)
+  x:save()
+  eq("assigned", fresh().profile.display_name)
+  -- a jsonb string or number is decoded, not left as its JSON text
+  db.exec([[UPDATE core_user SET client_state = '"plain"', profile = '7' WHERE id = $1]], u.id)
+  x = fresh()
+  eq("plain", x.client_state)
+  eq(7, x.profile)
+  db.exec([[UPDATE core_user SET client_state = '{"k": [1, {"z": null}]}', profile = '{}' WHERE id = $1]], u.id)
+  -- listings see decoded values: pairs, the row, the printer, a list's rows
+  x = fresh()
+  local seen = {}
+  for k, v in pairs(x) do seen[k] = v end
+  eq(1, seen.client_state.k[1])
+  eq("table", type(seen.traits))
+  x = fresh()
+  eq("table", type(O.row(x).client_state))
+  x = fresh()
+  local out = pretty.format(x, { color = false })
+  ok(out:find('client_state%s+= {'), out)
+  ok(not out:find('"k"', 1, true), "the printer shows tables, not JSON text: " .. out)
+  local rows = pretty.rows_of({ fresh() })
+  eq("table", type(rows[1].client_state))
+  -- each and select_related objects decode too; one changed after the loop is saved
+  local kept
+  for y in User:filter({ id = u.id }):each() do kept = y end
+  eq(1, kept.client_state.k[1])
+  kept.client_state.k[1] = 5
+  kept:save()
+  eq(5, fresh().client_state.k[1])
+  local m = Membership:create({ user = u, channel = CH })
+  local mu = Membership:filter({ id = m.id }):select_related("user"):first().user
+  eq(5, mu.client_state.k[1])
+  eq(0, statements(function() mu:save() end))
+  m:delete()
+  u:delete()
 end)
 
 test("update sets fields in one statement; versioned rows bump and publish", function()

@@ -1,9 +1,13 @@
 #!/bin/sh
-# kill -9 at random moments of clear_world_data and soft_delete_user on a
-# world that takes a second or so, and at chosen ones (inside the
-# statement, in COMMIT, held by advisory-lock triggers as in
-# tests/import_config.sh): every time the database is either as before
-# or as after a whole run, never in between.
+# kill -9 at 50 random moments of clear_world_data and soft_delete_user on
+# a large world (500 users, 20,000 chat events: the user soft-deleted is
+# the last member of a DM channel of 10,000 of them, which goes with it),
+# and at chosen ones (inside the statement, in COMMIT, held by
+# advisory-lock triggers as in tests/import_config.sh): every time the
+# database is either as before or as after a whole run, never in between.
+# Just before each kill a probe reads pg_stat_activity: a good share of
+# the kills must land after the command's transaction had written rows
+# (it had an xid) and still change nothing.
 . "$(dirname "$0")/lib.sh"
 vl_pg_start
 vl_redis_start
@@ -12,9 +16,24 @@ PATH="$(vl_pg_bindir):$PATH"
 V=$VENUELESS
 export VENUELESS_DATA_DIR="$VL_TMP/data"
 vl_exit 0 "$V" migrate
-vl_psql -v w=big -v n=100 -v e=2500 -f "$TOP_SRCDIR/tests/data/retention-world.sql" ||
+vl_psql -v w=big -v n=500 -v e=10000 -f "$TOP_SRCDIR/tests/data/retention-world.sql" ||
     vl_fail "generating the world"
 U1=$(vl_psql -c "select md5('big/u/1')::uuid")
+# DM channel 1 (user 1 its last live member): 10,000 more events, with
+# reactions and notifications, that soft_delete_user deletes with it.
+vl_psql -c "insert into core_chatevent (id, \"timestamp\", event_type, content, channel_id,
+      sender_id, edited, replaces_id)
+    select m.b + i, now() - interval '1 day', 'channel.message',
+      jsonb_build_object('type', 'text', 'body', 'dm ' || i), md5('big/dm/1')::uuid,
+      md5('big/u/' || (i % 2 + 1))::uuid, null, null
+    from (select max(id) b from core_chatevent) m, generate_series(1, 10000) i" \
+    -c "insert into core_chateventreaction (reaction, chat_event_id, sender_id)
+    select '+1', id, md5('big/u/1')::uuid from core_chatevent
+    where channel_id = md5('big/dm/1')::uuid and id % 2 = 0" \
+    -c "insert into core_chateventnotification (chat_event_id, recipient_id)
+    select id, md5('big/u/2')::uuid from core_chatevent
+    where channel_id = md5('big/dm/1')::uuid and id % 3 = 0" \
+    -c "analyze" >/dev/null || vl_fail "generating the DM channel"
 
 # Every table's count and content hash.
 snap() {
@@ -48,38 +67,65 @@ S_SOFT=$(snap)
 echo "whole runs: clear_world_data $T_clear ms, soft_delete_user $T_soft ms"
 [ "$S_SOFT" != "$S0" ] && [ "$S_CLEAR" != "$S0" ] || vl_fail "the commands changed nothing"
 
-# check WHAT: the database is as before or as after WHAT's whole run.
+# check WANT DELAY PHASE: the database is as before or as after a whole
+# run (WANT); PHASE (the probe's, below) 2 and nothing changed: the kill
+# landed inside the transaction after it had written.
 check() {
 	local s
 	gone
 	s=$(snap)
-	[ "$s" = "$S0" ] && { NONE=$((NONE + 1)); return; }
+	if [ "$s" = "$S0" ]; then
+		NONE=$((NONE + 1))
+		[ "$3" != 2 ] || INSIDE=$((INSIDE + 1))
+		return
+	fi
 	[ "$s" = "$1" ] && { ALL=$((ALL + 1)); return; }
-	vl_fail "killed after $2 s: half done"
+	vl_fail "killed after $2 s (phase $3): half done"
 }
 
-# Random moments: a delay from 0 to 1.2 times a whole run, then kill -9.
+# The command's session just before the kill: -1 none (not connected yet,
+# or gone), 0 idle, 1 in a transaction, 2 in a transaction that wrote.
+vl_probe_start
+phase() {
+	vl_probe "select coalesce(max(case when backend_xid is not null then 2
+	    when xact_start is not null then 1 else 0 end), -1)
+	    from pg_stat_activity where application_name = 'venueless $1'"
+	case "$VL_PROBED" in -1|0|1|2) ;; *) vl_fail "probe: $VL_PROBED" ;; esac
+}
+
+# Random moments: a delay from 0 to 1.5 times a whole run (a kill in the
+# COMMIT ends it too: "everything" needs one after the whole run), then kill -9.
+# The server notices the lost client within 20 ms and ends the statement
+# (or COMMIT) there, rather than finishing it and rolling back at the end:
+# the kill lands in the statement's middle on the server too, and the next
+# run need not wait for the dead one.
+vl_psql -c "alter role venueless set client_connection_check_interval = 20" >/dev/null
 for cmd in clear soft; do
-	NONE=0 ALL=0
-	eval "span=\$((T_$cmd * 12 / 10 + 1))"
+	NONE=0 ALL=0 INSIDE=0
+	eval "span=\$((T_$cmd * 15 / 10 + 1))"
 	for i in $(seq 1 50); do
 		fresh
 		delay=$(awk -v r="$(od -An -N2 -tu2 /dev/urandom)" -v s="$span" 'BEGIN { printf "%.3f", r % s / 1000 }')
 		if [ "$cmd" = clear ]; then
 			"$V" clear_world_data --yes big >/dev/null 2>&1 &
-			want=$S_CLEAR
+			want=$S_CLEAR name=clear_world_data
 		else
 			"$V" soft_delete_user "$U1" >/dev/null 2>&1 &
-			want=$S_SOFT
+			want=$S_SOFT name=soft_delete_user
 		fi
 		pid=$!
 		sleep "$delay"
+		phase $name
 		kill -9 "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
-		check "$want" "$delay"
+		check "$want" "$delay" "$VL_PROBED"
 	done
-	echo "$cmd: $NONE times nothing, $ALL times everything"
+	echo "$cmd: 50 kills: $NONE times nothing ($INSIDE of them inside the transaction after it wrote), $ALL times everything"
+	[ "$NONE" -gt 0 ] && [ "$ALL" -gt 0 ] || vl_fail "$cmd: the kills missed one of the outcomes"
+	[ "$INSIDE" -ge 10 ] || vl_fail "$cmd: only $INSIDE of 50 kills landed inside the transaction (want 10)"
 done
+# (below, a COMMIT held by a lock must go on after its client is killed)
+vl_psql -c "alter role venueless reset client_connection_check_interval" >/dev/null
 
 # Chosen moments: inside the statement (a row trigger waits on advisory
 # lock 4242) and in COMMIT (a deferred constraint trigger on 4243).

@@ -127,6 +127,10 @@ local function transaction(what, dry, fn, ...)
   end
   return model.refused(db.transaction, function(...)
     if dry then db.exec("SET TRANSACTION READ ONLY") end
+    -- The statements' estimates pass the JIT's thresholds: on a world of
+    -- 2,000 users and 40,000 events PostgreSQL spent 29.6 of the counting
+    -- statement's 31.9 s compiling it (EXPLAIN ANALYZE), for one execution.
+    db.exec("SET LOCAL jit = off")
     return fn(...)
   end, ...)
 end

@@ -14,16 +14,56 @@ local O = {}
 
 -- object -> {cls=, row= (attname -> value), dirty= (attname -> true),
 -- rel= (name -> object or false), snap= (attname -> JSON text as read),
--- saved= (whether the row exists)}
+-- saved= (whether the row exists), lazy= (whether row still holds the
+-- server's JSON text of jsonb and array fields not in decoded=)}
 local state = setmetatable({}, { __mode = "k" })
-O.state = state
+
+-- Lazy decoding: an object read by a queryset keeps its jsonb and array
+-- fields as the server's JSON text until one is read (obj.profile: that
+-- field decoded), or until anything sees the whole row (O.row, O.state,
+-- pairs: all decoded). :each() over rows whose jsonb nobody reads then
+-- decodes none. A field never read is unchanged for save (no snapshot);
+-- one read is snapshotted as before, so a change in place is saved.
+local decode = json.decode
+
+local function decode_field(s, a)
+  local text = s.row[a]
+  if text ~= nil then
+    local v, err = decode(text)
+    if v == nil then error("db: json.decode: " .. tostring(err or "failed"), 0) end
+    s.row[a] = v
+  end
+  s.decoded[a] = true
+end
+
+local function decode_all(s)
+  local decoded = s.decoded
+  for _, a in ipairs(s.cls._jsonish) do
+    if not decoded[a] then decode_field(s, a) end
+  end
+  s.lazy = false
+  return s
+end
+
+-- The state of an object, its row decoded (write.lua, schema.lua and the
+-- completer use the row as a whole); nil for anything else.
+O.state = setmetatable({}, {
+  __index = function(_, obj)
+    local s = state[obj]
+    if s and s.lazy then decode_all(s) end
+    return s
+  end,
+  __newindex = function() error("O.state is read-only", 2) end,
+})
 
 function O.is(v)
   return type(v) == "table" and state[v] ~= nil
 end
 
 function O.row(obj)
-  return state[obj].row
+  local s = state[obj]
+  if s.lazy then decode_all(s) end
+  return s.row
 end
 
 local function class(label)
@@ -37,6 +77,7 @@ local INTEGER = { AutoField = true, BigAutoField = true, IntegerField = true,
 local STRING = { CharField = true, TextField = true, UUIDField = true, DateTimeField = true,
   DateField = true, FileField = true }
 O.JSONISH = { JSONField = true, ArrayField = true }
+local JSONISH = O.JSONISH
 
 -- Raise (error(msg, 0)) unless v fits field f; key: how it was named.
 function O.check_value(cls, f, v, key)
@@ -152,6 +193,7 @@ local function indexer(cls, methods)
     local f = cls._by_key[k]
     if f then
       if f.fk and k == f.name then return forward(s, f) end
+      if s.lazy and JSONISH[f.type] and not s.decoded[f.attname] then decode_field(s, f.attname) end
       local v = s.row[f.attname]
       if type(v) == "table" and s.snap[f.attname] == nil then
         s.snap[f.attname] = json.encode(v)	-- it may be changed in place
@@ -190,13 +232,14 @@ local function newindexer(cls)
       if f.fk then s.rel[f.name] = nil end
     end
     s.dirty[f.attname] = true
+    if s.lazy then s.decoded[f.attname] = true end
   end
 end
 
 -- __pairs: the fields by attname in Django's order, NULL ones skipped.
 local function pairser(cls)
   return function(obj)
-    local i, row, fields = 0, state[obj].row, cls._meta.fields
+    local i, row, fields = 0, O.row(obj), cls._meta.fields
     return function()
       repeat
         i = i + 1
@@ -211,7 +254,7 @@ end
 -- An object's dirty, rel and snap tables are made on first use: most
 -- objects streamed by :each() are only read, so only their state and row
 -- are allocated (one metatable for all of them, no closure per object).
-local LAZY = { dirty = true, rel = true, snap = true }
+local LAZY = { dirty = true, rel = true, snap = true, decoded = true }
 local lazy_mt = {
   __index = function(s, k)
     if not LAZY[k] then return nil end
@@ -221,10 +264,11 @@ local lazy_mt = {
   end,
 }
 
--- A new object of cls over row; saved: whether it is in the database.
-function O.make(cls, row, saved)
+-- A new object of cls over row; saved: whether it is in the database;
+-- lazy: row holds its jsonb and array fields as JSON text.
+function O.make(cls, row, saved, lazy)
   local obj = {}
-  state[obj] = setmetatable({ cls = cls, row = row, saved = saved }, lazy_mt)
+  state[obj] = setmetatable({ cls = cls, row = row, saved = saved, lazy = lazy or false }, lazy_mt)
   return setmetatable(obj, cls._object_mt)
 end
 
@@ -339,16 +383,23 @@ function O.class(md, name, ext)
   }
   -- A result row (db.NULL for NULL) as a saved object; prefix: the
   -- select_related column prefix; own: the row holds exactly the fields
-  -- by attname and may become the object's (NULLs cleared in place).
-  local attnames, keys, NULL = {}, {}, db.NULL
-  for i, f in ipairs(fields) do attnames[i] = f.attname end
-  cls._wrap = function(row, prefix, own)
+  -- by attname and may become the object's (NULLs cleared in place: only
+  -- nullable columns can hold one); lazy: its jsonb and array fields are
+  -- the server's JSON text, decoded when read.
+  local attnames, nullable, jsonish, keys, NULL = {}, {}, {}, {}, db.NULL
+  for i, f in ipairs(fields) do
+    attnames[i] = f.attname
+    if f.null then nullable[#nullable + 1] = f.attname end
+    if JSONISH[f.type] then jsonish[#jsonish + 1] = f.attname end
+  end
+  cls._jsonish = jsonish
+  cls._wrap = function(row, prefix, own, lazy)
     if own then
-      for i = 1, #attnames do
-        local a = attnames[i]
+      for i = 1, #nullable do
+        local a = nullable[i]
         if row[a] == NULL then row[a] = nil end
       end
-      return O.make(cls, row, true)
+      return O.make(cls, row, true, lazy)
     end
     local k = keys[prefix]
     if k == nil then
@@ -361,7 +412,7 @@ function O.class(md, name, ext)
       local v = row[k[i]]
       if v ~= NULL then r[attnames[i]] = v end
     end
-    return O.make(cls, r, true)
+    return O.make(cls, r, true, lazy)
   end
   return setmetatable(cls, class_mt)
 end

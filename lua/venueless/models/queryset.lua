@@ -143,10 +143,14 @@ function methods.sql(qs)
   return s, params
 end
 
+local READ = { nulls = false }
+
 function methods.list(qs)
   local d = state[qs]
   local s, params = sql.select(d)
-  local r = db.query({ json = true }, s, table.unpack(params, 1, params.n))
+  -- jsonb as text (sql.wrap's objects decode a field when it is read),
+  -- NULL columns left out of the rows
+  local r = db.query(READ, s, table.unpack(params, 1, params.n))
   local out = {}
   for i, row in ipairs(r) do out[i] = sql.wrap(d, row) end
   return out
@@ -160,16 +164,45 @@ local EACH_BATCH = 1000
 -- cursor (db.rows' batch), so memory stays bounded; leaving the loop
 -- early closes it. The connection is busy meanwhile: fetch relations with
 -- select_related.
+--
+-- While the loop runs the collector is in generational mode (the mode
+-- before it is restored at the end, on break or error): nearly every
+-- object the loop makes dies young, and the incremental collector's
+-- sweeps of the whole heap cost a third of the loop's CPU time (user CPU
+-- over 300,000 rows: 2.1 s incremental, 1.45 s generational).
 function methods.each(qs)
   local d = state[qs]
   local s, params = sql.select(d)
-  local it, st, _, close = db.rows({ json = true, batch = EACH_BATCH }, s,
+  local it, st, _, close = db.rows({ batch = EACH_BATCH, nulls = false }, s,
     table.unpack(params, 1, params.n))
-  local wrap = sql.wrap
-  return function()
-    local row = it(st)
-    if row ~= nil then return wrap(d, row) end
-  end, nil, nil, close
+  local mode = collectgarbage("generational")
+  local function restore()
+    if mode then
+      collectgarbage(mode)
+      mode = nil
+    end
+  end
+  local closing = setmetatable({}, { __close = function(_, err)
+    restore()
+    getmetatable(close).__close(close, err)
+  end })
+  local next_row
+  if not d.related then	-- the common case, one call less per row
+    local wrap = d.cls._wrap
+    next_row = function()
+      local row = it(st)
+      if row ~= nil then return wrap(row, "", true, true) end
+      restore()
+    end
+  else
+    local wrap = sql.wrap
+    next_row = function()
+      local row = it(st)
+      if row ~= nil then return wrap(d, row) end
+      restore()
+    end
+  end
+  return next_row, nil, nil, closing
 end
 
 local function scalar(s, params)

@@ -442,16 +442,17 @@ function S.values(d, names)
   return "SELECT " .. table.concat(list, ", ") .. body(ctx, d, nil, true), ctx.params, keys
 end
 
--- The object for a result row, with its select_related objects attached.
+-- The object for a result row (jsonb and arrays as the server's JSON text,
+-- decoded when read), with its select_related objects attached.
 function S.wrap(d, row)
-  local obj = d.cls._wrap(row, "", not d.related)
+  local obj = d.cls._wrap(row, "", not d.related, true)
   if d.related then
     local O = require "venueless.models.object"
     local objs = { [""] = obj }
     for _, r in ipairs(plan_of(d)) do
       local parent = objs[r.parent]
       local pkcol = r.prefix .. r.cls._pk.attname
-      local rel = row[pkcol] ~= db.NULL and row[pkcol] ~= nil and r.cls._wrap(row, r.prefix) or false
+      local rel = row[pkcol] ~= db.NULL and row[pkcol] ~= nil and r.cls._wrap(row, r.prefix, false, true) or false
       objs[r.path] = rel or nil
       if parent then O.set_related(parent, r.name, rel) end
     end
