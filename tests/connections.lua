@@ -136,6 +136,42 @@ test("list returns counts and prunes stale labels", function()
   eq(0, redis.call("HEXISTS", "connections", "stale.one"))
 end)
 
+test("list also gives the live labels sorted", function()
+  for _, l in ipairs({ "b.z", "a.z", "\xc3\xa9.z", "A.z", "a.z2" }) do
+    redis.call("HSET", "connections", l, 2)
+    redis.call("SETEX", "connections:" .. l, 60, "exists")
+  end
+  local live, _, names = connections.list({ dry_run = true })
+  local want = {}
+  for l in pairs(live) do want[#want + 1] = l end
+  table.sort(want)
+  eq(want, names)
+  eq("A.z", names[1])
+  eq("\xc3\xa9.z", names[#names])
+  for _, l in ipairs({ "b.z", "a.z", "\xc3\xa9.z", "A.z", "a.z2" }) do
+    redis.call("HDEL", "connections", l)
+    redis.call("DEL", "connections:" .. l)
+  end
+end)
+
+test("core.sort_strings sorts as table.sort does in the C locale", function()
+  math.randomseed(17)
+  for _, n in ipairs({ 0, 1, 2, 3, 50, 2000 }) do
+    local t, u = {}, {}
+    for i = 1, n do
+      local b = {}
+      for j = 1, math.random(0, 6) do b[j] = string.char(({ 0, 97, 98, 122, 200, 255 })[math.random(6)]) end
+      t[i] = table.concat(b)
+      u[i] = t[i]
+    end
+    table.sort(u)
+    eq(t, core.sort_strings(t))
+    eq(u, t)
+  end
+  raises(function() core.sort_strings({ "a", 1 }) end, "string expected at index 2")
+  raises(function() core.sort_strings("a") end, "table expected")
+end)
+
 test("argument checks", function()
   raises(function() connections.send(1, { type = "x" }) end, "channel or group")
   raises(function() connections.send("g", { "x" }) end, "message table")

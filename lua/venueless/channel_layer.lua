@@ -23,7 +23,8 @@ M.channel_prefix = ("venueless:%d:asgi:"):format(config.redis.db)
 M.label = config.commit_sha .. "." .. config.environment
 -- The options of the tool's own pipelines: a shard that stops answering
 -- fails after [redis] timeout seconds (exit 11) instead of hanging.
-M.redis_opts = { timeout = config.redis.timeout * 1000 }
+-- (One table, defined beside the label listing that loads alone.)
+M.redis_opts = require("venueless.connections.labels").redis_opts
 
 -- Capacity check and add, atomic per key (channels_redis group_send).
 -- KEYS: process keys; ARGV: one message per key, then capacity, now,

@@ -13,7 +13,7 @@ local core = require "venueless.core"
 local redis = require "venueless.redis"
 local layer = require "venueless.channel_layer"
 local glob = require "venueless.glob"
-local progress = require "venueless.progress"
+local labels = require "venueless.connections.labels"
 
 local connections = {}
 
@@ -21,7 +21,7 @@ local connections = {}
 -- EVAL, commands per pipeline round trip.
 local BATCH_KEYS = 1000
 local BATCH_BYTES = 4 * 1024 * 1024
-local PIPELINE_CMDS = 10000
+local PIPELINE_CMDS = labels.PIPELINE_CMDS
 -- A send to many connections streams them: group members read per ZRANGE,
 -- msgpack of channel names held before it goes to scratch keys in Redis,
 -- and how long a scratch key outlives a send that was killed.
@@ -29,21 +29,6 @@ local READ_BATCH = 10000
 local FIRST_PAGE, SETS_PER_TRIP = 1000, 100
 local BUFFER_BYTES = 4 * 1024 * 1024
 local SCRATCH_TTL = 120
-
--- Remove a label from the hash only if it is still stale, so a label
--- whose servers came back meanwhile is kept.
-local PRUNE_SCRIPT = [[
-local label = ARGV[1]
-local count = redis.call('HGET', KEYS[1], label)
-if not count then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 0 or tonumber(count) == 0 then
-  return redis.call('HDEL', KEYS[1], label)
-end
-return 0
-]]
-
--- Labels checked per MGET of their connections:L keys.
-local LIST_BATCH = 10000
 
 local MESSAGE_TYPES = { drop = "connection.drop", reload = "connection.reload" }
 
@@ -54,41 +39,8 @@ connections.fnmatch = glob.fnmatch
 
 ---------------------------------------------------------------- helpers
 
--- Raise a binding failure as a venueless error (exit 11 when Redis
--- cannot be reached or refuses our password); extra says what was or
--- was not done.
-local function redis_fail(msg, code, extra, shard)
-  local exit = core.exit_for(code)
-  msg = tostring(msg)
-  if shard and not msg:find("^redis shard") then
-    msg = ("redis shard %d (%s): %s"):format(shard, redis.conn(shard).url, msg)
-  end
-  core.error(exit, msg .. (extra and "; " .. extra or ""), code)
-end
-
--- Run a pipeline on shard i in round trips of at most PIPELINE_CMDS
--- commands; an error reply raises. Returns the replies in order.
-local function pipeline(i, cmds, extra)
-  local conn, replies = redis.conn(i), {}
-  for first = 1, #cmds, PIPELINE_CMDS do
-    local chunk = table.move(cmds, first,
-      math.min(first + PIPELINE_CMDS - 1, #cmds), 1, {})
-    local r, msg, code = core.try(conn.pipeline, conn, chunk, layer.redis_opts)
-    if r == nil then redis_fail(msg, code, extra, i) end
-    for k = 1, #r do
-      if type(r[k]) == "table" and r[k].err then
-        redis_fail(r[k].err, r[k].err:match("^%u+") or "ERR", extra, i)
-      end
-      replies[first + k - 1] = r[k]
-    end
-  end
-  return replies
-end
-
--- One command on shard i, raising on failure (with the timeout).
-local function call(i, extra, ...)
-  return pipeline(i, { { ... } }, extra)[1]
-end
+-- The raising pipeline and one command on shard i (connections/labels.lua).
+local redis_fail, pipeline, call = labels.redis_fail, labels.pipeline, labels.call
 
 -- Raise a venueless error carrying extra fields (result, ...).
 local function raise(exit, msg, code, fields)
@@ -110,43 +62,9 @@ end
 
 ---------------------------------------------------------------- labels
 
--- Labels with their estimated counts: {label = count}, and the list of
--- stale labels (removed from the hash unless opts.dry_run).
-function connections.list(opts)
-  opts = opts or {}
-  local flat = call(0, nil, "HGETALL", "connections")
-  local cmds = {}
-  for first = 1, #flat, 2 * LIST_BATCH do
-    local cmd = { "MGET" }
-    for k = first, math.min(first + 2 * LIST_BATCH - 1, #flat), 2 do
-      cmd[#cmd + 1] = "connections:" .. flat[k]
-    end
-    cmds[#cmds + 1] = cmd
-  end
-  local replies = #cmds > 0 and pipeline(0, cmds) or {}
-  local live, stale, n = {}, {}, 0
-  for _, exists in ipairs(replies) do
-    for j = 1, #exists do
-      n = n + 2
-      local label, count = flat[n - 1], tonumber(flat[n]) or 0
-      if exists[j] == false or count == 0 then
-        stale[#stale + 1] = label
-      else
-        live[label] = count
-      end
-    end
-  end
-  if #stale > 0 and not opts.dry_run then
-    local prune = {}
-    for _, label in ipairs(stale) do
-      prune[#prune + 1] = { "EVAL", PRUNE_SCRIPT, 2, "connections",
-        "connections:" .. label, label }
-    end
-    pipeline(0, prune)
-  end
-  table.sort(stale)
-  return live, stale
-end
+-- connections.list([{dry_run=}]): {label = count} and the stale labels,
+-- sorted (connections/labels.lua, all that `connections list` loads).
+connections.list = labels.list
 
 -- The live labels matching any of the globs (default "*"), sorted.
 function connections.match(patterns, opts)
@@ -575,7 +493,8 @@ local function send_staggered(t, message, interval, result, quiet)
     end
   end
   local payload = t.pubsub and layer.encode(message)
-  local update, finish = progress.start(#items, { what = "connections", quiet = quiet })
+  local update, finish = require("venueless.progress").start(#items,
+    { what = "connections", quiet = quiet })
   local ok, err = pcall(function()
     for n, item in ipairs(items) do
       if n > 1 then core.sleep(interval) end
@@ -934,7 +853,7 @@ end
 -- Metadata for help(), the completer and the man page test (doc.lua).
 connections._doc = {
   list = { sig = "connections.list([{dry_run=}])",
-    text = "live labels with their estimated counts, and the stale labels" },
+    text = "live labels with their estimated counts, the stale labels, the live labels sorted" },
   match = { sig = "connections.match(patterns [, opts])",
     text = "the live labels matching any of the fnmatch globs, sorted" },
   broadcast = { sig = "connections.broadcast(patterns, message [, {interval=, dry_run=}])",
