@@ -4,12 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "venueless.h"
 
-#define JSON_TREE	"venueless.json.tree"
-#define JSON_NUMCUT	63	/* bytes of a number old cJSON reads */
+#define JSON_SIZES	"venueless.json.sizes"
 
 /* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
 static size_t
@@ -223,18 +220,23 @@ ljson_encode(lua_State *L)
  * zeros, no "1." or ".5", only space, tab, newline and carriage return
  * between tokens), so that a document that decodes here is one that
  * PostgreSQL's jsonb accepts too: import_config hands the server the text
- * it read. cJSON takes all of these, and its error pointer lands after the
- * culprit, so it only ever sees text this scanner passed. An error keeps
+ * it read. The builder (part 2) only ever sees text this scanner passed,
+ * and counts on it: it checks nothing again. An error keeps
  * the offset of the offending character; its line and column are counted
  * only then. The text is a Lua string, so s[len] is a NUL: peeking one
  * byte past the end is safe and matches no token.
  */
+struct jsizes {
+	unsigned int	*n;	/* members of each container, in text order */
+	size_t		 len, cap;
+};
+
 struct jscan {
 	lua_State		*L;	/* for the range check of numbers */
 	const unsigned char	*s;
 	size_t			 len;
 	size_t			 pos;	/* next byte */
-	int			 longnum; /* a number longer than JSON_NUMCUT */
+	struct jsizes		*sizes;	/* for the builder to presize tables */
 	const char		*err;	/* the whole message, or NULL for */
 	const char		*after;	/* "unexpected <char>" and this */
 	size_t			 errpos;
@@ -410,8 +412,6 @@ scan_range(struct jscan *d, size_t start, int exp)
 {
 	size_t	 n = d->pos - start;
 
-	if (n > JSON_NUMCUT)
-		d->longnum = 1;
 	if (!exp && n <= 200)
 		return 0;
 	if (!aux_pushnum(d->L, d->s + start, n))
@@ -468,10 +468,30 @@ scan_literal(struct jscan *d, const char *word, const char *expect)
 
 static int scan_value(struct jscan *, int, const char *);
 
-/* Move past the ] or } at the cursor. */
-static int
-scan_close(struct jscan *d)
+/* Reserve the size slot of the container at the cursor: its index. */
+static size_t
+scan_open(struct jscan *d)
 {
+	struct jsizes	*z = d->sizes;
+	unsigned int	*n;
+	size_t		 cap;
+
+	if (z->len == z->cap) {
+		cap = z->cap < 64 ? 64 : z->cap * 2;
+		if ((n = realloc(z->n, cap * sizeof *n)) == NULL)
+			luaL_error(d->L, "json.decode: out of memory");
+		z->n = n;
+		z->cap = cap;
+	}
+	z->n[z->len] = 0;
+	return z->len++;
+}
+
+/* Move past the ] or } at the cursor, recording n members at slot i. */
+static int
+scan_close(struct jscan *d, size_t i, unsigned int n)
+{
+	d->sizes->n[i] = n;
 	d->pos++;
 	return 0;
 }
@@ -480,21 +500,23 @@ scan_close(struct jscan *d)
 static int
 scan_array(struct jscan *d, int depth)
 {
-	int	 n;
+	size_t		 slot;
+	unsigned int	 n;
 
 	if (depth >= VL_MAXDEPTH)
 		return scan_fail(d, d->pos, "nested too deeply");
+	slot = scan_open(d);
 	d->pos++;
 	scan_ws(d);
 	if (d->s[d->pos] == ']')
-		return scan_close(d);
+		return scan_close(d, slot, 0);
 	for (n = 0;; n++) {
 		if (scan_value(d, depth + 1, n == 0 ? ", expected a value or "
 		    "']'" : ", expected a value after ','") != 0)
 			return -1;
 		scan_ws(d);
 		if (d->s[d->pos] == ']')
-			return scan_close(d);
+			return scan_close(d, slot, n + 1);
 		if (d->s[d->pos] != ',')
 			return scan_unexpected(d, d->pos, ", expected ',' or ']'");
 		d->pos++;
@@ -504,7 +526,7 @@ scan_array(struct jscan *d, int depth)
 
 /* Check one member at the cursor, name to value; n members came before. */
 static int
-scan_member(struct jscan *d, int depth, int n)
+scan_member(struct jscan *d, int depth, unsigned int n)
 {
 	if (d->s[d->pos] != '"')
 		return scan_unexpected(d, d->pos, n == 0 ? ", expected a "
@@ -523,20 +545,22 @@ scan_member(struct jscan *d, int depth, int n)
 static int
 scan_object(struct jscan *d, int depth)
 {
-	int	 n;
+	size_t		 slot;
+	unsigned int	 n;
 
 	if (depth >= VL_MAXDEPTH)
 		return scan_fail(d, d->pos, "nested too deeply");
+	slot = scan_open(d);
 	d->pos++;
 	scan_ws(d);
 	if (d->s[d->pos] == '}')
-		return scan_close(d);
+		return scan_close(d, slot, 0);
 	for (n = 0;; n++) {
 		if (scan_member(d, depth, n) != 0)
 			return -1;
 		scan_ws(d);
 		if (d->s[d->pos] == '}')
-			return scan_close(d);
+			return scan_close(d, slot, n + 1);
 		if (d->s[d->pos] != ',')
 			return scan_unexpected(d, d->pos, ", expected ',' or '}'");
 		d->pos++;
@@ -655,103 +679,153 @@ scan_error(struct jscan *d)
 
 /* }====== */
 
-/* {====== decode, 2: cJSON builds the tree, converted to Lua values } */
-
-/* A parsed cJSON tree, boxed so that a raise while converting frees it. */
-struct jtree {
-	cJSON	*root;
-};
-
-/* Free a parsed tree (__gc). */
-static int
-tree_gc(lua_State *L)
-{
-	struct jtree	*t = luaL_checkudata(L, 1, JSON_TREE);
-
-	cJSON_Delete(t->root);
-	t->root = NULL;
-	return 0;
-}
+/* {====== decode, 2: Lua values built from the scanned text } */
 
 /*
- * The text for cJSON: the scanned text itself or, when it has a number
- * longer than JSON_NUMCUT bytes, a copy (pushed) with each such number
- * blanked to "0": a cJSON without the fix for CVE-2023-26819 reads 63
- * bytes of a number, then fails on the rest. cJSON's numbers are never
- * used (see build_number).
- */
-static const char *
-tree_text(lua_State *L, const struct jscan *d)
-{
-	unsigned char	*t;
-	size_t		 i, n;
-	int		 instr = 0;
-
-	if (!d->longnum)
-		return (const char *)d->s;
-	t = lua_newuserdatauv(L, d->len + 1, 0);
-	memcpy(t, d->s, d->len + 1);
-	for (i = 0; i < d->len; i += n) {
-		n = 1;
-		if (instr && t[i] == '\\')
-			n = 2;
-		else if (t[i] == '"')
-			instr = !instr;
-		else if (!instr && (t[i] == '-' ||
-		    (t[i] >= '0' && t[i] <= '9'))) {
-			n = strspn((const char *)t + i, "0123456789+-.eE");
-			if (n > JSON_NUMCUT) {
-				t[i] = '0';
-				memset(t + i + 1, ' ', n - 1);
-			}
-		}
-	}
-	return (const char *)t;
-}
-
-/*
- * Converter state: cJSON's items, and a cursor over the scanned text in
- * document order, for the numbers: cJSON keeps a double, which would lose
- * integers beyond 2^53 and the difference between 1 and 1.0.
+ * One pass over text the scanner passed, so nothing is checked again: a
+ * string ends at its first unescaped quote, its escapes are well formed
+ * (no \u0000, surrogates paired), numbers are in range. Tables are sized
+ * from the member counts the scanner recorded, in the same order. Of
+ * repeated member names the last one wins, as in jsonb.
  */
 struct jbuild {
 	lua_State		*L;
 	const unsigned char	*s;	/* the scanned text */
-	size_t			 len;
 	size_t			 pos;
+	const unsigned int	*sizes;	/* the scanner's, in text order */
+	size_t			 next;	/* the next container's */
 	int			 amt;	/* stack slots of the metatables */
 	int			 omt;
 };
 
-/* Move the cursor to the next token: past blanks, commas and colons. */
+/* Free the scanner's member counts (also their box's __gc, after a raise). */
 static void
-build_skip(struct jbuild *b)
+aux_freesizes(struct jsizes *z)
+{
+	free(z->n);
+	z->n = NULL;
+	z->len = z->cap = 0;
+}
+
+static int
+sizes_gc(lua_State *L)
+{
+	aux_freesizes(luaL_checkudata(L, 1, JSON_SIZES));
+	return 0;
+}
+
+/* Move the cursor past blanks. */
+static void
+build_ws(struct jbuild *b)
 {
 	for (;; b->pos++) {
 		switch (b->s[b->pos]) {
-		case ' ': case '\t': case '\n': case '\r': case ',': case ':':
+		case ' ': case '\t': case '\n': case '\r':
 			continue;
 		}
 		return;
 	}
 }
 
-/* Move the cursor past the (scanned) string at it. */
-static void
-build_skipstr(struct jbuild *b)
+/* The 4 hex digits at p, checked by the scanner. */
+static unsigned long
+build_u4(const unsigned char *p)
 {
-	const unsigned char	*q = b->s + b->pos, *p;
+	unsigned long	 u = 0;
+	int		 k;
 
-	for (;;) {
-		q = memchr(q + 1, '"', (size_t)(b->s + b->len - q - 1));
-		/* Count backslashes with a pointer: q[-1 - k] with a size_t k
-		 * is pointer overflow (UB), which clang's UBSan reports. */
-		for (p = q - 1; *p == '\\'; p--)
-			;		/* the opening quote stops this */
-		if ((q - 1 - p) % 2 == 0)
-			break;		/* not an escaped quote */
+	for (k = 0; k < 4; k++)
+		u = u << 4 | (unsigned long)aux_hexval(p[k]);
+	return u;
+}
+
+/* Append code point u as UTF-8. */
+static void
+build_utf8(luaL_Buffer *buf, unsigned long u)
+{
+	char	 o[4];
+	size_t	 n;
+
+	if (u < 0x80) {
+		o[0] = (char)u;
+		n = 1;
+	} else if (u < 0x800) {
+		o[0] = (char)(0xc0 | u >> 6);
+		o[1] = (char)(0x80 | (u & 0x3f));
+		n = 2;
+	} else if (u < 0x10000) {
+		o[0] = (char)(0xe0 | u >> 12);
+		o[1] = (char)(0x80 | (u >> 6 & 0x3f));
+		o[2] = (char)(0x80 | (u & 0x3f));
+		n = 3;
+	} else {
+		o[0] = (char)(0xf0 | u >> 18);
+		o[1] = (char)(0x80 | (u >> 12 & 0x3f));
+		o[2] = (char)(0x80 | (u >> 6 & 0x3f));
+		o[3] = (char)(0x80 | (u & 0x3f));
+		n = 4;
 	}
-	b->pos = (size_t)(q - b->s) + 1;
+	luaL_addlstring(buf, o, n);
+}
+
+/* Push the string with escapes at the cursor (at its first backslash). */
+static void
+build_escaped(struct jbuild *b, size_t start)
+{
+	const unsigned char	*s = b->s;
+	luaL_Buffer		 buf;
+	size_t			 i = b->pos, run;
+	unsigned long		 u, lo;
+
+	luaL_buffinit(b->L, &buf);
+	luaL_addlstring(&buf, (const char *)s + start, i - start);
+	for (;;) {
+		for (run = i; s[i] != '"' && s[i] != '\\'; i++)
+			;
+		luaL_addlstring(&buf, (const char *)s + run, i - run);
+		if (s[i] == '"')
+			break;
+		switch (s[i + 1]) {
+		case 'b': luaL_addchar(&buf, '\b'); break;
+		case 'f': luaL_addchar(&buf, '\f'); break;
+		case 'n': luaL_addchar(&buf, '\n'); break;
+		case 'r': luaL_addchar(&buf, '\r'); break;
+		case 't': luaL_addchar(&buf, '\t'); break;
+		case 'u':
+			u = build_u4(s + i + 2);
+			if (u >= 0xd800 && u <= 0xdbff) {
+				lo = build_u4(s + i + 8);
+				u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+				i += 6;
+			}
+			build_utf8(&buf, u);
+			i += 4;
+			break;
+		default:	/* " \ / */
+			luaL_addchar(&buf, (char)s[i + 1]);
+		}
+		i += 2;
+	}
+	b->pos = i + 1;
+	luaL_pushresult(&buf);
+}
+
+/* Push the string at the cursor and move past it. */
+static void
+build_string(struct jbuild *b)
+{
+	const unsigned char	*s = b->s;
+	size_t			 start = b->pos + 1, i = start;
+
+	while (s[i] != '"' && s[i] != '\\')
+		i++;
+	if (s[i] == '"') {
+		lua_pushlstring(b->L, (const char *)s + start, i - start);
+		b->pos = i + 1;
+		return;
+	}
+	b->pos = i;
+	build_escaped(b, start);
 }
 
 /* Push the number at the cursor, read from its own text. */
@@ -769,94 +843,88 @@ build_number(struct jbuild *b)
 	b->pos += n;
 }
 
-static void build_value(struct jbuild *, const cJSON *);
+static void build_value(struct jbuild *);
 
-/* Push the array or object item as a table of its kind. */
+/* Push the array or object at the cursor as a table of its kind. */
 static void
-build_container(struct jbuild *b, const cJSON *item)
+build_container(struct jbuild *b)
 {
 	lua_State	*L = b->L;
-	const cJSON	*c;
-	lua_Integer	 i = 0;
-	int		 isarray = cJSON_IsArray(item), n;
+	unsigned int	 n = b->sizes[b->next++], i;
+	int		 isarray = b->s[b->pos] == '[';
 
 	luaL_checkstack(L, 4, "json.decode");
-	n = cJSON_GetArraySize(item);
-	lua_createtable(L, isarray ? n : 0, isarray ? 0 : n);
+	lua_createtable(L, isarray ? (int)n : 0, isarray ? 0 : (int)n);
 	b->pos++;		/* [ or { */
-	for (c = item->child; c != NULL; c = c->next) {
-		if (!isarray) {
-			build_skip(b);
-			build_skipstr(b);
-			lua_pushlstring(L, c->string, strlen(c->string));
+	for (i = 0; i < n; i++) {
+		build_ws(b);
+		if (i > 0) {
+			b->pos++;	/* , */
+			build_ws(b);
 		}
-		build_value(b, c);
-		if (isarray)
-			lua_rawseti(L, -2, ++i);
-		else
-			lua_rawset(L, -3);	/* of repeated names the last */
+		if (isarray) {
+			build_value(b);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+			continue;
+		}
+		build_string(b);
+		build_ws(b);
+		b->pos++;	/* : */
+		build_value(b);
+		lua_rawset(L, -3);
 	}
-	build_skip(b);
+	build_ws(b);
 	b->pos++;		/* ] or } */
 	lua_pushvalue(L, isarray ? b->amt : b->omt);
 	lua_setmetatable(L, -2);
 }
 
-/* Push the Lua value of item, moving the cursor past its text. */
+/* Push the value at the cursor and move past it. */
 static void
-build_value(struct jbuild *b, const cJSON *item)
+build_value(struct jbuild *b)
 {
-	build_skip(b);
-	switch (item->type & 0xff) {
-	case cJSON_NULL:
+	build_ws(b);
+	switch (b->s[b->pos]) {
+	case 'n':
 		vl_pushnull(b->L);
 		b->pos += 4;
 		break;
-	case cJSON_False:
-	case cJSON_True:
-		lua_pushboolean(b->L, cJSON_IsTrue(item));
-		b->pos += cJSON_IsTrue(item) ? 4 : 5;
+	case 't':
+		lua_pushboolean(b->L, 1);
+		b->pos += 4;
 		break;
-	case cJSON_Number:
-		build_number(b);
+	case 'f':
+		lua_pushboolean(b->L, 0);
+		b->pos += 5;
 		break;
-	case cJSON_String:
-		build_skipstr(b);
-		lua_pushlstring(b->L, item->valuestring,
-		    strlen(item->valuestring));
+	case '"':
+		build_string(b);
+		break;
+	case '[':
+	case '{':
+		build_container(b);
 		break;
 	default:
-		build_container(b, item);
+		build_number(b);
 	}
 }
 
-/* Push the value of the scanned text d, built by cJSON. */
+/* Push the value of the scanned text d. */
 static void
 build_text(lua_State *L, const struct jscan *d)
 {
 	struct jbuild	 b;
-	struct jtree	*t;
-	const char	*text, *end = NULL;
 
-	t = lua_newuserdatauv(L, sizeof *t, 0);
-	t->root = NULL;
-	luaL_setmetatable(L, JSON_TREE);
-	text = tree_text(L, d);
-	t->root = cJSON_ParseWithLengthOpts(text, d->len, &end, 0);
-	if (t->root == NULL)	/* it takes all the scanner passes */
-		luaL_error(L, "json.decode: cJSON failed at byte %I (out of "
-		    "memory?)", (lua_Integer)(end != NULL ? end - text : 0));
 	b.L = L;
 	b.s = d->s;
-	b.len = d->len;
 	b.pos = 0;
+	b.sizes = d->sizes->n;
+	b.next = 0;
 	luaL_getmetatable(L, VL_JSON_ARRAY);
 	b.amt = lua_gettop(L);
 	luaL_getmetatable(L, VL_JSON_OBJECT);
 	b.omt = lua_gettop(L);
-	build_value(&b, t->root);
-	cJSON_Delete(t->root);
-	t->root = NULL;
+	build_value(&b);
 }
 
 /* json.decode(s) -> value, or nil, "line L column C: message" */
@@ -871,9 +939,15 @@ ljson_decode(lua_State *L)
 	d.s = (const unsigned char *)luaL_checklstring(L, 1, &len);
 	d.len = len;
 	lua_settop(L, 1);
-	if (scan_text(&d) != 0)
+	d.sizes = lua_newuserdatauv(L, sizeof *d.sizes, 0);	/* 2 */
+	memset(d.sizes, 0, sizeof *d.sizes);
+	luaL_setmetatable(L, JSON_SIZES);
+	if (scan_text(&d) != 0) {
+		aux_freesizes(d.sizes);
 		return scan_error(&d);
+	}
 	build_text(L, &d);
+	aux_freesizes(d.sizes);
 	return 1;
 }
 
@@ -936,5 +1010,5 @@ static const luaL_Reg ljson_funcs[] = {
 int
 luaopen_venueless_json(lua_State *L)
 {
-	return vl_walk_openlib(L, ljson_funcs, JSON_TREE, tree_gc);
+	return vl_walk_openlib(L, ljson_funcs, JSON_SIZES, sizes_gc);
 }
