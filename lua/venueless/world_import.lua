@@ -17,9 +17,11 @@ local OBJECT_MT = getmetatable(json.object({}))
 -- "array", "object", "string", "integer", "number", "boolean", "null".
 -- Plain Lua tables (worlds.import of a table) are told apart by their
 -- keys; an empty one is both.
+local NULL = json.null
+
 local function kind(v)
   local t = type(v)
-  if v == json.null then return "null" end
+  if v == NULL then return "null" end
   if t == "number" then return math.type(v) == "integer" and "integer" or "number" end
   if t ~= "table" then return t end
   local mt = getmetatable(v)
@@ -39,7 +41,13 @@ local function bad(path, msg)
   model.refuse(path .. ": " .. msg, "invalid")
 end
 
+-- The common cases first (a string; a table json.decode marked), as
+-- kind() was most of the validation's time.
 local function is(v, want)
+  if want == "string" then return type(v) == "string" end
+  local mt = getmetatable(v)
+  if mt == OBJECT_MT and v ~= NULL then return want == "object" end
+  if mt == ARRAY_MT then return want == "array" end
   local k = kind(v)
   return k == want or (k == "empty" and (want == "array" or want == "object"))
 end
@@ -87,7 +95,7 @@ local function take(obj, key, path, spec)
     if spec.required then bad(join(path, key), "missing") end
     return spec.default
   end
-  if v == json.null and spec.null then return json.null end
+  if v == NULL and spec.null then return NULL end
   local t = spec[1]
   if t == "id" then		-- an import id: string or integer, stored as text
     if math.type(v) == "integer" then v = tostring(v) end
@@ -105,7 +113,10 @@ local function take(obj, key, path, spec)
     return v
   end
   if not trusted then check_text(v, join(path, key)) end
-  if kind(v) == "empty" then v = t == "array" and json.array({}) or json.object({}) end
+  local mt = getmetatable(v)
+  if mt ~= ARRAY_MT and mt ~= OBJECT_MT and kind(v) == "empty" then
+    v = t == "array" and json.array({}) or json.object({})
+  end
   return v
 end
 
