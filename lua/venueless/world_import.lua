@@ -256,7 +256,9 @@ local function jwt_secrets(v)
   end
 end
 
-local function room(o, path, i)
+local room, exhibitor
+
+function room(o, path, i)
   leftover(o, ROOM_KEYS, path, i)
   local r = {
     import_id = get(o, "id", path, i, S.room_id),
@@ -298,7 +300,7 @@ local function social(o, path, i)
     url = get(o, "url", path, i, S.url) }
 end
 
-local function exhibitor(o, path, i)
+function exhibitor(o, path, i)
   leftover(o, EXHIBITOR_KEYS, path, i)
   local p = at(path, i)
   return {
@@ -315,6 +317,128 @@ local function exhibitor(o, path, i)
     social = each_object(get(o, "social_media_links", path, i, S.list),
       p .. ".social_media_links", social),
   }
+end
+
+---------------------------------------------------------------- the usual case
+
+-- A decoded document's room, exhibitor, link or social link as the
+-- functions above would normalize it, when every value is of the usual
+-- kind and size; nil for anything else, which the functions above then
+-- judge (and word the complaint of). One function per element, not a
+-- call per field: the validation is most of import_config's own time.
+local MAXINT, MININT = 2147483647, -2147483648
+
+local function plain_string(v, max)
+  return type(v) == "string" and (max == nil or #v <= max)
+end
+
+-- A string, null or absent (then null); false for anything else.
+local function text_or_null(v, max)
+  if v == nil then return NULL end
+  if v == NULL or plain_string(v, max) then return v end
+  return false
+end
+
+local function grants_ok(obj)
+  for _, v in pairs(obj) do
+    if getmetatable(v) ~= ARRAY_MT then return false end
+    for _, x in ipairs(v) do
+      if type(x) ~= "string" then return false end
+    end
+  end
+  return true
+end
+
+local function only(o, allowed)
+  for k in pairs(o) do
+    if not allowed[k] then return false end
+  end
+  return true
+end
+
+local function room_fast(o, i)
+  local id, name, tg, mods, px = o.id, o.name, o.trait_grants, o.modules, o.pretalx_id
+  if not plain_string(id, 100) or not plain_string(name, 300) then return nil end
+  local desc = text_or_null(o.description)
+  if not desc then return nil end
+  if tg == nil then
+    tg = S.grants.default
+  elseif getmetatable(tg) ~= OBJECT_MT or not grants_ok(tg) then
+    return nil
+  end
+  if getmetatable(mods) ~= ARRAY_MT then return nil end
+  for _, m in ipairs(mods) do
+    if getmetatable(m) ~= OBJECT_MT or type(m.type) ~= "string" then return nil end
+  end
+  if px == nil then
+    px = 0
+  elseif math.type(px) ~= "integer" or px < MININT or px > MAXINT then
+    return nil
+  end
+  if not text_or_null(o.picture, 100) or not only(o, ROOM_KEYS) then return nil end
+  return { import_id = id, name = name, description = desc, trait_grants = tg,
+    module_config = mods, pretalx_id = px, sorting_priority = i - 1 }
+end
+
+-- The links (or social links) list v of an exhibitor, or nil.
+local function links_fast(v, keys, category)
+  if v == nil then return json.array({}) end
+  if getmetatable(v) ~= ARRAY_MT then return nil end
+  local out = json.array({})
+  for j, l in ipairs(v) do
+    if getmetatable(l) ~= OBJECT_MT then return nil end
+    local text, url = l.display_text, l.url
+    if not plain_string(text, 300) or not plain_string(url, 200) or not only(l, keys) then
+      return nil
+    end
+    if category then
+      local c = l.category
+      if c == nil then
+        c = S.category.default
+      elseif not plain_string(c, 32) then
+        return nil
+      end
+      out[j] = { display_text = text, url = url, category = c }
+    else
+      out[j] = { display_text = text, url = url }
+    end
+  end
+  return out
+end
+
+local function exhibitor_fast(o, i)
+  local name, tc, size, rm = o.name, o.text_content, o.size, o.room
+  if not plain_string(name, 80) or not plain_string(rm, 100) then return nil end
+  local tagline, short = text_or_null(o.tagline, 250), text_or_null(o.short_text)
+  local logo, text = text_or_null(o.logo, 200), text_or_null(o.text)
+  if not (tagline and short and logo and text) then return nil end
+  if tc == nil then
+    tc = S.text_content.default
+  elseif getmetatable(tc) ~= ARRAY_MT then
+    return nil
+  end
+  if size == nil then
+    size = S.size.default
+  elseif not plain_string(size, 3) then
+    return nil
+  end
+  if not only(o, EXHIBITOR_KEYS) then return nil end
+  local links = links_fast(o.links, LINK_KEYS, true)
+  local social = links and links_fast(o.social_media_links, SOCIAL_KEYS, false)
+  if not social then return nil end
+  return { name = name, tagline = tagline, short_text = short, logo = logo,
+    text_legacy = text, text_content = tc, size = size, room = rm,
+    sorting_priority = i - 1, links = links, social = social }
+end
+
+local room_slow, exhibitor_slow = room, exhibitor
+
+function room(o, path, i)
+  return trusted and room_fast(o, i) or room_slow(o, path, i)
+end
+
+function exhibitor(o, path, i)
+  return trusted and exhibitor_fast(o, i) or exhibitor_slow(o, path, i)
 end
 
 -- Duplicate keys in a list would make the upsert ambiguous.
