@@ -17,9 +17,11 @@ local OBJECT_MT = getmetatable(json.object({}))
 -- "array", "object", "string", "integer", "number", "boolean", "null".
 -- Plain Lua tables (worlds.import of a table) are told apart by their
 -- keys; an empty one is both.
+local NULL = json.null
+
 local function kind(v)
   local t = type(v)
-  if v == json.null then return "null" end
+  if v == NULL then return "null" end
   if t == "number" then return math.type(v) == "integer" and "integer" or "number" end
   if t ~= "table" then return t end
   local mt = getmetatable(v)
@@ -39,7 +41,13 @@ local function bad(path, msg)
   model.refuse(path .. ": " .. msg, "invalid")
 end
 
+-- The common cases first (a string; a table json.decode marked), as
+-- kind() was most of the validation's time.
 local function is(v, want)
+  if want == "string" then return type(v) == "string" end
+  local mt = getmetatable(v)
+  if mt == OBJECT_MT and v ~= NULL then return want == "object" end
+  if mt == ARRAY_MT then return want == "array" end
   local k = kind(v)
   return k == want or (k == "empty" and (want == "array" or want == "object"))
 end
@@ -87,7 +95,7 @@ local function take(obj, key, path, spec)
     if spec.required then bad(join(path, key), "missing") end
     return spec.default
   end
-  if v == json.null and spec.null then return json.null end
+  if v == NULL and spec.null then return NULL end
   local t = spec[1]
   if t == "id" then		-- an import id: string or integer, stored as text
     if math.type(v) == "integer" then v = tostring(v) end
@@ -105,28 +113,68 @@ local function take(obj, key, path, spec)
     return v
   end
   if not trusted then check_text(v, join(path, key)) end
-  if kind(v) == "empty" then v = t == "array" and json.array({}) or json.object({}) end
+  local mt = getmetatable(v)
+  if mt ~= ARRAY_MT and mt ~= OBJECT_MT and kind(v) == "empty" then
+    v = t == "array" and json.array({}) or json.object({})
+  end
   return v
 end
 
--- A key of obj that is not in allowed is an error.
-local function leftover(obj, allowed, path)
-  local bad_keys = {}
-  for k in pairs(obj) do
-    if not allowed[k] then bad_keys[#bad_keys + 1] = tostring(k) end
-  end
-  if #bad_keys == 0 then return end
-  table.sort(bad_keys)
-  bad(join(path, bad_keys[1]), "unknown key")
+-- The path of element i of the list at path (or path itself without i):
+-- built only for a complaint, as building one per element was a tenth
+-- of the validation.
+local function at(path, i)
+  if i == nil then return path end
+  return ("%s[%d]"):format(path, i - 1)
 end
 
--- Each element of list as an object, with its path: fn(obj, path, i).
+-- A key of obj (element i of path) that is not in allowed is an error.
+local function leftover(obj, allowed, path, i)
+  local bad_keys
+  for k in pairs(obj) do
+    if not allowed[k] then
+      bad_keys = bad_keys or {}
+      bad_keys[#bad_keys + 1] = tostring(k)
+    end
+  end
+  if bad_keys == nil then return end
+  table.sort(bad_keys)
+  bad(join(at(path, i), bad_keys[1]), "unknown key")
+end
+
+-- take(obj, key, path of element i, spec), with the usual case of a
+-- decoded document first: a value of the right kind is taken as it is
+-- (decoded strings are valid UTF-8 already; a string within max bytes is
+-- within max characters). Anything else goes to take, which says what
+-- is wrong, or fills in the default, exactly as before.
+local function get(obj, key, path, i, spec)
+  local v = obj[key]
+  if trusted and v ~= nil then
+    local t = spec[1]
+    if t == "string" or t == "id" then
+      if type(v) == "string" and (spec.max == nil or #v <= spec.max)
+          and not spec.nonempty then
+        return v
+      end
+    elseif t == "array" then
+      if getmetatable(v) == ARRAY_MT then return v end
+    elseif t == "object" then
+      if getmetatable(v) == OBJECT_MT and v ~= NULL then return v end
+    elseif t == "integer" then
+      if math.type(v) == "integer" then return v end
+    end
+  end
+  return take(obj, key, at(path, i), spec)
+end
+
+-- Each element of list as an object: fn(obj, path, i), path the list's.
 local function each_object(list, path, fn)
   local out = json.array({})
   for i, v in ipairs(list) do
-    local p = ("%s[%d]"):format(path, i - 1)
-    if not is(v, "object") then bad(p, "expected an object") end
-    out[i] = fn(v, p, i)
+    if (getmetatable(v) ~= OBJECT_MT or v == NULL) and not is(v, "object") then
+      bad(at(path, i), "expected an object")
+    end
+    out[i] = fn(v, path, i)
   end
   return out
 end
@@ -179,6 +227,18 @@ local function grants(obj, path)
   return obj
 end
 
+-- grants(obj, path of element i .. suffix), the path built only when
+-- something is wrong (grants then says what).
+local function grants_at(obj, path, i, suffix)
+  for _, v in pairs(obj) do
+    if getmetatable(v) ~= ARRAY_MT then return grants(obj, at(path, i) .. suffix) end
+    for _, x in ipairs(v) do
+      if type(x) ~= "string" then return grants(obj, at(path, i) .. suffix) end
+    end
+  end
+  return obj
+end
+
 -- world.JWT_secrets, when given: the entries the server checks tokens
 -- with, each with a string issuer and audience and a non-empty secret
 -- (an empty one would let anybody sign an admin token).
@@ -196,60 +256,189 @@ local function jwt_secrets(v)
   end
 end
 
-local function room(o, p, i)
-  leftover(o, ROOM_KEYS, p)
+local room, exhibitor
+
+function room(o, path, i)
+  leftover(o, ROOM_KEYS, path, i)
   local r = {
-    import_id = take(o, "id", p, S.room_id),
-    name = take(o, "name", p, S.room_name),
-    description = take(o, "description", p, S.text_or_null),
-    trait_grants = grants(take(o, "trait_grants", p, S.grants), p .. ".trait_grants"),
-    module_config = take(o, "modules", p, S.modules),
-    pretalx_id = take(o, "pretalx_id", p, S.pretalx),
+    import_id = get(o, "id", path, i, S.room_id),
+    name = get(o, "name", path, i, S.room_name),
+    description = get(o, "description", path, i, S.text_or_null),
+    trait_grants = grants_at(get(o, "trait_grants", path, i, S.grants), path, i,
+      ".trait_grants"),
+    module_config = get(o, "modules", path, i, S.modules),
+    pretalx_id = get(o, "pretalx_id", path, i, S.pretalx),
     sorting_priority = i - 1,
   }
-  take(o, "picture", p, S.picture)	-- ignored, as upstream
+  if o.picture ~= nil then get(o, "picture", path, i, S.picture) end	-- ignored, as upstream
   for j, m in ipairs(r.module_config) do
-    if not is(m, "object") then bad(("%s.modules[%d]"):format(p, j - 1), "expected an object") end
-    if type(m.type) ~= "string" then
-      bad(("%s.modules[%d].type"):format(p, j - 1), m.type == nil and "missing" or "expected a string")
+    if getmetatable(m) ~= OBJECT_MT or type(m.type) ~= "string" then
+      local p = at(path, i)
+      if not is(m, "object") then bad(("%s.modules[%d]"):format(p, j - 1), "expected an object") end
+      if type(m.type) ~= "string" then
+        bad(("%s.modules[%d].type"):format(p, j - 1), m.type == nil and "missing" or "expected a string")
+      end
     end
   end
   if r.pretalx_id < -2147483648 or r.pretalx_id > 2147483647 then
-    bad(p .. ".pretalx_id", "out of range")
+    bad(at(path, i) .. ".pretalx_id", "out of range")
   end
   return r
 end
 
 -- A link's sorting_priority is the model default, not its position (as
 -- the real import stores it).
-local function link(o, p)
-  leftover(o, LINK_KEYS, p)
-  return { display_text = take(o, "display_text", p, S.display_text),
-    url = take(o, "url", p, S.url), category = take(o, "category", p, S.category) }
+local function link(o, path, i)
+  leftover(o, LINK_KEYS, path, i)
+  return { display_text = get(o, "display_text", path, i, S.display_text),
+    url = get(o, "url", path, i, S.url), category = get(o, "category", path, i, S.category) }
 end
 
-local function social(o, p)
-  leftover(o, SOCIAL_KEYS, p)
-  return { display_text = take(o, "display_text", p, S.display_text),
-    url = take(o, "url", p, S.url) }
+local function social(o, path, i)
+  leftover(o, SOCIAL_KEYS, path, i)
+  return { display_text = get(o, "display_text", path, i, S.display_text),
+    url = get(o, "url", path, i, S.url) }
 end
 
-local function exhibitor(o, p, i)
-  leftover(o, EXHIBITOR_KEYS, p)
+function exhibitor(o, path, i)
+  leftover(o, EXHIBITOR_KEYS, path, i)
+  local p = at(path, i)
   return {
-    name = take(o, "name", p, S.ex_name),
-    tagline = take(o, "tagline", p, S.tagline),
-    short_text = take(o, "short_text", p, S.text_or_null),
-    logo = take(o, "logo", p, S.logo),
-    text_legacy = take(o, "text", p, S.text_or_null),
-    text_content = take(o, "text_content", p, S.text_content),
-    size = take(o, "size", p, S.size),
-    room = take(o, "room", p, S.room_id),
+    name = get(o, "name", path, i, S.ex_name),
+    tagline = get(o, "tagline", path, i, S.tagline),
+    short_text = get(o, "short_text", path, i, S.text_or_null),
+    logo = get(o, "logo", path, i, S.logo),
+    text_legacy = get(o, "text", path, i, S.text_or_null),
+    text_content = get(o, "text_content", path, i, S.text_content),
+    size = get(o, "size", path, i, S.size),
+    room = get(o, "room", path, i, S.room_id),
     sorting_priority = i - 1,
-    links = each_object(take(o, "links", p, S.list), p .. ".links", link),
-    social = each_object(take(o, "social_media_links", p, S.list),
+    links = each_object(get(o, "links", path, i, S.list), p .. ".links", link),
+    social = each_object(get(o, "social_media_links", path, i, S.list),
       p .. ".social_media_links", social),
   }
+end
+
+---------------------------------------------------------------- the usual case
+
+-- A decoded document's room, exhibitor, link or social link as the
+-- functions above would normalize it, when every value is of the usual
+-- kind and size; nil for anything else, which the functions above then
+-- judge (and word the complaint of). One function per element, not a
+-- call per field: the validation is most of import_config's own time.
+local MAXINT, MININT = 2147483647, -2147483648
+
+local function plain_string(v, max)
+  return type(v) == "string" and (max == nil or #v <= max)
+end
+
+-- A string, null or absent (then null); false for anything else.
+local function text_or_null(v, max)
+  if v == nil then return NULL end
+  if v == NULL or plain_string(v, max) then return v end
+  return false
+end
+
+local function grants_ok(obj)
+  for _, v in pairs(obj) do
+    if getmetatable(v) ~= ARRAY_MT then return false end
+    for _, x in ipairs(v) do
+      if type(x) ~= "string" then return false end
+    end
+  end
+  return true
+end
+
+local function only(o, allowed)
+  for k in pairs(o) do
+    if not allowed[k] then return false end
+  end
+  return true
+end
+
+local function room_fast(o, i)
+  local id, name, tg, mods, px = o.id, o.name, o.trait_grants, o.modules, o.pretalx_id
+  if not plain_string(id, 100) or not plain_string(name, 300) then return nil end
+  local desc = text_or_null(o.description)
+  if not desc then return nil end
+  if tg == nil then
+    tg = S.grants.default
+  elseif getmetatable(tg) ~= OBJECT_MT or not grants_ok(tg) then
+    return nil
+  end
+  if getmetatable(mods) ~= ARRAY_MT then return nil end
+  for _, m in ipairs(mods) do
+    if getmetatable(m) ~= OBJECT_MT or type(m.type) ~= "string" then return nil end
+  end
+  if px == nil then
+    px = 0
+  elseif math.type(px) ~= "integer" or px < MININT or px > MAXINT then
+    return nil
+  end
+  if not text_or_null(o.picture, 100) or not only(o, ROOM_KEYS) then return nil end
+  return { import_id = id, name = name, description = desc, trait_grants = tg,
+    module_config = mods, pretalx_id = px, sorting_priority = i - 1 }
+end
+
+-- The links (or social links) list v of an exhibitor, or nil.
+local function links_fast(v, keys, category)
+  if v == nil then return json.array({}) end
+  if getmetatable(v) ~= ARRAY_MT then return nil end
+  local out = json.array({})
+  for j, l in ipairs(v) do
+    if getmetatable(l) ~= OBJECT_MT then return nil end
+    local text, url = l.display_text, l.url
+    if not plain_string(text, 300) or not plain_string(url, 200) or not only(l, keys) then
+      return nil
+    end
+    if category then
+      local c = l.category
+      if c == nil then
+        c = S.category.default
+      elseif not plain_string(c, 32) then
+        return nil
+      end
+      out[j] = { display_text = text, url = url, category = c }
+    else
+      out[j] = { display_text = text, url = url }
+    end
+  end
+  return out
+end
+
+local function exhibitor_fast(o, i)
+  local name, tc, size, rm = o.name, o.text_content, o.size, o.room
+  if not plain_string(name, 80) or not plain_string(rm, 100) then return nil end
+  local tagline, short = text_or_null(o.tagline, 250), text_or_null(o.short_text)
+  local logo, text = text_or_null(o.logo, 200), text_or_null(o.text)
+  if not (tagline and short and logo and text) then return nil end
+  if tc == nil then
+    tc = S.text_content.default
+  elseif getmetatable(tc) ~= ARRAY_MT then
+    return nil
+  end
+  if size == nil then
+    size = S.size.default
+  elseif not plain_string(size, 3) then
+    return nil
+  end
+  if not only(o, EXHIBITOR_KEYS) then return nil end
+  local links = links_fast(o.links, LINK_KEYS, true)
+  local social = links and links_fast(o.social_media_links, SOCIAL_KEYS, false)
+  if not social then return nil end
+  return { name = name, tagline = tagline, short_text = short, logo = logo,
+    text_legacy = text, text_content = tc, size = size, room = rm,
+    sorting_priority = i - 1, links = links, social = social }
+end
+
+local room_slow, exhibitor_slow = room, exhibitor
+
+function room(o, path, i)
+  return trusted and room_fast(o, i) or room_slow(o, path, i)
+end
+
+function exhibitor(o, path, i)
+  return trusted and exhibitor_fast(o, i) or exhibitor_slow(o, path, i)
 end
 
 -- Duplicate keys in a list would make the upsert ambiguous.
