@@ -88,7 +88,8 @@ struct box {
  * A db.rows loop: in single-row mode, or with opts.batch through a
  * server-side cursor read batch rows per FETCH. User values: 1 the
  * connection, 2 json.decode, 3 and 4 sql and params for db.trace, 5 the
- * one box holding the current result, 6 the column names.
+ * one box holding the current result, 6 the column names, 7 the sql (a
+ * failure's statement).
  */
 struct cursor {
 	struct conn	*c;
@@ -103,6 +104,10 @@ struct cursor {
 	int		 nonull;	/* NULL columns left out of rows */
 	char		 old[64];
 	double		 t0;		/* sent at, for db.trace */
+	double		 tcall;		/* the current call began at */
+	double		 ms;		/* db.stats: waiting in the calls so far */
+	lua_Integer	 count;		/* db.stats: rows read */
+	int		 counted;	/* db.stats has this statement */
 };
 
 /* Options of query/exec/rows, and where the arguments are. */
@@ -438,20 +443,22 @@ aux_raise(lua_State *L, struct conn *c)
 
 /*
  * Raise the last failure of sql: with the statement and the server's
- * error position (a character index from 1) when it gave one.
+ * error position (a character index from 1) when it gave one. The server
+ * ran sql after skip characters of our own (db.rows' DECLARE): a
+ * position in those is not shown.
  */
 static int
-aux_raisesql(lua_State *L, struct conn *c, const char *sql)
+aux_raisesql(lua_State *L, struct conn *c, const char *sql, int skip)
 {
 	aux_intr(L, c);
 	c->draining = 0;
-	if (c->errpos <= 0 || sql == NULL)
+	if (c->errpos - skip <= 0 || sql == NULL)
 		return aux_raise(L, c);
 	vl_pushfailure(L, c->errmsg != NULL ? c->errmsg : "unknown error",
 	    c->errcode);
 	lua_pushstring(L, sql);
 	lua_setfield(L, -2, "statement");
-	lua_pushinteger(L, c->errpos);
+	lua_pushinteger(L, c->errpos - skip);
 	lua_setfield(L, -2, "position");
 	return lua_error(L);
 }
@@ -731,7 +738,7 @@ aux_quiet(struct conn *c, const char *sql, int n, const char *const *vals)
 {
 	char	*msg = c->errmsg;
 	char	 code[6];
-	int	 r;
+	int	 r, pos = c->errpos;
 
 	memcpy(code, c->errcode, sizeof code);
 	c->errmsg = NULL;
@@ -740,6 +747,7 @@ aux_quiet(struct conn *c, const char *sql, int n, const char *const *vals)
 	free(c->errmsg);
 	c->errmsg = msg;
 	memcpy(c->errcode, code, sizeof code);
+	c->errpos = pos;
 	return r;
 }
 
@@ -1144,7 +1152,7 @@ lpg_query(lua_State *L)
 		pq.PQclear(b->res);
 		b->res = NULL;
 		aux_trace(L, c, o.sql, o.n, o.vals, t0, 1);
-		return aux_raisesql(L, c, o.sql);
+		return aux_raisesql(L, c, o.sql, 0);
 	}
 	aux_pushresult(L, b->res, o.decode, o.nonull);
 	pq.PQclear(b->res);
@@ -1170,13 +1178,16 @@ lpg_exec(lua_State *L)
 	aux_account(c, t0, count);
 	aux_trace(L, c, o.sql, o.n, o.vals, t0, r == -1 || c->intr);
 	if (r == -1)
-		return aux_raisesql(L, c, o.sql);
+		return aux_raisesql(L, c, o.sql, 0);
 	aux_intr(L, c);
 	lua_pushinteger(L, count);
 	return 1;
 }
 
 /* {====== db.rows */
+
+/* What a batched db.rows sends before the user's sql. */
+#define ROWS_DECLARE	"DECLARE venueless_rows NO SCROLL CURSOR FOR "
 
 /* The statements that end a batched db.rows: [nested], a savepoint. */
 static const char *const rows_end[2] = {
@@ -1271,8 +1282,7 @@ aux_declare(lua_State *L, struct conn *c, struct cursor *cur,
 	if (aux_run(c, cur->nested ? "SAVEPOINT venueless_rows" : "BEGIN", -1,
 	    NULL, NULL, NULL) == -1)
 		return -1;
-	sql = lua_pushfstring(L, "DECLARE venueless_rows NO SCROLL CURSOR "
-	    "FOR %s", o->sql);
+	sql = lua_pushfstring(L, ROWS_DECLARE "%s", o->sql);
 	r = c->intr ? -1 : aux_run(c, sql, o->n, o->vals, NULL, NULL);
 	lua_pop(L, 1);
 	if (r == 0 && !c->intr)
@@ -1298,6 +1308,38 @@ aux_tracerows(lua_State *L, struct cursor *cur, int failed)
 	lua_getiuservalue(L, 1, 3);
 	lua_getiuservalue(L, 1, 4);
 	aux_tracecall(L, c, cur->t0, failed);
+}
+
+/*
+ * Count a db.rows statement that ended in db.stats, once: the rows the
+ * loop read and the time spent in its calls (the loop's body is not
+ * waiting for the server), the current one until now.
+ */
+static void
+aux_rowsdone(struct cursor *cur)
+{
+	struct conn	*c = cur->c;
+
+	if (cur->counted)
+		return;
+	cur->counted = 1;
+	c->nstmt++;
+	c->nrows += cur->count;
+	c->ms += cur->ms + (vl_now() - cur->tcall) * 1000;
+}
+
+/*
+ * Raise the failure of the db.rows at 1: in single-row mode with its
+ * statement and error position (a batched one's FETCH is not the sql).
+ */
+static int
+aux_raiserows(lua_State *L, struct cursor *cur)
+{
+	const char	*sql = NULL;
+
+	if (cur->batch == 0 && lua_getiuservalue(L, 1, 7) == LUA_TSTRING)
+		sql = lua_tostring(L, -1);
+	return aux_raisesql(L, cur->c, sql, 0);
 }
 
 /* Push the cursor's (at 1) column names, taken from res once; their index. */
@@ -1338,10 +1380,11 @@ aux_nextsingle(lua_State *L, struct cursor *cur, struct box *b, int decode)
 	pq.PQclear(b->res);
 	b->res = NULL;
 	aux_finish(c, cur, 0);
+	aux_rowsdone(cur);
 	aux_tracerows(L, cur, st != PGRES_TUPLES_OK || c->intr);
 	if (st == PGRES_TUPLES_OK && !c->intr)
 		return 0;
-	return aux_raise(L, c);
+	return aux_raiserows(L, cur);
 }
 
 /* Send the next FETCH of a batched db.rows; 0 or -1. */
@@ -1399,6 +1442,7 @@ aux_nextbatched(lua_State *L, struct cursor *cur, struct box *b,
 	b->res = NULL;
 	if (aux_endbatch(cur->c, cur, failed) == -1)
 		failed = 1;
+	aux_rowsdone(cur);
 	aux_tracerows(L, cur, failed || cur->c->intr);
 	if (failed || cur->c->intr)
 		return aux_raise(L, cur->c);
@@ -1412,12 +1456,14 @@ cursor_next(lua_State *L)
 	struct cursor	*cur = luaL_checkudata(L, 1, VL_PGCURSOR);
 	struct conn	*c = cur->c;
 	struct box	*b;
-	int		 decode = 0;
+	int		 decode = 0, n;
 
 	if (!cur->active)
 		return 0;
+	cur->tcall = vl_now();
 	if (c->pg == NULL || c->generation != cur->generation) {
 		cur->active = 0;
+		aux_rowsdone(cur);
 		aux_seterr(c, "the connection closed during db.rows", "08006");
 		return aux_raise(L, c);
 	}
@@ -1426,8 +1472,14 @@ cursor_next(lua_State *L)
 	lua_getiuservalue(L, 1, 5);
 	b = lua_touserdata(L, -1);
 	if (cur->batch > 0)
-		return aux_nextbatched(L, cur, b, decode);
-	return aux_nextsingle(L, cur, b, decode);
+		n = aux_nextbatched(L, cur, b, decode);
+	else
+		n = aux_nextsingle(L, cur, b, decode);
+	if (n > 0) {			/* a row: db.stats counts it */
+		cur->count++;
+		cur->ms += (vl_now() - cur->tcall) * 1000;
+	}
+	return n;
 }
 
 /* The closing value of db.rows: stop a loop left early (arg 2: the error
@@ -1439,6 +1491,7 @@ cursor_close(lua_State *L)
 	struct box	*b;
 	int		 active = cur->active;
 
+	cur->tcall = vl_now();
 	if (lua_getiuservalue(L, 1, 5) == LUA_TUSERDATA) {
 		b = lua_touserdata(L, -1);
 		pq.PQclear(b->res);
@@ -1449,8 +1502,10 @@ cursor_close(lua_State *L)
 		aux_endbatch(cur->c, cur, !lua_isnoneornil(L, 2));
 	else
 		aux_finish(cur->c, cur, 1);
-	if (active)
+	if (active) {
+		aux_rowsdone(cur);
 		aux_tracerows(L, cur, 0);
+	}
 	return 0;
 }
 
@@ -1465,7 +1520,7 @@ lpg_rows(lua_State *L)
 
 	if (aux_args(L, c, &o, 0) == -1)
 		return aux_raise(L, c);
-	cur = lua_newuserdatauv(L, sizeof *cur, 6);
+	cur = lua_newuserdatauv(L, sizeof *cur, 7);
 	memset(cur, 0, sizeof *cur);
 	cur->c = c;
 	cur->batch = (int)o.batch;
@@ -1480,6 +1535,8 @@ lpg_rows(lua_State *L)
 	}
 	aux_newbox(L);
 	lua_setiuservalue(L, idx, 5);
+	lua_pushvalue(L, lua_type(L, 1) == LUA_TTABLE ? 2 : 1);
+	lua_setiuservalue(L, idx, 7);	/* sql, for a failure */
 	if (o.timeout >= 0) {
 		if (aux_settimeout(c, o.timeout, cur->old) == -1)
 			return aux_raise(L, c);
@@ -1490,14 +1547,17 @@ lpg_rows(lua_State *L)
 		lua_setiuservalue(L, idx, 3);	/* sql */
 		lua_pop(L, 1);
 	}
-	cur->t0 = vl_now();
+	cur->t0 = cur->tcall = vl_now();
 	r = o.batch > 0 ? aux_declare(L, c, cur, &o) :
 	    aux_send(c, o.sql, o.n, o.vals, 1);
 	if (r == -1) {
 		if (cur->timed && c->pg != NULL)
 			aux_restoretimeout(c, cur->old);
-		return aux_raise(L, c);
+		aux_rowsdone(cur);
+		return aux_raisesql(L, c, o.sql, o.batch > 0 ?
+		    (int)strlen(ROWS_DECLARE) : 0);
 	}
+	cur->ms = (vl_now() - cur->t0) * 1000;
 	cur->active = c->busy = 1;
 	cur->generation = c->generation;
 	lua_pushcfunction(L, cursor_next);

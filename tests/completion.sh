@@ -1,7 +1,8 @@
 # venueless completion bash|zsh|fish and venueless __complete, through
 # the shells' own completion machinery: bash's complete -p function
-# called with COMP_WORDS/COMP_CWORD, fish's complete -C; live values from
-# real servers, and a server that never answers costing one short wait.
+# called with COMP_WORDS/COMP_CWORD, fish's complete -C, Tab typed into
+# interactive bash and zsh (compinit) in tmux; live values from real
+# servers, and a server that never answers costing one short wait.
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C	# sort's order
 V=$VENUELESS
@@ -73,6 +74,8 @@ beq "--config" "venueless list_worlds --con"
 beq "--dry-run" "venueless connections drop --dr"
 beq "--yes" "venueless connections drop --y"
 beq "world" "venueless connections list --by w"
+# without = in COMP_WORDBREAKS bash leaves --by=w one word: whole words
+beq "--by=world" "venueless connections list --by=w"
 beq "--title" "venueless create-world --t"
 beq "--new-secrets" "venueless -c x.cfg clone_world --new"
 beq "create_world
@@ -152,8 +155,82 @@ world-two.json" "$(fcomp "venueless import_config wor" | cut -f1 | sort)" "fish:
 else
 	echo "fish not installed: its part skipped" >&2
 fi
-if command -v zsh >/dev/null; then
-	zsh -n "$VL_TMP/venueless.zsh" || vl_fail "zsh script syntax"
+
+# ---- interactive bash and zsh, Tab typed into a terminal ----
+# bash splits --opt=value at the = itself (COMP_WORDBREAKS): only a
+# real line typed shows that the script joins the words again.
+# pressed LINE [EXPECTED]: type LINE and Tab at a fresh prompt; the
+# prompt's line must then read EXPECTED (LINE completed), then cleared.
+pressed() {
+	mark; keys "$1"; $TM send-keys -t vl Tab
+	[ $# -lt 2 ] || wait_for "$PS$2"
+}
+# listed LINE WORD...: two Tabs after LINE list (at least) the WORDs.
+listed() {
+	local l=$1 w; shift
+	mark; keys "$l"; $TM send-keys -t vl Tab Tab
+	for w; do wait_for "$w"; done
+}
+clear_line() {
+	$TM send-keys -t vl C-u
+	mark; $TM send-keys -t vl Enter; wait_for "$PS"
+}
+if command -v tmux >/dev/null; then
+	. "$TOP_SRCDIR/tests/pty.sh"
+	pty_start
+	cd "$VL_TMP/files"
+	PS='$ '
+	$TM new-session -d -s vl -x 160 -y 40 "bash --norc --noprofile -i"
+	mark; line "PS1='\$ '; source $VL_TMP/venueless.bash"; wait_for "$PS"
+	pressed "venueless connections drop --world=o" "venueless connections drop --world=other "
+	clear_line
+	pressed "venueless connections list --by=w" "venueless connections list --by=world "
+	clear_line
+	pressed "venueless export_config --output=world-o" "venueless export_config --output=world-one.json "
+	clear_line
+	pressed "venueless -c x.cfg clone_world --config=oth" "venueless -c x.cfg clone_world --config=other.txt "
+	clear_line
+	listed "venueless connections drop --world=" "other" "samplex"
+	vl_contains "$(since)" "sample" "bash: --world= lists the ids"
+	case "$(since)" in *"--world=sample"*) vl_fail "bash lists the whole word: $(since)" ;; esac
+	clear_line
+	pressed "venueless clone_world --new" "venueless clone_world --new-secrets "
+	clear_line
+	$TM kill-session -t vl
+	if command -v zsh >/dev/null; then
+		zsh -n "$VL_TMP/venueless.zsh" || vl_fail "zsh script syntax"
+		PS='% '
+		$TM new-session -d -s vl -x 160 -y 40 "zsh -f -i"
+		mark; line "PROMPT='%% '; autoload -Uz compinit && compinit -u -D; source $VL_TMP/venueless.zsh"
+		wait_for "$PS"
+		pressed "venueless clone_w" "venueless clone_world "
+		clear_line
+		pressed "venueless connections d" "venueless connections drop "
+		clear_line
+		pressed "venueless connections drop a" "venueless connections drop abc123.production "
+		clear_line
+		pressed "venueless connections drop --world=o" "venueless connections drop --world=other "
+		clear_line
+		pressed "venueless migrate --lo" "venueless migrate --lock-timeout "
+		clear_line
+		pressed "venueless export_config -o world-o" "venueless export_config -o world-one.json "
+		clear_line
+		# several: the common part, then the list with the descriptions
+		listed "venueless cl" "clone_world" "clear_world_data" "copy a world with its rooms"
+		clear_line
+		listed "venueless clone_world sam" "samplex"
+		wait_for "${PS}venueless clone_world sample"
+		clear_line
+		listed "venueless migrate co" "contenttypes" "control" "core"
+		clear_line
+		$TM kill-session -t vl
+	else
+		echo "zsh not installed: its part skipped" >&2
+	fi
+	$TM kill-server
+	cd "$VL_TMP"
+else
+	echo "tmux not installed: the interactive part skipped" >&2
 fi
 
 # ---- a server that never answers costs one short wait ----

@@ -6,6 +6,7 @@
 local pretty = require "venueless.pretty"
 local repl = require "venueless.repl"
 local doc = require "venueless.doc"
+local core = require "venueless.core"
 
 local function fmt(v, opts)
   opts = opts or {}
@@ -130,6 +131,69 @@ test("an SQL error carries its statement and position; the shell shows a caret",
     .. '                 ^\n', table.concat(out))
 end)
 
+test("a db.rows failure carries its statement and position too", function()
+  local sql = "SELECT 1,\n  2 FORM x"
+  local e = raises(function() for _ in db.rows(sql) do end end)
+  eq("42601", e.code)
+  eq(sql, e.statement)
+  eq(20, e.position)
+  -- batched: the position is in the user's sql, not in our DECLARE
+  e = raises(function() for _ in db.rows({ batch = 10 }, sql) do end end)
+  eq("42601", e.code)
+  eq(sql, e.statement)
+  eq(20, e.position)
+  e = raises(function() for _ in db.rows({ timeout = 1000 }, "SELECT nosuch") do end end)
+  eq("42703", e.code)
+  eq(8, e.position)
+  -- a runtime error has no position, a FETCH's is not the statement's
+  e = raises(function() for _ in db.rows({ batch = 2 }, "SELECT 1/0") do end end)
+  eq("22012", e.code)
+  eq(nil, e.position)
+  eq(nil, e.statement)
+  -- a failure after a failed statement is not given the old position
+  raises(function() db.query("SELECT * FORM x") end)
+  db.exec("SELECT 1")
+  e = raises(function() for _ in db.rows("SELECT 1/0") do end end)
+  eq(nil, e.position)
+  -- db.query's restored timeout keeps the position
+  e = raises(function() db.query({ timeout = 1000 }, "SELECT nosuch") end)
+  eq(8, e.position)
+end)
+
+test("db.stats counts db.rows loops: one statement each, the rows read", function()
+  local a = db.stats()
+  for _ in db.rows("SELECT generate_series(1, 5)") do end
+  local b = db.stats()
+  eq(1, b.statements - a.statements)
+  eq(5, b.rows - a.rows)
+  ok(b.ms > a.ms, "time counted")
+  -- batched, left early, failed: each counted once, with the rows read
+  for _ in db.rows({ batch = 2 }, "SELECT generate_series(1, 5)") do end
+  local n = 0
+  for _ in db.rows("SELECT generate_series(1, 5)") do
+    n = n + 1
+    if n == 2 then break end
+  end
+  for _ in db.rows({ batch = 2 }, "SELECT generate_series(1, 9)") do
+    n = n + 1
+    if n == 5 then break end
+  end
+  pcall(function() for _ in db.rows("SELECT nosuch") do end end)
+  pcall(function() for _ in db.rows({ batch = 3 }, "SELECT nosuch") do end end)
+  local c = db.stats()
+  eq(5, c.statements - b.statements)
+  eq(5 + 2 + 3, c.rows - b.rows)
+  -- the loop's body is not time waiting for the server
+  local t0 = core.time("monotonic")
+  for _ in db.rows("SELECT generate_series(1, 3)") do
+    local t = core.time("monotonic")
+    while core.time("monotonic") - t < 0.1 do end
+  end
+  local d = db.stats()
+  ok(core.time("monotonic") - t0 >= 0.3, "the body ran")
+  ok(d.ms - c.ms < 250, "body not counted: " .. (d.ms - c.ms) .. " ms")
+end)
+
 test("tracebacks end at the user's code", function()
   local path = os.getenv("VL_TMP") .. "/deep.lua"
   local f = assert(io.open(path, "w"))
@@ -214,7 +278,8 @@ test("meta-commands off a terminal: \\q, \\o, \\format, \\timing, \\?, unknown o
   local file = os.getenv("VL_TMP") .. "/out.txt"
   local out = sh("printf '%s\\n' '\\format csv' 'db.query(\"select 1 as a, 2 as b\")' "
     .. "'\\o " .. file .. "' 'db.query(\"select 3 as c\")' '{ x = 1 }' '\\o' '\\format aligned' "
-    .. "'db.query(\"select 4 as d\")' '\\timing' 'db.query(\"select 5 as e\")' '\\?' "
+    .. "'db.query(\"select 4 as d\")' '\\timing' 'db.query(\"select 5 as e\")' "
+    .. "'for r in db.rows(\"select generate_series(1, 4)\") do end' '\\?' "
     .. "'\\nosuch' 'help' 'exit' '\\q' '\"after\" .. \"quit\"' | " .. v .. " shell -i 2>&1")
   ok(out:find("Output format is csv.\na,b\n1,2\n", 1, true), out)
   local f = assert(io.open(file))
@@ -223,6 +288,7 @@ test("meta-commands off a terminal: \\q, \\o, \\format, \\timing, \\?, unknown o
   ok(out:find(" d \n---\n 4\n(1 row)", 1, true), "aligned again on stdout: " .. out)
   ok(not out:find("\n3\n", 1, true), "\\o output not on stdout")
   ok(out:find("Timing is on.\n e \n---\n 5\n%(1 row%)\nTime: [%d.]+ ms; db: 1 statement, 1 row, [%d.]+ ms\n"), out)
+  ok(out:find("\nTime: [%d.]+ ms; db: 1 statement, 4 rows, [%d.]+ ms\n"), "a db.rows loop: " .. out)
   ok(out:find("\\watch [SEC] [c=N]", 1, true), "\\? lists them: " .. out)
   ok(out:find("invalid command \\nosuch", 1, true), out)
   ok(out:find("help() lists the modules", 1, true), "bare help: " .. out)

@@ -108,4 +108,40 @@ vl_eq true "$VL_OUT" "embedded copy when LUA_PATH lacks the module"
 # Chunk names keep real paths.
 vl_exit 0 "$V" shell -e 'return debug.getinfo(require("venueless.cli").fail, "S").source'
 vl_eq "@lua/venueless/cli.lua" "$VL_OUT"
+# An SQL error that ends -e or a script: the one-line message first,
+# then the statement's line and a caret under the server's error
+# position (psql's form); other commands keep their one line.
+vl_pg_start
+caret='LINE 2:   2 FORM x
+                 ^'
+vl_exit 1 "$V" shell -e 'db.query("SELECT 1,\n  2 FORM x")'
+vl_eq "venueless: shell: syntax error at or near \"x\"
+$caret" "$VL_ERR" "-e: the caret"
+vl_exit 1 "$V" shell -e 'for r in db.rows("SELECT 1,\n  2 FORM x") do end'
+vl_eq "venueless: shell: syntax error at or near \"x\"
+$caret" "$VL_ERR" "-e: a db.rows failure's caret"
+printf 'print("before")\ndb.exec("UPDATE nosuchtable SET a = 1")\n' >sql.lua
+vl_exit 1 "$V" shell sql.lua
+vl_eq before "$VL_OUT"
+vl_eq 'venueless: shell: relation "nosuchtable" does not exist
+LINE 1: UPDATE nosuchtable SET a = 1
+               ^' "$VL_ERR" "a script: the caret"
+# cli.explain's message for our own tables keeps the caret after it
+printf '%s\n' 'db.query("SELECT *\n FROM core_world")' | "$V" shell >out 2>err; rc=$?
+vl_eq 1 "$rc" "piped script's SQL error"
+vl_eq 'venueless: shell: the database has no venueless schema (relation "core_world" does not exist): run venueless migrate
+LINE 2:  FROM core_world
+              ^' "$(cat err)" "a piped script: explained, with the caret"
+# -v: the traceback after them
+vl_exit 1 "$V" -v shell -e 'db.query("SELECT * FORM x")'
+vl_contains "$VL_ERR" 'venueless: shell: syntax error at or near "FORM"
+LINE 1: SELECT * FORM x
+                 ^
+stack traceback'
+# a failure without a position, and other commands: one line
+vl_exit 1 "$V" shell -e 'db.query("SELECT 1/0")'
+vl_eq "venueless: shell: division by zero" "$VL_ERR" "no position, no caret"
+vl_exit 1 "$V" list_worlds
+vl_eq 'venueless: list_worlds: the database has no venueless schema (relation "core_world" does not exist): run venueless migrate' \
+    "$VL_ERR" "another command: one line"
 echo "shell-script: ok"

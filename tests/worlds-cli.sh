@@ -430,7 +430,9 @@ VENUELESS_DB_NAME=bare vl_exit 1 "$V" shell -e 'return worlds.get("x")'
 vl_contains "$VL_ERR" "run venueless migrate"
 # Other missing relations are plain failures.
 VENUELESS_DB_NAME=bare vl_exit 1 "$V" shell -e 'return db.query("select * from nosuch")'
-vl_eq 'venueless: shell: relation "nosuch" does not exist' "$VL_ERR"
+vl_eq 'venueless: shell: relation "nosuch" does not exist
+LINE 1: select * from nosuch
+                      ^' "$VL_ERR" "a plain failure, the shell's caret after it"
 
 # --- Redis unreachable after the commit: the output (the secrets!) and a
 # clear message, exit 11, the world stored.

@@ -80,10 +80,12 @@ local APPS = { auth = true, control = true, core = true, django = true, storage 
 -- core.exit_for gives the code (1): the same as from core.try's form.
 function cli.explain(e)
   if not core.is_error(e) or e.code ~= "42P01" then return e end
-  local rel = tostring(e.message):match('^relation "([%w_]+)" does not exist')
+  local msg = tostring(e.message)
+  local rel = msg:match('^relation "([%w_]+)" does not exist')
   if rel == nil or not APPS[rel:match("^(%l+)_")] then return e end
+  -- the lines after the first stay (the shell's statement and caret)
   e.message = ('the database has no venueless schema (relation "%s" does not exist): '
-    .. "run venueless migrate"):format(rel)
+    .. "run venueless migrate"):format(rel) .. msg:match("^[^\n]*(.*)$")
   return e
 end
 

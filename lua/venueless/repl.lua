@@ -185,6 +185,19 @@ function M.sql_context(sql, pos)
   return head .. text .. post, caret
 end
 
+-- The message of error e (a table with one); an SQL error's with the
+-- statement's line and a caret after its first line, before any DETAIL,
+-- as psql prints them.
+function M.sql_message(e)
+  local msg = tostring(e.message)
+  if type(e.statement) == "string" and math.type(e.position) == "integer" then
+    local l, caret = M.sql_context(e.statement, e.position)
+    local head, rest = msg:match("^([^\n]*)(.*)$")
+    msg = head .. "\n" .. l .. "\n" .. caret .. rest
+  end
+  return msg
+end
+
 -- Print an error from a chunk (or from the shell itself) on stderr; an
 -- SQL error with its statement and a caret at the error position.
 function M.report(e)
@@ -192,12 +205,7 @@ function M.report(e)
   if type(e) == "table" and e.traceback and not core.is_error(e) then
     msg = e.traceback
   elseif type(e) == "table" and e.message then
-    msg = tostring(e.message)
-    if type(e.statement) == "string" and math.type(e.position) == "integer" then
-      local l, caret = M.sql_context(e.statement, e.position)
-      local head, rest = msg:match("^([^\n]*)(.*)$")
-      msg = head .. "\n" .. l .. "\n" .. caret .. rest
-    end
+    msg = M.sql_message(e)
   else
     msg = tostring(e)
   end

@@ -12,18 +12,38 @@ M.scripts = {}
 M.scripts.bash = [=[
 # bash completion for venueless; in ~/.bashrc:
 #   source <(venueless completion bash)
+# bash splits --opt=value into three words (= is in COMP_WORDBREAKS):
+# they are joined again for venueless __complete, and its answers cut
+# to the part after the = that bash replaces ($2).
 _venueless() {
-	local cur=${COMP_WORDS[COMP_CWORD]} directive IFS=$'\n'
-	local -a out
-	out=($(command "${COMP_WORDS[0]}" __complete bash -- \
-	    "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null </dev/null)) || return 0
+	local line=${COMP_LINE:0:COMP_POINT} directive pre w c i glued IFS=$'\n'
+	local -a out words
+	for ((i = 0; i <= COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]} glued=1
+		case $line in [[:space:]]*) glued=0 ;; esac
+		line=${line#"${line%%[![:space:]]*}"}
+		((i < COMP_CWORD)) || w=$line	# the current word: up to the cursor
+		line=${line#"$w"}
+		if ((i > 0 && glued)) && [[ $w == =* || ${words[${#words[@]}-1]} == *= ]]; then
+			words[${#words[@]}-1]+=$w
+		else
+			words+=("$w")
+		fi
+	done
+	out=($(command "${COMP_WORDS[0]}" __complete bash -- "${words[@]:1}" \
+	    2>/dev/null </dev/null)) || return 0
 	[ ${#out[@]} -gt 0 ] || return 0
 	directive=${out[${#out[@]}-1]}
 	unset 'out[${#out[@]}-1]'
-	COMPREPLY=("${out[@]}")
+	pre=${words[${#words[@]}-1]}
+	pre=${pre%"$2"}
+	COMPREPLY=()
+	for c in "${out[@]}"; do
+		[[ $c == "$pre"* ]] && COMPREPLY+=("${c#"$pre"}")
+	done
 	if [ "$directive" = ":f" ]; then
 		compopt -o filenames 2>/dev/null
-		COMPREPLY+=($(compgen -f -- "$cur"))
+		COMPREPLY+=($(compgen -f -- "$2"))
 	fi
 	return 0
 }

@@ -16,12 +16,18 @@ local function handler(e)
 end
 
 -- Call f; a runtime error is reported with its traceback and stops
--- the script with exit 1, a venueless error passes through to main.
+-- the script with exit 1, a venueless error passes through to main (an
+-- SQL error's message gains the statement's line and caret, as in repl).
 function M.call(f, ...)
   local res = table.pack(xpcall(f, handler, ...))
   if res[1] then return table.unpack(res, 2, res.n) end
   local e = res[2]
-  if core.is_error(e) then error(e, 0) end
+  if core.is_error(e) then
+    if e.statement ~= nil and e.position ~= nil then
+      e.message = require("venueless.repl").sql_message(e)
+    end
+    error(e, 0)
+  end
   io.stderr:write("venueless: shell: ", e.traceback, "\n")
   error({ exit = core.exit.failure, reported = true }, 0)
 end
