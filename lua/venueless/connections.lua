@@ -224,15 +224,14 @@ end
 -- batch by process key and keep only the msgpack of the names (spilled
 -- to Redis beyond BUFFER_BYTES), never the names themselves.
 local function stream_default(t, seen, dry_run)
-  local names, find, sub, body = {}, string.find, string.sub, layer.channels_body
+  local names, process_name, body = {}, layer.process_name, layer.channels_body
   return function(list)
     local touched = {}
     for k = 1, #list do
       local ch = list[k]
       if seen == nil or not seen[ch] then
         if seen then seen[ch] = true end
-        local b = find(ch, "!", 1, true)
-        local name = b and sub(ch, 1, b) or ch
+        local name = process_name(ch)
         local key = names[name]
         if key == nil then
           key = new_key(t, name, ch)
