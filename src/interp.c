@@ -740,6 +740,98 @@ core_sort_strings(lua_State *L)
 	return 1;
 }
 
+/* Characters of s as utf8.len counts them; bytes when it is not UTF-8. */
+static size_t
+aux_chars(lua_State *L, const char *s, size_t len)
+{
+	size_t		 i, n;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			break;
+	if (i == len)
+		return len;
+	lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	lua_getfield(L, -1, LUA_UTF8LIBNAME);
+	lua_getfield(L, -1, "len");
+	lua_pushlstring(L, s, len);
+	lua_call(L, 1, 1);
+	n = lua_isinteger(L, -1) ? (size_t)lua_tointeger(L, -1) : len;
+	lua_pop(L, 3);
+	return n;
+}
+
+/* Append integer v in decimal (tostring's text, without a snprintf). */
+static void
+aux_addinteger(struct vl_buf *b, lua_Integer v)
+{
+	char		 buf[24], *p = buf + sizeof buf;
+	lua_Unsigned	 u = v < 0 ? 0 - (lua_Unsigned)v : (lua_Unsigned)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	vl_buf_add(b, p, (size_t)(buf + sizeof buf - p));
+}
+
+/*
+ * core.padded_lines(names, values, width [, shown]) -> text: a line per
+ * name of the array, shown(name) (the name when shown is nil) padded
+ * with spaces to width characters (never cut), a space,
+ * tostring(values[name]) and a newline: Python's "{:60} {}" per line,
+ * the `connections list` table (10,000 lines cost as much again as the
+ * listing when built in Lua).
+ */
+static int
+core_padded_lines(lua_State *L)
+{
+	lua_Integer	 n, i, width = luaL_checkinteger(L, 3);
+	struct vl_buf	*b;
+	const char	*s;
+	char		*p;
+	size_t		 len, w, k;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	if (!lua_isnoneornil(L, 4))
+		luaL_checktype(L, 4, LUA_TFUNCTION);
+	lua_settop(L, 4);
+	n = luaL_len(L, 1);
+	b = vl_buf_new(L);				/* 5 */
+	for (i = 1; i <= n; i++) {
+		lua_rawgeti(L, 1, i);			/* 6: the name */
+		lua_pushvalue(L, 6);
+		lua_rawget(L, 2);			/* 7: its value */
+		if (!lua_isnil(L, 4)) {
+			lua_pushvalue(L, 4);
+			lua_pushvalue(L, 6);
+			lua_call(L, 1, 1);
+			lua_replace(L, 6);
+		}
+		if ((s = lua_tolstring(L, 6, &len)) == NULL)
+			return luaL_error(L, "name %I is not a string",
+			    (LUAI_UACINT)i);
+		w = aux_chars(L, s, len);
+		k = (lua_Integer)w < width ? (size_t)width - w : 0;
+		p = vl_buf_reserve(b, len + k + 1);
+		memcpy(p, s, len);
+		memset(p + len, ' ', k + 1);
+		b->len += len + k + 1;
+		if (lua_isinteger(L, 7))
+			aux_addinteger(b, lua_tointeger(L, 7));
+		else {
+			s = luaL_tolstring(L, 7, &len);
+			vl_buf_add(b, s, len);
+		}
+		vl_buf_add(b, "\n", 1);
+		lua_settop(L, 5);
+	}
+	lua_pushlstring(L, b->p, b->len);
+	return 1;
+}
+
 /* core.exit_codes: the enum, for Lua code and the man page test. */
 static void
 aux_exitcodes(lua_State *L)
@@ -811,6 +903,7 @@ static const luaL_Reg core_funcs[] = {
 	{ "time", core_time },
 	{ "glob_match", core_glob_match },
 	{ "sort_strings", core_sort_strings },
+	{ "padded_lines", core_padded_lines },
 	{ "write_private", core_write_private },
 	{ "commands", vl_cmds_push },		/* cmd.c, for completion */
 	{ "use_config", vl_cmd_use_config },	/* cmd.c, likewise */

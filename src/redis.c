@@ -94,7 +94,33 @@ struct xfer {
 	int	 failed;	/* an error reply was seen */
 	double	 deadline;	/* monotonic seconds, 0 for none */
 	double	 timeout;	/* seconds without progress, 0 for none */
+	struct kept *kept;	/* replies kept as they are, or NULL */
+	void	*ud;		/* the callbacks' own state */
+	/* once everything is written, work to do while Redis answers */
+	void	 (*idle)(lua_State *, struct xfer *);
+	/* before each write, set n and ready: commands that can go now */
+	void	 (*plan)(lua_State *, struct xfer *);
+	int	 ready;
 };
+
+/*
+ * Replies kept as they are, built by hiredis in an arena of blocks (the
+ * reply functions below) rather than a malloc per element; a userdata,
+ * so that raising frees them (__gc).
+ */
+struct block {
+	struct block	*next;
+	size_t		 used, cap;
+	max_align_t	 data[];
+};
+struct kept {
+	struct block	*blocks;
+	redisReply	**r;	/* the replies, in order (malloc'd) */
+	int		 n, cap;
+	redisReply	*building;	/* the reply being read, or NULL */
+	size_t		 read;	/* elements of its array read so far */
+};
+#define VL_REDIS_KEPT	"venueless.redis.kept"
 
 /* What Redis says (and then closes) to a long unauthenticated command. */
 #define UNAUTHENTICATED	"ERR Protocol error: unauthenticated"
@@ -260,17 +286,20 @@ aux_pushreply(lua_State *L, const redisReply *r)
  * gets NOAUTH). Push the failure as NOAUTH and disconnect; -1.
  */
 static int
-aux_unauthenticated(lua_State *L, struct conn *c, redisReply *r)
+aux_unauthenticated(lua_State *L, struct conn *c, redisReply *r, int owned)
 {
 	lua_pushfstring(L, "redis shard %d (%s): authentication required: "
 	    "the server needs a password%s (it said: %s)", c->index,
 	    c->url.masked, c->url.password == NULL ? " and the URL has none" :
 	    "", r->str);
 	lua_pushliteral(L, "NOAUTH");
-	freeReplyObject(r);
+	if (owned)
+		freeReplyObject(r);
 	aux_disconnect(c);
 	return -1;
 }
+
+static void	aux_keep(struct kept *, redisReply *);
 
 /* Read what arrived and hand every complete reply to the exchange. */
 static int
@@ -287,11 +316,15 @@ aux_readreplies(lua_State *L, struct conn *c, struct xfer *x)
 			break;
 		if (r->type == REDIS_REPLY_ERROR && strncmp(r->str,
 		    UNAUTHENTICATED, sizeof UNAUTHENTICATED - 1) == 0)
-			return aux_unauthenticated(L, c, r);
-		c->pending = r;
-		x->reply(L, x, r);
-		c->pending = NULL;
-		freeReplyObject(r);
+			return aux_unauthenticated(L, c, r, x->kept == NULL);
+		if (x->kept != NULL)
+			aux_keep(x->kept, r);
+		else {
+			c->pending = r;
+			x->reply(L, x, r);
+			c->pending = NULL;
+			freeReplyObject(r);
+		}
 		x->got++;
 	}
 	return 0;
@@ -333,11 +366,21 @@ aux_exchange(lua_State *L, struct conn *c, struct xfer *x)
 	int	 ev, done;
 
 	c->busy = 1;
-	while (x->got < x->n) {
-		while (x->sent < x->n && sdslen(c->ctx->obuf) < PIPE_CHUNK) {
+	for (;;) {
+		if (x->plan != NULL)
+			x->plan(L, x);
+		if (x->got >= x->n)
+			break;
+		while (x->sent < (x->plan != NULL ? x->ready : x->n) &&
+		    sdslen(c->ctx->obuf) < PIPE_CHUNK) {
 			if (x->append(L, c, x) != REDIS_OK)
 				return aux_fail(L, c, "out of memory");
 			x->sent++;
+		}
+		if (x->idle != NULL && x->sent == x->n &&
+		    sdslen(c->ctx->obuf) == 0) {
+			x->idle(L, x);
+			x->idle = NULL;
 		}
 		ev = aux_poll(L, c, POLLIN |
 		    (sdslen(c->ctx->obuf) > 0 ? POLLOUT : 0), aux_deadline(x));
@@ -655,21 +698,21 @@ aux_checkcmds(lua_State *L)
 	return (int)n;
 }
 
-/* opts.timeout (stack index 3) in ms as seconds; 0 when none. */
+/* opts.timeout (stack index i) in ms as seconds; 0 when none. */
 static double
-aux_opttimeout(lua_State *L)
+aux_opttimeout(lua_State *L, int i)
 {
 	lua_Number	 ms;
 
-	if (lua_isnoneornil(L, 3))
+	if (lua_isnoneornil(L, i))
 		return 0;
-	luaL_checktype(L, 3, LUA_TTABLE);
-	if (lua_getfield(L, 3, "timeout") == LUA_TNIL)
+	luaL_checktype(L, i, LUA_TTABLE);
+	if (lua_getfield(L, i, "timeout") == LUA_TNIL)
 		return 0;
 	if (!lua_isnumber(L, -1))
-		luaL_argerror(L, 3, "timeout: number of milliseconds expected");
+		luaL_argerror(L, i, "timeout: number of milliseconds expected");
 	ms = lua_tonumber(L, -1);
-	luaL_argcheck(L, ms >= 0 && ms <= 1e9, 3, "timeout: out of range");
+	luaL_argcheck(L, ms >= 0 && ms <= 1e9, i, "timeout: out of range");
 	lua_pop(L, 1);
 	return (double)ms / 1000.0;
 }
@@ -687,7 +730,7 @@ conn_pipeline(lua_State *L)
 
 	memset(&x, 0, sizeof x);
 	x.n = aux_checkcmds(L);
-	x.timeout = aux_opttimeout(L);
+	x.timeout = aux_opttimeout(L, 3);
 	lua_settop(L, 2);
 	lua_createtable(L, x.n, 0);
 	if (x.n == 0)
@@ -702,6 +745,486 @@ conn_pipeline(lua_State *L)
 		return aux_raise(L);
 	lua_settop(L, 3);
 	return 1;
+}
+
+/*
+ * The labels listing in C (connections/labels.lua): HGETALL of a hash,
+ * then MGET of prefix..field for every field, never turning the replies
+ * or the key names into Lua values (building them was most of a listing
+ * of 10,000 labels: bench/connections).
+ */
+#define LABELS_BATCH	1000	/* keys per MGET: Redis reads the next while we write */
+
+#define ARENA_BLOCK	(64 * 1024)
+
+/* Free the kept replies. */
+static void
+aux_freekept(struct kept *k)
+{
+	struct block	*b;
+
+	while ((b = k->blocks) != NULL) {
+		k->blocks = b->next;
+		free(b);
+	}
+	free(k->r);
+	k->r = NULL;
+	k->n = k->cap = 0;
+	k->building = NULL;
+}
+
+/* Keep a complete reply. */
+static void
+aux_keep(struct kept *k, redisReply *r)
+{
+	if (k->n == k->cap) {
+		k->cap = k->cap == 0 ? 8 : 2 * k->cap;
+		k->r = xrealloc(k->r, (size_t)k->cap * sizeof k->r[0]);
+	}
+	k->r[k->n++] = r;
+	k->building = NULL;
+}
+
+/* __gc of a reply holder. */
+static int
+kept_gc(lua_State *L)
+{
+	aux_freekept(luaL_checkudata(L, 1, VL_REDIS_KEPT));
+	return 0;
+}
+
+/* Push an empty reply holder. */
+static struct kept *
+aux_newkept(lua_State *L)
+{
+	struct kept	*k;
+
+	k = lua_newuserdatauv(L, sizeof *k, 0);
+	memset(k, 0, sizeof *k);
+	luaL_setmetatable(L, VL_REDIS_KEPT);
+	return k;
+}
+
+/* n bytes from k's arena, aligned for any object when align is set. */
+static void *
+aux_arena(struct kept *k, size_t n, int align)
+{
+	struct block	*b = k->blocks;
+	size_t		 a = _Alignof(max_align_t), at;
+
+	at = b == NULL ? 0 : align ? (b->used + a - 1) / a * a : b->used;
+	if (b == NULL || b->cap < at || b->cap - at < n) {
+		b = xmalloc(sizeof *b + (n > ARENA_BLOCK ? n : ARENA_BLOCK));
+		b->cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+		b->next = k->blocks;
+		k->blocks = b;
+		at = 0;
+	}
+	b->used = at + n;
+	return (char *)b->data + at;
+}
+
+/* A reply object of task t in the arena. */
+static redisReply *
+arena_reply(const redisReadTask *t, int type)
+{
+	redisReply	*r = aux_arena(t->privdata, sizeof *r, 1);
+
+	memset(r, 0, sizeof *r);
+	r->type = type;
+	return r;
+}
+
+/*
+ * Link r, now filled in, into its parent; count it read when the parent
+ * is the reply's array (a labels listing sends MGETs for the fields
+ * read so far while the rest of HGETALL arrives).
+ */
+static void *
+arena_link(const redisReadTask *t, redisReply *r)
+{
+	struct kept	*k = t->privdata;
+
+	if (t->parent == NULL)
+		k->building = r, k->read = 0;
+	else {
+		((redisReply *)t->parent->obj)->element[t->idx] = r;
+		if (t->parent->parent == NULL)
+			k->read = (size_t)t->idx + 1;
+	}
+	return r;
+}
+
+static void *
+arena_string(const redisReadTask *t, char *s, size_t len)
+{
+	redisReply	*r = arena_reply(t, t->type);
+
+	r->str = aux_arena(t->privdata, len + 1, 0);
+	memcpy(r->str, s, len);
+	r->str[len] = '\0';
+	r->len = len;
+	return arena_link(t, r);
+}
+
+static void *
+arena_array(const redisReadTask *t, int n)
+{
+	redisReply	*r = arena_reply(t, REDIS_REPLY_ARRAY);
+
+	r->elements = n > 0 ? (size_t)n : 0;
+	if (n > 0)
+		r->element = aux_arena(t->privdata, r->elements *
+		    sizeof r->element[0], 1);
+	return arena_link(t, r);
+}
+
+static void *
+arena_integer(const redisReadTask *t, long long v)
+{
+	redisReply	*r = arena_reply(t, REDIS_REPLY_INTEGER);
+
+	r->integer = v;
+	return arena_link(t, r);
+}
+
+static void *
+arena_nil(const redisReadTask *t)
+{
+	return arena_link(t, arena_reply(t, REDIS_REPLY_NIL));
+}
+
+/* The arena is freed whole, by the holder. */
+static void
+arena_free(void *r)
+{
+	(void)r;
+}
+
+static redisReplyObjectFunctions arena_functions = {
+	arena_string, arena_array, arena_integer, arena_nil, arena_free
+};
+
+/* What a labels listing holds during its exchange. */
+struct labels {
+	const redisReply *h;	/* the HGETALL reply, maybe still being read */
+	size_t		 nf;	/* its fields, once known */
+	struct field	*v;	/* the fields, sorted while the MGETs run,
+				   and as many for the sort */
+	int		 names;	/* stack index of the sorted names */
+};
+
+/* The MGETs of nf fields. */
+static int
+aux_batches(size_t nf)
+{
+	return (int)((nf + LABELS_BATCH - 1) / LABELS_BATCH);
+}
+
+/*
+ * xfer plan for labels: HGETALL first, then an MGET for each batch of
+ * fields as soon as they are read, while the rest of the reply arrives.
+ */
+static void
+aux_labelsplan(lua_State *L, struct xfer *x)
+{
+	struct labels	*lb = x->ud;
+	const redisReply *h = x->kept->n > 0 ? x->kept->r[0] : x->kept->building;
+	size_t		 read, want;
+
+	(void)L;
+	x->ready = 1;		/* HGETALL; the count is known once it is read */
+	if (h == NULL)
+		return;
+	if (h->type != REDIS_REPLY_ARRAY) {
+		if (x->kept->n > 0)
+			x->n = 1;	/* an error reply */
+		return;
+	}
+	lb->h = h;
+	lb->nf = h->elements / 2;
+	read = x->kept->n > 0 ? lb->nf : (x->kept->read + 1) / 2;
+	x->n = 1 + aux_batches(lb->nf);
+	want = (size_t)x->sent * LABELS_BATCH;	/* the next batch's end */
+	x->ready = x->sent + (x->sent < x->n &&
+	    read >= (want < lb->nf ? want : lb->nf));
+}
+
+/* xfer append for labels: HGETALL hash, then the MGETs of the fields. */
+static int
+aux_appendlabels(lua_State *L, struct conn *c, struct xfer *x)
+{
+	const redisReply *h = ((struct labels *)x->ud)->h;
+	size_t		 plen, first, n, i, total = 0;
+	const char	*prefix = lua_tolstring(L, x->arg + 1, &plen);
+	char		*buf, *p;
+	int		 r;
+
+	if (x->sent == 0) {
+		c->argv[0] = "HGETALL";
+		c->argvlen[0] = 7;
+		c->argv[1] = lua_tolstring(L, x->arg, &c->argvlen[1]);
+		return redisAppendCommandArgv(c->ctx, 2, c->argv, c->argvlen);
+	}
+	first = (size_t)(x->sent - 1) * LABELS_BATCH;
+	n = h->elements / 2 - first;
+	if (n > LABELS_BATCH)
+		n = LABELS_BATCH;
+	for (i = 0; i < n; i++)
+		total += plen + h->element[2 * (first + i)]->len;
+	aux_reserve(c, n + 1);
+	p = buf = xmalloc(total + 1);
+	c->argv[0] = "MGET";
+	c->argvlen[0] = 4;
+	for (i = 0; i < n; i++) {
+		const redisReply *f = h->element[2 * (first + i)];
+
+		memcpy(p, prefix, plen);
+		if (f->len > 0)
+			memcpy(p + plen, f->str, f->len);
+		c->argv[i + 1] = p;
+		c->argvlen[i + 1] = plen + f->len;
+		p += plen + f->len;
+	}
+	r = redisAppendCommandArgv(c->ctx, (int)n + 1, c->argv, c->argvlen);
+	free(buf);
+	return r;
+}
+
+/* Push nil, message, code for an error reply; 3. */
+static int
+aux_replyerror(lua_State *L, const redisReply *r)
+{
+	lua_pushnil(L);
+	lua_pushlstring(L, r->str, r->len);
+	aux_pushcode(L);
+	return 3;
+}
+
+/* A field of the hash, for sorting (16 bytes: qsort moves them whole). */
+struct field {
+	uint64_t	 head;	/* its first 8 bytes, big-endian, 0-padded */
+	redisReply	**at;	/* its place in the HGETALL reply */
+};
+
+/* Is x before y in byte order (as core.sort_strings)? */
+static inline int
+aux_before(const struct field *x, const struct field *y)
+{
+	const redisReply *f = *x->at, *g = *y->at;
+	int		 d;
+
+	if (x->head != y->head)		/* most labels differ in their head */
+		return x->head < y->head;
+	d = memcmp(f->str, g->str, f->len < g->len ? f->len : g->len);
+	return d < 0 || (d == 0 && f->len < g->len);
+}
+
+/*
+ * Sort v[0 .. n) into byte order, tmp as long: a merge sort comparing
+ * inline (qsort's call per comparison was most of the sort).
+ */
+static void
+aux_sortfields(struct field *v, struct field *tmp, size_t n)
+{
+	struct field	*src = v, *dst = tmp, *t;
+	size_t		 w, lo, mid, hi, i, j, k;
+
+	for (w = 1; w < n; w *= 2) {
+		for (lo = 0; lo < n; lo += 2 * w) {
+			mid = lo + w < n ? lo + w : n;
+			hi = lo + 2 * w < n ? lo + 2 * w : n;
+			for (i = lo, j = mid, k = lo; k < hi; k++)
+				dst[k] = j >= hi || (i < mid &&
+				    !aux_before(&src[j], &src[i])) ?
+				    src[i++] : src[j++];
+		}
+		t = src, src = dst, dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof *v);
+}
+
+/* The first 8 bytes of s as a big-endian number, 0-padded. */
+static uint64_t
+aux_head(const char *s, size_t len)
+{
+	uint64_t	 h = 0;
+	size_t		 i;
+
+	for (i = 0; i < 8; i++)
+		h = h << 8 | (i < len ? (unsigned char)s[i] : 0);
+	return h;
+}
+
+/*
+ * xfer idle for labels: while Redis runs the last MGETs, sort the fields
+ * and push them, sorted, as an array of strings (lb->names).
+ */
+static void
+aux_labelsidle(lua_State *L, struct xfer *x)
+{
+	struct labels	*lb = x->ud;
+	size_t		 i;
+
+	lb->v = lua_newuserdatauv(L, 2 * lb->nf * sizeof lb->v[0] + 1, 0);
+	for (i = 0; i < lb->nf; i++) {
+		lb->v[i].at = (redisReply **)&lb->h->element[2 * i];
+		lb->v[i].head = aux_head(lb->v[i].at[0]->str,
+		    lb->v[i].at[0]->len);
+	}
+	aux_sortfields(lb->v, lb->v + lb->nf, lb->nf);
+	lua_createtable(L, lb->nf > INT_MAX ? 0 : (int)lb->nf, 0);
+	for (i = 0; i < lb->nf; i++) {
+		lua_pushlstring(L, lb->v[i].at[0]->str, lb->v[i].at[0]->len);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lb->names = lua_gettop(L);
+}
+
+/* Push value r as tonumber would: 1, or 0 (nothing pushed) when it is none. */
+static int
+aux_pushcount(lua_State *L, const redisReply *r)
+{
+	if (r->type != REDIS_REPLY_STRING || strlen(r->str) != r->len ||
+	    lua_stringtonumber(L, r->str) == 0)
+		return 0;
+	if (lua_tonumber(L, -1) == 0) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Push live, stale and names from the sorted fields and the MGET replies
+ * (m->r[1 ..]): a field is live when its key exists and its value is a
+ * non-zero number.
+ */
+static int
+aux_pushlabels(lua_State *L, const struct labels *lb, const struct kept *m)
+{
+	size_t		 nf = lb->nf, i, j;
+	lua_Integer	 nlive = 0, nstale = 0;
+	const redisReply *e;
+	int		 top;
+
+	lua_createtable(L, 0, nf > INT_MAX ? 0 : (int)nf);
+	lua_newtable(L);
+	lua_createtable(L, nf > INT_MAX ? 0 : (int)nf, 0);
+	top = lua_gettop(L);	/* live, stale, names at top - 2 .. top */
+	for (i = 0; i < nf; i++) {
+		j = (size_t)(lb->v[i].at - lb->h->element) / 2;
+		e = m->r[1 + j / LABELS_BATCH]->element[j % LABELS_BATCH];
+		lua_rawgeti(L, lb->names, (lua_Integer)i + 1);
+		if (e->type != REDIS_REPLY_NIL &&
+		    aux_pushcount(L, lb->v[i].at[1])) {
+			lua_pushvalue(L, -2);
+			lua_rawseti(L, top, ++nlive);
+			lua_rawset(L, top - 2);
+		} else
+			lua_rawseti(L, top - 1, ++nstale);
+	}
+	return 3;
+}
+
+/* Check the MGET replies (m->r[1 ..]); 0, or nil, message, code (3). */
+static int
+aux_checkmget(lua_State *L, size_t nf, const struct kept *m)
+{
+	int		 b;
+
+	for (b = 1; b < m->n; b++) {
+		const redisReply *r = m->r[b];
+		size_t	 want = nf - (size_t)(b - 1) * LABELS_BATCH;
+
+		if (r->type == REDIS_REPLY_ERROR)
+			return aux_replyerror(L, r);
+		if (r->type != REDIS_REPLY_ARRAY || r->elements !=
+		    (want > LABELS_BATCH ? LABELS_BATCH : want))
+			return luaL_error(L, "unexpected MGET reply");
+	}
+	return 0;
+}
+
+/* Check the HGETALL reply: 0, or nil, message, code pushed (3). */
+static int
+aux_checkhgetall(lua_State *L, const redisReply *h)
+{
+	size_t	 i;
+
+	if (h->type == REDIS_REPLY_ERROR)
+		return aux_replyerror(L, h);
+	if (h->type != REDIS_REPLY_ARRAY || h->elements % 2 != 0)
+		return luaL_error(L, "unexpected HGETALL reply");
+	for (i = 0; i < h->elements; i++)
+		if (h->element[i]->type != REDIS_REPLY_STRING)
+			return luaL_error(L, "unexpected HGETALL reply");
+	return 0;
+}
+
+/*
+ * Run (or go on with) an exchange whose replies are kept in k's arena. A
+ * failed exchange has disconnected, freeing the reader while its
+ * functions still free nothing.
+ */
+static int
+aux_exchangekept(lua_State *L, struct conn *c, struct xfer *x,
+    struct kept *k)
+{
+	redisReader	*rd = c->ctx->reader;
+	redisReplyObjectFunctions *fn = rd->fn;
+
+	x->kept = k;
+	rd->fn = &arena_functions;
+	rd->privdata = k;
+	if (aux_exchange(L, c, x) == -1)
+		return -1;
+	rd->fn = fn;
+	rd->privdata = NULL;
+	return 0;
+}
+
+/*
+ * conn:labels(hash, prefix [, {timeout = ms}]) → live, stale, names: the
+ * fields of hash whose key prefix..field exists and whose value is a
+ * non-zero number (live: {field = tonumber(value)}; names: those fields,
+ * sorted), and the others (stale, sorted); nil, message, code for an
+ * error reply. A failure raises, as pipeline.
+ */
+static int
+conn_labels(lua_State *L)
+{
+	struct conn	*c = aux_checkconn(L);
+	struct xfer	 x;
+	struct labels	 lb;
+	struct kept	*k;
+	int		 r;
+
+	luaL_checkstring(L, 2);
+	luaL_checkstring(L, 3);
+	memset(&x, 0, sizeof x);
+	memset(&lb, 0, sizeof lb);
+	x.timeout = aux_opttimeout(L, 4);
+	lua_settop(L, 3);
+	if (aux_connect(L, c, x.timeout) == -1)
+		return aux_raise(L);
+	k = aux_newkept(L);
+	aux_reserve(c, 2);
+	x.arg = 2;
+	x.n = INT_MAX;		/* until aux_labelsplan knows */
+	x.ud = &lb;
+	x.append = aux_appendlabels;
+	x.plan = aux_labelsplan;
+	x.idle = aux_labelsidle;
+	if (aux_exchangekept(L, c, &x, k) == -1)
+		return aux_raise(L);
+	if ((r = aux_checkhgetall(L, k->r[0])) != 0)
+		return r;
+	if ((r = aux_checkmget(L, lb.nf, k)) == 0)
+		r = aux_pushlabels(L, &lb, k);
+	aux_freekept(k);	/* now, not at the next collection */
+	return r;
 }
 
 /* conn:close(), __gc and __close: disconnect and free; idempotent. */
@@ -759,6 +1282,7 @@ static const luaL_Reg conn_meth[] = {
 	{ "call", conn_call },
 	{ "pcall", conn_pcall },
 	{ "pipeline", conn_pipeline },
+	{ "labels", conn_labels },
 	{ "close", conn_close },
 	{ NULL, NULL }
 };
@@ -775,6 +1299,10 @@ static const luaL_Reg conn_metameth[] = {
 static void
 aux_createmeta(lua_State *L)
 {
+	luaL_newmetatable(L, VL_REDIS_KEPT);
+	lua_pushcfunction(L, kept_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
 	luaL_newmetatable(L, VL_REDIS_CONN);
 	luaL_setfuncs(L, conn_metameth, 0);
 	luaL_newlibtable(L, conn_meth);

@@ -177,6 +177,8 @@ struct vl_walk {
 	int			 omt;
 	const void		*path[VL_MAXDEPTH];	/* tables being written */
 };
+struct vl_buf *vl_buf_new(lua_State *);
+char	*vl_buf_reserve(struct vl_buf *, size_t);
 void	 vl_buf_add(struct vl_buf *, const void *, size_t);
 void	 vl_walk_encode(lua_State *, int, const struct vl_walkfmt *, void *);
 int	 vl_walk_openlib(lua_State *, const luaL_Reg *, const char *,

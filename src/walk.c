@@ -34,19 +34,6 @@ buf_gc(lua_State *L)
 	return 0;
 }
 
-/* Push a new empty buffer, a userdata so that raising frees it (__gc). */
-static struct vl_buf *
-buf_new(lua_State *L)
-{
-	struct vl_buf	*b;
-
-	b = lua_newuserdatauv(L, sizeof *b, 0);
-	b->p = NULL;
-	b->len = b->cap = 0;
-	luaL_setmetatable(L, WALK_BUF);
-	return b;
-}
-
 /* Create a metatable whose __gc is fn, unless it exists. */
 static void
 aux_gcmeta(lua_State *L, const char *name, lua_CFunction fn)
@@ -58,9 +45,23 @@ aux_gcmeta(lua_State *L, const char *name, lua_CFunction fn)
 	lua_pop(L, 1);
 }
 
+/* Push a new empty buffer, a userdata so that raising frees it (__gc). */
+struct vl_buf *
+vl_buf_new(lua_State *L)
+{
+	struct vl_buf	*b;
+
+	b = lua_newuserdatauv(L, sizeof *b, 0);
+	b->p = NULL;
+	b->len = b->cap = 0;
+	aux_gcmeta(L, WALK_BUF, buf_gc);
+	luaL_setmetatable(L, WALK_BUF);
+	return b;
+}
+
 /* Make room for n more bytes; returns where they go. */
-static char *
-buf_reserve(struct vl_buf *b, size_t n)
+char *
+vl_buf_reserve(struct vl_buf *b, size_t n)
 {
 	size_t	 cap;
 
@@ -78,7 +79,7 @@ buf_reserve(struct vl_buf *b, size_t n)
 void
 vl_buf_add(struct vl_buf *b, const void *p, size_t n)
 {
-	memcpy(buf_reserve(b, n), p, n);
+	memcpy(vl_buf_reserve(b, n), p, n);
 	b->len += n;
 }
 
@@ -163,7 +164,7 @@ walk_addkey(struct vl_walk *w, int k)
 	lua_State	*L = w->L;
 	struct wkey	*key;
 
-	key = (struct wkey *)buf_reserve(w->keys, sizeof *key);
+	key = (struct wkey *)vl_buf_reserve(w->keys, sizeof *key);
 	key->seq = w->keys->len / sizeof *key;
 	key->s = NULL;
 	key->isname = 1;
@@ -488,8 +489,8 @@ vl_walk_encode(lua_State *L, int idx, const struct vl_walkfmt *fmt, void *ud)
 	w.amt = lua_gettop(L);
 	luaL_getmetatable(L, VL_JSON_OBJECT);
 	w.omt = lua_gettop(L);
-	w.out = buf_new(L);
-	w.keys = buf_new(L);
+	w.out = vl_buf_new(L);
+	w.keys = vl_buf_new(L);
 	if (fmt->start != NULL)
 		fmt->start(&w);
 	walk_value(&w, idx);

@@ -154,6 +154,101 @@ test("list also gives the live labels sorted", function()
   end
 end)
 
+-- The labels listing as it was written in Lua (HGETALL, MGET, tonumber),
+-- the reference for conn:labels.
+local function labels_in_lua(hash, prefix)
+  local flat = redis.call("HGETALL", hash)
+  local live, stale, names = {}, {}, {}
+  for k = 1, #flat, 2 do
+    local exists = redis.call("EXISTS", prefix .. flat[k]) == 1
+    local count = tonumber(flat[k + 1]) or 0
+    if not exists or count == 0 then
+      stale[#stale + 1] = flat[k]
+    else
+      live[flat[k]] = count
+      names[#names + 1] = flat[k]
+    end
+  end
+  table.sort(stale)
+  table.sort(names)
+  return live, stale, names
+end
+
+test("conn:labels agrees with HGETALL, MGET and tonumber", function()
+  local c = redis.conn(0)
+  math.randomseed(23)
+  -- counts of every kind, heads that tie in 8 bytes, NUL bytes, and more
+  -- fields than one MGET takes (10,000)
+  local values = { "3", "0", "0.0", "2.5", " 7 ", "x", "", "0x10", "-1", "1e3", "4\0" }
+  local heads = { "abcdefgh", "abcdefg", "abcdefgh\0", "abcdefghi", "a", "", "\xff\xfe",
+    "abcdefgh\xff" }
+  local cmds = {}
+  for i = 1, 10500 do
+    local label = i <= #heads and heads[i] or ("%07x.env%d"):format(i * 7919, i % 5)
+    if i % 97 == 0 then label = label .. "\0" .. i end
+    cmds[#cmds + 1] = { "HSET", "labels.t", label, values[i % #values + 1] }
+    if i % 13 ~= 0 then
+      cmds[#cmds + 1] = { "SET", "labels.t:" .. label, "exists" }
+    end
+  end
+  cmds[#cmds + 1] = { "SADD", "labels.t:" .. heads[2], "a set: MGET says nil" }
+  for first = 1, #cmds, 5000 do
+    c:pipeline(table.move(cmds, first, math.min(first + 4999, #cmds), 1, {}))
+  end
+  redis.call("DEL", "labels.t:" .. heads[2])
+  redis.call("SADD", "labels.t:" .. heads[2], "a set: MGET says nil")
+  local want_live, want_stale, want_names = labels_in_lua("labels.t", "labels.t:")
+  local live, stale, names = c:labels("labels.t", "labels.t:", { timeout = 5000 })
+  eq(#want_names, #names)
+  eq(want_names, names)
+  eq(want_stale, stale)
+  eq(want_live, live)
+  for k, v in pairs(live) do eq(math.type(want_live[k]), math.type(v), k) end
+  ok(#stale > 3000 and #names > 4000, "both kinds")
+  -- an empty hash, and one that is not a hash
+  local e1, e2, e3 = c:labels("labels.none", "x:")
+  eq({}, e1); eq({}, e2); eq({}, e3)
+  redis.call("SET", "labels.str", "x")
+  local r, msg, code = c:labels("labels.str", "x:")
+  eq(nil, r)
+  ok(msg:find("^WRONGTYPE"), msg)
+  eq("WRONGTYPE", code)
+  raises(function() c:labels(nil, "x:") end, "string expected")
+  raises(function() c:labels("h", "x:", { timeout = "soon" }) end, "timeout")
+  local keys = { "labels.t", "labels.str" }
+  for _, l in ipairs(redis.call("HKEYS", "labels.t")) do keys[#keys + 1] = "labels.t:" .. l end
+  for first = 1, #keys, 1000 do
+    redis.call("DEL", table.unpack(keys, first, math.min(first + 999, #keys)))
+  end
+end)
+
+-- The `connections list` lines as the Lua loop made them.
+local function lines_in_lua(names, values, width, shown)
+  local out = {}
+  for _, n in ipairs(names) do
+    local s = shown and shown(n) or n
+    local w = utf8.len(s) or #s
+    out[#out + 1] = s .. (" "):rep(width - w) .. " " .. tostring(values[n]) .. "\n"
+  end
+  return table.concat(out)
+end
+
+test("core.padded_lines pads by characters and never cuts", function()
+  local names = { "a", "", "\xc3\xa9t\xc3\xa9", "\xff\xfe bad utf-8", ("x"):rep(70),
+    "tab\there", "ok" }
+  local values = { a = 1, [""] = -42, ["\xc3\xa9t\xc3\xa9"] = 2.5, ["\xff\xfe bad utf-8"] = 0,
+    [("x"):rep(70)] = math.mininteger, ["tab\there"] = "str", ok = 10 ^ 20 }
+  for _, width in ipairs({ 0, 1, 5, 33, 60, 100 }) do
+    eq(lines_in_lua(names, values, width), core.padded_lines(names, values, width))
+  end
+  local esc = function(s) return (s:gsub("\t", "\\t")) end
+  eq(lines_in_lua(names, values, 60, esc), core.padded_lines(names, values, 60, esc))
+  eq("", core.padded_lines({}, {}, 60))
+  eq("z" .. (" "):rep(9) .. " nil\n", core.padded_lines({ "z" }, {}, 10))
+  raises(function() core.padded_lines({ {} }, {}, 10) end, "not a string")
+  raises(function() core.padded_lines({}, {}, "w") end, "number expected")
+end)
+
 test("core.sort_strings sorts as table.sort does in the C locale", function()
   math.randomseed(17)
   for _, n in ipairs({ 0, 1, 2, 3, 50, 2000 }) do
@@ -186,6 +281,7 @@ local function with_fake(fake, f)
     return setmetatable({ url = c.url, index = i }, { __index = {
       pcall = function(_, ...) return c:pcall(...) end,
       call = function(_, ...) return c:call(...) end,
+      labels = function(_, ...) return c:labels(...) end,
       pipeline = function(_, cmds)
         local r, msg, code = fake(cmds)
         if r ~= nil or msg ~= nil then return r, msg, code end

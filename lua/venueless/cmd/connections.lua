@@ -9,7 +9,7 @@ local core = require "venueless.core"
 local M = {}
 
 -- list: label and estimated count, stale labels pruned. Python's
--- "{:60}" pads to 60 characters, never cuts; the lines are joined once.
+-- "{:60}" pads to 60 characters, never cuts (core.padded_lines).
 local function list(opts, args)
   cli.max_args(args, 1)
   if opts.interval then cli.usage("--interval applies to drop and force_reload") end
@@ -24,30 +24,9 @@ local function list(opts, args)
     cli.json(json.object(live))
     return
   end
-  -- A count's text made once per value (counts repeat; tostring is a
-  -- snprintf), a padding once per width.
-  local pads, texts, ulen, shown, rep = {}, {}, utf8.len, cli.shown, string.rep
-  local mtype = math.type
-  local out = { "filter", rep(" ", 54) .. " est. number of connections\n" }
-  local m = 2
-  for k = 1, #names do
-    local label = names[k]
-    local s, count = shown(label), live[label]
-    local w = ulen(s) or #s
-    local int = mtype(count) == "integer"	-- texts[1.0] would be texts[1]
-    local pad, text = pads[w], int and texts[count]
-    if pad == nil then
-      pad = rep(" ", 60 - w) .. " "
-      pads[w] = pad
-    end
-    if not text then
-      text = tostring(count) .. "\n"
-      if int then texts[count] = text end
-    end
-    out[m + 1], out[m + 2], out[m + 3] = s, pad, text
-    m = m + 3
-  end
-  io.stdout:write(table.concat(out))
+  -- On a terminal a label's control characters are escaped (cli.shown).
+  io.stdout:write("filter", (" "):rep(54), " est. number of connections\n",
+    core.padded_lines(names, live, 60, core.isatty(1) and cli.shown or nil))
 end
 
 -- Dispatch on the subcommand.

@@ -13,9 +13,8 @@ local M = {}
 -- (which is this table): [redis] timeout.
 M.redis_opts = { timeout = require("venueless.config").redis.timeout * 1000 }
 
--- Commands per pipeline round trip; labels checked per MGET.
+-- Commands per pipeline round trip.
 M.PIPELINE_CMDS = 10000
-local LIST_BATCH = 10000
 
 -- Remove a label from the hash only if it is still stale, so a label
 -- whose servers came back meanwhile is kept.
@@ -80,35 +79,15 @@ end
 
 -- Labels with their estimated counts: {label = count}, the list of
 -- stale labels (removed from the hash unless opts.dry_run) and the list
--- of live labels, both sorted.
+-- of live labels, both sorted. A label is live while connections:L
+-- exists and its count is a non-zero number; conn:labels does the
+-- HGETALL and the MGETs in C (bench/connections).
 function M.list(opts)
   opts = opts or {}
-  local flat = M.call(0, nil, "HGETALL", "connections")
-  local cmds = {}
-  for first = 1, #flat, 2 * LIST_BATCH do
-    local cmd, n = { "MGET" }, 1
-    for k = first, math.min(first + 2 * LIST_BATCH - 1, #flat), 2 do
-      n = n + 1
-      cmd[n] = "connections:" .. flat[k]
-    end
-    cmds[#cmds + 1] = cmd
-  end
-  local replies = #cmds > 0 and M.pipeline(0, cmds) or {}
-  local live, stale, names, n, m, tonumber = {}, {}, {}, 0, 0, tonumber
-  for b = 1, #replies do
-    local exists = replies[b]
-    for j = 1, #exists do
-      n = n + 2
-      local label, count = flat[n - 1], tonumber(flat[n]) or 0
-      if exists[j] == false or count == 0 then
-        stale[#stale + 1] = label
-      else
-        live[label] = count
-        m = m + 1
-        names[m] = label
-      end
-    end
-  end
+  local conn = redis.conn(0)
+  local live, stale, names = core.try(conn.labels, conn, "connections", "connections:",
+    M.redis_opts)
+  if live == nil then M.redis_fail(stale, names, nil, 0) end
   if #stale > 0 and not opts.dry_run then
     local prune = {}
     for k, label in ipairs(stale) do
@@ -116,8 +95,7 @@ function M.list(opts)
     end
     M.pipeline(0, prune)
   end
-  core.sort_strings(stale)
-  return live, stale, core.sort_strings(names)
+  return live, stale, names
 end
 
 return M
