@@ -28,7 +28,7 @@
 #define HIREDIS_FUNCS \
 	X(redisConnectNonBlock) X(redisConnectUnixNonBlock) X(redisFree) \
 	X(redisBufferRead) X(redisBufferWrite) X(redisGetReplyFromReader) \
-	X(redisAppendCommandArgv) X(freeReplyObject)
+	X(redisAppendCommandArgv)
 
 static struct {
 #define X(f) __typeof__(f) *f;
@@ -63,11 +63,30 @@ aux_load(const char **cause)
 #define redisBufferWrite		hr.redisBufferWrite
 #define redisGetReplyFromReader		hr.redisGetReplyFromReader
 #define redisAppendCommandArgv		hr.redisAppendCommandArgv
-#define freeReplyObject			hr.freeReplyObject
 
 #define VL_REDIS_CONN	"venueless.redis.conn"
 #define CONNECT_TIMEOUT	5000		/* ms for connect, AUTH and SELECT */
 #define PIPE_CHUNK	(64 * 1024)	/* bytes queued before writing more */
+
+/*
+ * Replies as hiredis builds them, in an arena of blocks (the reply
+ * functions below) rather than a malloc per element: a connection's pool
+ * is emptied after each reply is converted; a holder of kept replies
+ * (a userdata, so that raising frees them: __gc) keeps them whole.
+ */
+struct block {
+	struct block	*next;
+	size_t		 used, cap;
+	max_align_t	 data[];
+};
+struct kept {
+	struct block	*blocks;
+	redisReply	**r;	/* the replies, in order (malloc'd) */
+	int		 n, cap;
+	redisReply	*building;	/* the reply being read, or NULL */
+	size_t		 read;	/* elements of its array read so far */
+};
+#define VL_REDIS_KEPT	"venueless.redis.kept"
 
 /* A connection object: one shard, connected lazily. */
 struct conn {
@@ -75,7 +94,7 @@ struct conn {
 	int		 closed;
 	struct vl_redisurl url;
 	redisContext	*ctx;		/* NULL while disconnected */
-	redisReply	*pending;	/* freed if converting it raised */
+	struct kept	 pool;		/* the replies being read */
 	int		 busy;		/* an exchange is running (or raised) */
 	const char	**argv;		/* scratch for one command */
 	size_t		*argvlen;
@@ -92,6 +111,7 @@ struct xfer {
 	int	 nargs;		/* arguments of a single call */
 	int	 results;	/* stack index of a pipeline's results */
 	int	 failed;	/* an error reply was seen */
+	int	 grouped;	/* a command of the pipeline has a by */
 	double	 deadline;	/* monotonic seconds, 0 for none */
 	double	 timeout;	/* seconds without progress, 0 for none */
 	struct kept *kept;	/* replies kept as they are, or NULL */
@@ -103,27 +123,180 @@ struct xfer {
 	int	 ready;
 };
 
-/*
- * Replies kept as they are, built by hiredis in an arena of blocks (the
- * reply functions below) rather than a malloc per element; a userdata,
- * so that raising frees them (__gc).
- */
-struct block {
-	struct block	*next;
-	size_t		 used, cap;
-	max_align_t	 data[];
-};
-struct kept {
-	struct block	*blocks;
-	redisReply	**r;	/* the replies, in order (malloc'd) */
-	int		 n, cap;
-	redisReply	*building;	/* the reply being read, or NULL */
-	size_t		 read;	/* elements of its array read so far */
-};
-#define VL_REDIS_KEPT	"venueless.redis.kept"
 
 /* What Redis says (and then closes) to a long unauthenticated command. */
 #define UNAUTHENTICATED	"ERR Protocol error: unauthenticated"
+
+#define ARENA_BLOCK	(64 * 1024)
+
+/* Free the kept replies. */
+static void
+aux_freekept(struct kept *k)
+{
+	struct block	*b;
+
+	while ((b = k->blocks) != NULL) {
+		k->blocks = b->next;
+		free(b);
+	}
+	free(k->r);
+	k->r = NULL;
+	k->n = k->cap = 0;
+	k->building = NULL;
+}
+
+/* Empty a pool for the next reply, keeping one block to reuse. */
+static void
+aux_resetpool(struct kept *k)
+{
+	struct block	*b, *keep = NULL;
+
+	while ((b = k->blocks) != NULL) {
+		k->blocks = b->next;
+		if (keep == NULL && b->cap == ARENA_BLOCK)
+			keep = b;
+		else
+			free(b);
+	}
+	if (keep != NULL) {
+		keep->used = 0;
+		keep->next = NULL;
+		k->blocks = keep;
+	}
+	k->building = NULL;
+}
+
+/* Keep a complete reply. */
+static void
+aux_keep(struct kept *k, redisReply *r)
+{
+	if (k->n == k->cap) {
+		k->cap = k->cap == 0 ? 8 : 2 * k->cap;
+		k->r = xrealloc(k->r, (size_t)k->cap * sizeof k->r[0]);
+	}
+	k->r[k->n++] = r;
+	k->building = NULL;
+}
+
+/* __gc of a reply holder. */
+static int
+kept_gc(lua_State *L)
+{
+	aux_freekept(luaL_checkudata(L, 1, VL_REDIS_KEPT));
+	return 0;
+}
+
+/* Push an empty reply holder. */
+static struct kept *
+aux_newkept(lua_State *L)
+{
+	struct kept	*k;
+
+	k = lua_newuserdatauv(L, sizeof *k, 0);
+	memset(k, 0, sizeof *k);
+	luaL_setmetatable(L, VL_REDIS_KEPT);
+	return k;
+}
+
+/* n bytes from k's arena, aligned for any object when align is set. */
+static void *
+aux_arena(struct kept *k, size_t n, int align)
+{
+	struct block	*b = k->blocks;
+	size_t		 a = _Alignof(max_align_t), at;
+
+	at = b == NULL ? 0 : align ? (b->used + a - 1) / a * a : b->used;
+	if (b == NULL || b->cap < at || b->cap - at < n) {
+		b = xmalloc(sizeof *b + (n > ARENA_BLOCK ? n : ARENA_BLOCK));
+		b->cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+		b->next = k->blocks;
+		k->blocks = b;
+		at = 0;
+	}
+	b->used = at + n;
+	return (char *)b->data + at;
+}
+
+/* A reply object of task t in the arena. */
+static redisReply *
+arena_reply(const redisReadTask *t, int type)
+{
+	redisReply	*r = aux_arena(t->privdata, sizeof *r, 1);
+
+	memset(r, 0, sizeof *r);
+	r->type = type;
+	return r;
+}
+
+/*
+ * Link r, now filled in, into its parent; count it read when the parent
+ * is the reply's array (a labels listing sends MGETs for the fields
+ * read so far while the rest of HGETALL arrives).
+ */
+static void *
+arena_link(const redisReadTask *t, redisReply *r)
+{
+	struct kept	*k = t->privdata;
+
+	if (t->parent == NULL)
+		k->building = r, k->read = 0;
+	else {
+		((redisReply *)t->parent->obj)->element[t->idx] = r;
+		if (t->parent->parent == NULL)
+			k->read = (size_t)t->idx + 1;
+	}
+	return r;
+}
+
+static void *
+arena_string(const redisReadTask *t, char *s, size_t len)
+{
+	redisReply	*r = arena_reply(t, t->type);
+
+	r->str = aux_arena(t->privdata, len + 1, 0);
+	memcpy(r->str, s, len);
+	r->str[len] = '\0';
+	r->len = len;
+	return arena_link(t, r);
+}
+
+static void *
+arena_array(const redisReadTask *t, int n)
+{
+	redisReply	*r = arena_reply(t, REDIS_REPLY_ARRAY);
+
+	r->elements = n > 0 ? (size_t)n : 0;
+	if (n > 0)
+		r->element = aux_arena(t->privdata, r->elements *
+		    sizeof r->element[0], 1);
+	return arena_link(t, r);
+}
+
+static void *
+arena_integer(const redisReadTask *t, long long v)
+{
+	redisReply	*r = arena_reply(t, REDIS_REPLY_INTEGER);
+
+	r->integer = v;
+	return arena_link(t, r);
+}
+
+static void *
+arena_nil(const redisReadTask *t)
+{
+	return arena_link(t, arena_reply(t, REDIS_REPLY_NIL));
+}
+
+/* The arena is freed whole, by the holder. */
+static void
+arena_free(void *r)
+{
+	(void)r;
+}
+
+static redisReplyObjectFunctions arena_functions = {
+	arena_string, arena_array, arena_integer, arena_nil, arena_free
+};
 
 
 /* zlib's crc32 table (IEEE 802.3, reflected polynomial 0xedb88320). */
@@ -184,16 +357,6 @@ aux_crc32(const unsigned char *p, size_t len)
 	return crc ^ 0xffffffffU;
 }
 
-/* Free the reply being converted, if a conversion raised. */
-static void
-aux_dropreply(struct conn *c)
-{
-	if (c->pending != NULL) {
-		freeReplyObject(c->pending);
-		c->pending = NULL;
-	}
-}
-
 /* Drop the server connection; the next call reconnects. */
 static void
 aux_disconnect(struct conn *c)
@@ -202,7 +365,7 @@ aux_disconnect(struct conn *c)
 		redisFree(c->ctx);
 		c->ctx = NULL;
 	}
-	aux_dropreply(c);
+	aux_freekept(&c->pool);
 	c->busy = 0;
 }
 
@@ -286,20 +449,16 @@ aux_pushreply(lua_State *L, const redisReply *r)
  * gets NOAUTH). Push the failure as NOAUTH and disconnect; -1.
  */
 static int
-aux_unauthenticated(lua_State *L, struct conn *c, redisReply *r, int owned)
+aux_unauthenticated(lua_State *L, struct conn *c, redisReply *r)
 {
 	lua_pushfstring(L, "redis shard %d (%s): authentication required: "
 	    "the server needs a password%s (it said: %s)", c->index,
 	    c->url.masked, c->url.password == NULL ? " and the URL has none" :
 	    "", r->str);
 	lua_pushliteral(L, "NOAUTH");
-	if (owned)
-		freeReplyObject(r);
 	aux_disconnect(c);
 	return -1;
 }
-
-static void	aux_keep(struct kept *, redisReply *);
 
 /* Read what arrived and hand every complete reply to the exchange. */
 static int
@@ -316,14 +475,12 @@ aux_readreplies(lua_State *L, struct conn *c, struct xfer *x)
 			break;
 		if (r->type == REDIS_REPLY_ERROR && strncmp(r->str,
 		    UNAUTHENTICATED, sizeof UNAUTHENTICATED - 1) == 0)
-			return aux_unauthenticated(L, c, r, x->kept == NULL);
+			return aux_unauthenticated(L, c, r);
 		if (x->kept != NULL)
 			aux_keep(x->kept, r);
 		else {
-			c->pending = r;
 			x->reply(L, x, r);
-			c->pending = NULL;
-			freeReplyObject(r);
+			aux_resetpool(&c->pool);
 		}
 		x->got++;
 	}
@@ -500,11 +657,153 @@ aux_callreply(lua_State *L, struct xfer *x, redisReply *r)
 		aux_pushreply(L, r);
 }
 
+/*
+ * Members grouped by server process, for a send that streams a group's
+ * members (connections.lua) without a Lua string per member: with
+ * by = "!", a reply array of strings becomes {n =, last =, {name =,
+ * n =, body =}, ...}: n members, the last one, and a group per name
+ * (each member's text up to and including the first "!", all of it
+ * without one) in order of first appearance, body the msgpack strs of
+ * its members in order. Other replies are as without it.
+ */
+struct group {
+	const char	*name;
+	size_t		 len, n, bytes, at;
+};
+
+/* FNV-1a. */
+static uint32_t
+aux_hashname(const char *s, size_t len)
+{
+	uint32_t	 h = 2166136261u;
+
+	while (len-- > 0)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+/* The group of name in g (ng of them, slots a table of cap), made if new. */
+static size_t
+aux_group(struct group *g, size_t *ng, uint32_t *slot, size_t cap,
+    const char *name, size_t len)
+{
+	size_t		 h = aux_hashname(name, len) & (cap - 1);
+	struct group	*x;
+
+	for (; slot[h] != 0; h = (h + 1) & (cap - 1)) {
+		x = &g[slot[h] - 1];
+		if (x->len == len && memcmp(x->name, name, len) == 0)
+			return slot[h] - 1;
+	}
+	g[*ng].name = name;
+	g[*ng].len = len;
+	g[*ng].n = g[*ng].bytes = 0;
+	slot[h] = (uint32_t)++*ng;
+	return *ng - 1;
+}
+
+/* Push the groups of the array of strings r (see struct group). */
+static void
+aux_pushgroups(lua_State *L, const redisReply *r, int by)
+{
+	size_t		 n = r->elements, cap = 16, ng = 0, i, total = 0;
+	struct group	*g;
+	uint32_t	*gid, *slot;
+	char		*out;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	g = lua_newuserdatauv(L, n * sizeof *g + (n + cap) * sizeof *gid, 0);
+	gid = (uint32_t *)(g + n);
+	slot = gid + n;
+	memset(slot, 0, cap * sizeof *slot);
+	for (i = 0; i < n; i++) {
+		const redisReply *e = r->element[i];
+		const char	*d = e->len > 0 ? memchr(e->str, by, e->len) : NULL;
+
+		gid[i] = (uint32_t)aux_group(g, &ng, slot, cap, e->str,
+		    d != NULL ? (size_t)(d - e->str) + 1 : e->len);
+		g[gid[i]].n++;
+		g[gid[i]].bytes += vl_msgpack_str(NULL, e->str, e->len);
+	}
+	for (i = 0; i < ng; total += g[i++].bytes)
+		g[i].at = total;
+	out = lua_newuserdatauv(L, total + 1, 0);
+	for (i = 0; i < n; i++)
+		g[gid[i]].at += vl_msgpack_str(out + g[gid[i]].at,
+		    r->element[i]->str, r->element[i]->len);
+	lua_createtable(L, ng > INT_MAX ? 0 : (int)ng, 2);
+	lua_pushinteger(L, (lua_Integer)n);
+	lua_setfield(L, -2, "n");
+	if (n > 0) {
+		lua_pushlstring(L, r->element[n - 1]->str, r->element[n - 1]->len);
+		lua_setfield(L, -2, "last");
+	}
+	for (i = 0; i < ng; i++) {
+		lua_createtable(L, 0, 3);
+		lua_pushlstring(L, g[i].name, g[i].len);
+		lua_setfield(L, -2, "name");
+		lua_pushinteger(L, (lua_Integer)g[i].n);
+		lua_setfield(L, -2, "n");
+		lua_pushlstring(L, out + g[i].at - g[i].bytes, g[i].bytes);
+		lua_setfield(L, -2, "body");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_insert(L, -3);
+	lua_pop(L, 2);
+}
+
+/* Push r with its arrays of strings grouped by the byte by. */
+static void
+aux_pushgrouped(lua_State *L, const redisReply *r, int by)
+{
+	size_t	 i;
+
+	if (r->type != REDIS_REPLY_ARRAY) {
+		aux_pushreply(L, r);
+		return;
+	}
+	for (i = 0; i < r->elements; i++)
+		if (r->element[i]->type != REDIS_REPLY_STRING)
+			break;
+	if (i == r->elements) {
+		aux_pushgroups(L, r, by);
+		return;
+	}
+	luaL_checkstack(L, 4, "redis reply nested too deeply");
+	lua_createtable(L, r->elements > INT_MAX ? 0 : (int)r->elements, 0);
+	for (i = 0; i < r->elements; i++) {
+		aux_pushgrouped(L, r->element[i], by);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+}
+
+/* The by of cmds[got + 1] (a byte), or -1. */
+static int
+aux_by(lua_State *L, const struct xfer *x)
+{
+	size_t		 len;
+	const char	*s;
+	int		 by;
+
+	lua_geti(L, x->arg, x->got + 1);
+	lua_getfield(L, -1, "by");
+	s = lua_tolstring(L, -1, &len);
+	by = s != NULL && len == 1 ? (unsigned char)s[0] : -1;
+	lua_pop(L, 2);
+	return by;
+}
+
 /* xfer reply for a pipeline: store it in the results. */
 static void
 aux_pipereply(lua_State *L, struct xfer *x, redisReply *r)
 {
-	aux_pushreply(L, r);
+	int	 by = x->grouped ? aux_by(L, x) : -1;
+
+	if (by >= 0)
+		aux_pushgrouped(L, r, by);
+	else
+		aux_pushreply(L, r);
 	lua_seti(L, x->results, x->got + 1);
 }
 
@@ -578,6 +877,8 @@ aux_connect(lua_State *L, struct conn *c, double timeout)
 		return aux_fail(L, c, "out of memory");
 	if (c->ctx->err)
 		return aux_fail(L, c, c->ctx->errstr);
+	c->ctx->reader->fn = &arena_functions;
+	c->ctx->reader->privdata = &c->pool;
 	if ((ev = aux_poll(L, c, POLLOUT, deadline)) == 0)
 		return aux_fail(L, c, "connection timed out");
 	if (ev == -1 || getsockopt(c->ctx->fd, SOL_SOCKET, SO_ERROR, &err,
@@ -667,10 +968,14 @@ conn_call(lua_State *L)
 	return 1;
 }
 
-/* Check cmds (stack index 2) is an array of argument arrays; its length. */
+/*
+ * Check cmds (stack index 2) is an array of argument arrays; its length.
+ * *grouped is set when a command has a by (a one-byte string).
+ */
 static int
-aux_checkcmds(lua_State *L)
+aux_checkcmds(lua_State *L, int *grouped)
 {
+	size_t		 len;
 	lua_Integer	 n, i, j, m;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
@@ -683,6 +988,15 @@ aux_checkcmds(lua_State *L)
 		if ((m = (lua_Integer)lua_rawlen(L, -1)) == 0 || m > INT_MAX)
 			luaL_argerror(L, 2, lua_pushfstring(L,
 			    "command %I is empty", (LUAI_UACINT)i));
+		if (lua_getfield(L, -1, "by") != LUA_TNIL) {
+			if (lua_type(L, -1) != LUA_TSTRING ||
+			    (lua_tolstring(L, -1, &len), len != 1))
+				luaL_argerror(L, 2, lua_pushfstring(L,
+				    "command %I: by must be one byte",
+				    (LUAI_UACINT)i));
+			*grouped = 1;
+		}
+		lua_pop(L, 1);
 		for (j = 1; j <= m; j++) {
 			lua_geti(L, -1, j);
 			if (lua_type(L, -1) != LUA_TSTRING &&
@@ -729,7 +1043,7 @@ conn_pipeline(lua_State *L)
 	struct xfer	 x;
 
 	memset(&x, 0, sizeof x);
-	x.n = aux_checkcmds(L);
+	x.n = aux_checkcmds(L, &x.grouped);
 	x.timeout = aux_opttimeout(L, 3);
 	lua_settop(L, 2);
 	lua_createtable(L, x.n, 0);
@@ -755,155 +1069,6 @@ conn_pipeline(lua_State *L)
  */
 #define LABELS_BATCH	1000	/* keys per MGET: Redis reads the next while we write */
 
-#define ARENA_BLOCK	(64 * 1024)
-
-/* Free the kept replies. */
-static void
-aux_freekept(struct kept *k)
-{
-	struct block	*b;
-
-	while ((b = k->blocks) != NULL) {
-		k->blocks = b->next;
-		free(b);
-	}
-	free(k->r);
-	k->r = NULL;
-	k->n = k->cap = 0;
-	k->building = NULL;
-}
-
-/* Keep a complete reply. */
-static void
-aux_keep(struct kept *k, redisReply *r)
-{
-	if (k->n == k->cap) {
-		k->cap = k->cap == 0 ? 8 : 2 * k->cap;
-		k->r = xrealloc(k->r, (size_t)k->cap * sizeof k->r[0]);
-	}
-	k->r[k->n++] = r;
-	k->building = NULL;
-}
-
-/* __gc of a reply holder. */
-static int
-kept_gc(lua_State *L)
-{
-	aux_freekept(luaL_checkudata(L, 1, VL_REDIS_KEPT));
-	return 0;
-}
-
-/* Push an empty reply holder. */
-static struct kept *
-aux_newkept(lua_State *L)
-{
-	struct kept	*k;
-
-	k = lua_newuserdatauv(L, sizeof *k, 0);
-	memset(k, 0, sizeof *k);
-	luaL_setmetatable(L, VL_REDIS_KEPT);
-	return k;
-}
-
-/* n bytes from k's arena, aligned for any object when align is set. */
-static void *
-aux_arena(struct kept *k, size_t n, int align)
-{
-	struct block	*b = k->blocks;
-	size_t		 a = _Alignof(max_align_t), at;
-
-	at = b == NULL ? 0 : align ? (b->used + a - 1) / a * a : b->used;
-	if (b == NULL || b->cap < at || b->cap - at < n) {
-		b = xmalloc(sizeof *b + (n > ARENA_BLOCK ? n : ARENA_BLOCK));
-		b->cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-		b->next = k->blocks;
-		k->blocks = b;
-		at = 0;
-	}
-	b->used = at + n;
-	return (char *)b->data + at;
-}
-
-/* A reply object of task t in the arena. */
-static redisReply *
-arena_reply(const redisReadTask *t, int type)
-{
-	redisReply	*r = aux_arena(t->privdata, sizeof *r, 1);
-
-	memset(r, 0, sizeof *r);
-	r->type = type;
-	return r;
-}
-
-/*
- * Link r, now filled in, into its parent; count it read when the parent
- * is the reply's array (a labels listing sends MGETs for the fields
- * read so far while the rest of HGETALL arrives).
- */
-static void *
-arena_link(const redisReadTask *t, redisReply *r)
-{
-	struct kept	*k = t->privdata;
-
-	if (t->parent == NULL)
-		k->building = r, k->read = 0;
-	else {
-		((redisReply *)t->parent->obj)->element[t->idx] = r;
-		if (t->parent->parent == NULL)
-			k->read = (size_t)t->idx + 1;
-	}
-	return r;
-}
-
-static void *
-arena_string(const redisReadTask *t, char *s, size_t len)
-{
-	redisReply	*r = arena_reply(t, t->type);
-
-	r->str = aux_arena(t->privdata, len + 1, 0);
-	memcpy(r->str, s, len);
-	r->str[len] = '\0';
-	r->len = len;
-	return arena_link(t, r);
-}
-
-static void *
-arena_array(const redisReadTask *t, int n)
-{
-	redisReply	*r = arena_reply(t, REDIS_REPLY_ARRAY);
-
-	r->elements = n > 0 ? (size_t)n : 0;
-	if (n > 0)
-		r->element = aux_arena(t->privdata, r->elements *
-		    sizeof r->element[0], 1);
-	return arena_link(t, r);
-}
-
-static void *
-arena_integer(const redisReadTask *t, long long v)
-{
-	redisReply	*r = arena_reply(t, REDIS_REPLY_INTEGER);
-
-	r->integer = v;
-	return arena_link(t, r);
-}
-
-static void *
-arena_nil(const redisReadTask *t)
-{
-	return arena_link(t, arena_reply(t, REDIS_REPLY_NIL));
-}
-
-/* The arena is freed whole, by the holder. */
-static void
-arena_free(void *r)
-{
-	(void)r;
-}
-
-static redisReplyObjectFunctions arena_functions = {
-	arena_string, arena_array, arena_integer, arena_nil, arena_free
-};
 
 /* What a labels listing holds during its exchange. */
 struct labels {
@@ -1173,15 +1338,12 @@ aux_exchangekept(lua_State *L, struct conn *c, struct xfer *x,
     struct kept *k)
 {
 	redisReader	*rd = c->ctx->reader;
-	redisReplyObjectFunctions *fn = rd->fn;
 
 	x->kept = k;
-	rd->fn = &arena_functions;
 	rd->privdata = k;
 	if (aux_exchange(L, c, x) == -1)
 		return -1;
-	rd->fn = fn;
-	rd->privdata = NULL;
+	rd->privdata = &c->pool;
 	return 0;
 }
 

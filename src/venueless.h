@@ -184,6 +184,9 @@ void	 vl_walk_encode(lua_State *, int, const struct vl_walkfmt *, void *);
 int	 vl_walk_openlib(lua_State *, const luaL_Reg *, const char *,
 	    lua_CFunction);
 
+/* msgpack.c: one str as msgpack.encode writes it (NULL: only its size) */
+size_t	 vl_msgpack_str(char *, const char *, size_t);
+
 /* Lua bindings, one file each. */
 int	luaopen_venueless_config(lua_State *);	/* config.c */
 int	luaopen_venueless_db(lua_State *);	/* pg.c */

@@ -187,6 +187,68 @@ test("pipeline: error replies in place, replies of every type", function()
   eq({}, redis.pipeline({}))
 end)
 
+-- What a reply read with by = "!" must equal, made from the plain reply
+-- with Lua and msgpack.encode.
+local function grouped_in_lua(list, by)
+  local msgpack = require "venueless.msgpack"
+  local out, at = { n = #list, last = list[#list] }, {}
+  for _, m in ipairs(list) do
+    local d = m:find(by, 1, true)
+    local name = d and m:sub(1, d) or m
+    local g = at[name]
+    if g == nil then
+      g = { name = name, n = 0, parts = {} }
+      at[name] = g
+      out[#out + 1] = g
+    end
+    g.n = g.n + 1
+    g.parts[#g.parts + 1] = msgpack.encode(m)
+  end
+  for _, g in ipairs(out) do g.body = table.concat(g.parts); g.parts = nil end
+  return out
+end
+
+test("pipeline by: arrays of strings grouped by a prefix, in C", function()
+  redis.call("DEL", "z", "zempty")
+  math.randomseed(31)
+  -- names of every msgpack str size, without the byte, empty, repeated
+  -- prefixes in any order, hundreds of distinct names
+  local cmds, members = {}, {}
+  for i = 1, 3000 do
+    local p = ("p%d"):format(math.random(1, i < 2000 and 7 or 900))
+    local tail = ("x"):rep(({ 0, 5, 30, 31, 40, 254, 300, 70000 })[i % 8 + 1])
+    local m = i % 11 == 0 and ("nobang" .. i) or (p .. "!" .. i .. tail)
+    if i == 17 then m = "" end
+    if i == 18 then m = "!" end
+    members[#members + 1] = m
+    cmds[#cmds + 1] = { "ZADD", "z", i, m }
+  end
+  redis.pipeline(cmds)
+  local c = redis.conn(0)
+  local plain = c:pipeline({ { "ZRANGE", "z", 0, -1 } })[1]
+  eq(#members, #plain)
+  local r = c:pipeline({
+    { "ZRANGE", "z", 0, -1, by = "!" },
+    { "ZRANGE", "zempty", 0, -1, by = "!" },
+    { "MULTI" }, { "ZRANK", "z", plain[10] }, { "ZRANGE", "z", 10, 19 },
+    { "EXEC", by = "!" },
+    { "ZRANGE", "z", 0, 4 },
+    { "GET", "nosuchkey", by = "!" },
+    { "ZRANGE", "z", 0, 2, by = "x" },
+  })
+  eq(grouped_in_lua(plain, "!"), r[1])
+  ok(#r[1] > 500, "many groups")
+  eq({ n = 0 }, r[2])
+  eq(9, r[6][1])
+  eq(grouped_in_lua(table.move(plain, 11, 20, 1, {}), "!"), r[6][2])
+  eq(table.move(plain, 1, 5, 1, {}), r[7])
+  eq(false, r[8])
+  eq(grouped_in_lua(table.move(plain, 1, 3, 1, {}), "x"), r[9])
+  raises(function() c:pipeline({ { "PING", by = "ab" } }) end, "by must be one byte")
+  raises(function() c:pipeline({ { "PING", by = 1 } }) end, "by must be one byte")
+  redis.call("DEL", "z")
+end)
+
 test("db selection from the URL isolates databases", function()
   local db1 = "unix://" .. sock .. "?db=1"
   with_urls({ base, db1 }, function()

@@ -100,25 +100,34 @@ local function shard_list(t)
 end
 
 
+-- A page of members: a list of names, or (read with by = "!") the
+-- names grouped by server process in C: {n =, last =, {name =, n =,
+-- body =}, ...} (redis.c, "by").
+local function page_size(list) return list.n or #list end
+local function page_last(list) return list.last or list[#list] end
+
 -- Call add(members) with each page of a sorted set after list, its
 -- first page (of want members, at rank first). A large set is read in
 -- pages of READ_BATCH by rank, each page in one MULTI with the rank of
 -- the previous page's last member, so members that join or leave
 -- meanwhile shift no page: every member there from start to end is read
 -- once, as one ZRANGE would (a page whose last member left is read on
--- from its old rank).
-local function read_pages(shard, key, list, first, want, add)
+-- from its old rank). by: group the pages (see page_size).
+local function read_pages(shard, key, list, first, want, add, by)
   while true do
-    if #list > 0 then add(list) end
-    if #list < want then return end
-    local last = first + #list - 1
-    local r = pipeline(shard, { { "MULTI" }, { "ZRANK", key, list[#list] },
-      { "ZRANGE", key, last + 1, last + READ_BATCH }, { "EXEC" } }, "nothing sent")[4]
+    local n = page_size(list)
+    if n > 0 then add(list) end
+    if n < want then return end
+    local last = first + n - 1
+    local r = pipeline(shard, { { "MULTI" }, { "ZRANK", key, page_last(list) },
+      { "ZRANGE", key, last + 1, last + READ_BATCH }, { "EXEC", by = by } },
+      "nothing sent")[4]
     local rank
     rank, list = r[1], r[2]
     if rank and rank ~= last then
       last = rank
-      list = call(shard, "nothing sent", "ZRANGE", key, last + 1, last + READ_BATCH)
+      list = pipeline(shard, { { "ZRANGE", key, last + 1, last + READ_BATCH, by = by } },
+        "nothing sent")[1]
     end
     first, want = last + 1, READ_BATCH
   end
@@ -129,8 +138,8 @@ end
 -- add(members) with each page. The first FIRST_PAGE members of up to
 -- SETS_PER_TRIP sets of a shard come in one round trip (many labels of
 -- a few connections each), bigger sets page on (a dry run from the rank
--- of its first live member).
-local function read_sets(sets, dry_run, add)
+-- of its first live member). by: group the pages (see page_size).
+local function read_sets(sets, dry_run, add, by)
   local cutoff, by_shard = layer.cutoff(), {}
   for _, s in ipairs(sets) do
     by_shard[s.shard] = by_shard[s.shard] or {}
@@ -148,17 +157,18 @@ local function read_sets(sets, dry_run, add)
         if dry_run then
           cmds[#cmds + 1] = { "ZCOUNT", key, "-inf", cutoff }
           cmds[#cmds + 1] = { "ZRANGEBYSCORE", key, "(" .. cutoff, "+inf",
-            "LIMIT", 0, FIRST_PAGE }
+            "LIMIT", 0, FIRST_PAGE, by = by }
         else
           cmds[#cmds + 1] = { "ZREMRANGEBYSCORE", key, 0, cutoff }
-          cmds[#cmds + 1] = { "ZRANGE", key, 0, FIRST_PAGE - 1 }
+          cmds[#cmds + 1] = { "ZRANGE", key, 0, FIRST_PAGE - 1, by = by }
         end
       end
       local replies = pipeline(shard, cmds, "nothing sent")
       for j, key in ipairs(chunk) do
         local list = replies[2 * j]
         replies[2 * j] = false
-        read_pages(shard, key, list, dry_run and replies[2 * j - 1] or 0, FIRST_PAGE, add)
+        read_pages(shard, key, list, dry_run and replies[2 * j - 1] or 0, FIRST_PAGE, add,
+          by)
       end
     end
   end
@@ -222,10 +232,30 @@ end
 
 -- The add of a default-layer send all at once (or a dry run): group each
 -- batch by process key and keep only the msgpack of the names (spilled
--- to Redis beyond BUFFER_BYTES), never the names themselves.
+-- to Redis beyond BUFFER_BYTES), never the names themselves. A page
+-- grouped in C (read with by) brings each key's part ready made.
 local function stream_default(t, seen, dry_run)
   local names, process_name, body = {}, layer.process_name, layer.channels_body
+  local function add_groups(page)
+    for k = 1, #page do
+      local g = page[k]
+      local key = names[g.name]
+      if key == nil then
+        key = new_key(t, g.name, g.name)
+        names[g.name] = key
+      end
+      key.n = key.n + g.n
+      key.shard.count = key.shard.count + g.n
+      t.channels = t.channels + g.n
+      if not dry_run then
+        key.parts[#key.parts + 1] = g.body
+        key.bytes, t.buffered = key.bytes + #g.body, t.buffered + #g.body
+      end
+    end
+    if t.buffered > BUFFER_BYTES then spill(t) end
+  end
   return function(list)
+    if list.n then return add_groups(list) end
     local touched = {}
     for k = 1, #list do
       local ch = list[k]
@@ -335,6 +365,8 @@ local function collect(groups, channels, opts, disjoint)
 
   local add = pubsub and add_pubsub
     or t.streamed and stream_default(t, seen, opts.dry_run) or add_default
+  -- Pages grouped in C, when nothing needs the names themselves.
+  local by = t.streamed and seen == nil and "!" or nil
   local sets = {}
   for _, g in ipairs(groups) do
     if pubsub then
@@ -345,7 +377,7 @@ local function collect(groups, channels, opts, disjoint)
     end
   end
   local ok, err = pcall(function()
-    read_sets(sets, opts.dry_run, add)
+    read_sets(sets, opts.dry_run, add, by)
     if #channels > 0 then add(channels) end
   end)
   if not ok then
