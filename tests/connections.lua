@@ -313,6 +313,40 @@ test("a shard failing part-way is reported with what was sent", function()
   eq(0, err.result.sent)
 end)
 
+test("pub/sub: a shard failing part-way gets nothing more, the rest is counted", function()
+  local cmds = {}
+  for i = 1, 12000 do
+    cmds[i] = { "ZADD", "version.pubfail.test", math.floor(core.time()), P .. "specific." .. hex(32) }
+  end
+  redis.pipeline(cmds)
+  redis.call("HSET", "connections", "pubfail.test", 12000)
+  redis.call("SETEX", "connections:pubfail.test", 60, "exists")
+  local pages, err = 0, nil
+  with_fake(function(c)
+    if c[1][1] == "PUBLISH" then
+      pages = pages + 1
+      if pages == 2 then
+        return nil, "redis shard 0 (unix:///x): Connection reset by peer", "connection"
+      end
+    end
+  end, function()
+    err = raises(function()
+      connections.drop("pubfail.test", { quiet = true, pubsub = true })
+    end)
+  end)
+  eq(2, pages, "the third page was not published")
+  eq(core.exit.noredis, err.exit)
+  eq(1000, err.result.sent)
+  eq(10000, err.result.unconfirmed)
+  eq(1000, err.result.unsent)
+  eq(12000, err.result.channels)
+  ok(tostring(err):find("^redis shard 0 %(unix:///x%): Connection reset by peer; "
+    .. "sent connection.drop to 1000 connections of 1 label; 1000 connections not sent; "
+    .. "10000 connections unconfirmed"), tostring(err))
+  redis.call("DEL", "version.pubfail.test", "connections:pubfail.test")
+  redis.call("HDEL", "connections", "pubfail.test")
+end)
+
 test("Ctrl-C in a staggered send stops and keeps the count", function()
   join("int.test", 5)
   local n, err = 0, nil

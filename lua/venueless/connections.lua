@@ -308,6 +308,21 @@ local function drop_scratch(t)
   t.scratch = {}
 end
 
+-- A send that publishes as it reads (pub/sub, all at once): drop the
+-- sets' expired members and count the others (ZCARD), every shard a
+-- target (each channel picks its own).
+local function count_sets(t, sets)
+  local cutoff, cmds = layer.cutoff(), {}
+  for _, s in ipairs(sets) do
+    cmds[#cmds + 1] = { "ZREMRANGEBYSCORE", s.key, 0, cutoff }
+    cmds[#cmds + 1] = { "ZCARD", s.key }
+  end
+  local replies = #cmds > 0 and pipeline(0, cmds, "nothing sent") or {}
+  for k = 2, #replies, 2 do t.channels = t.channels + replies[k] end
+  for i = 0, redis.shards() - 1 do t.shards[i] = { count = 0 } end
+  t.sets = sets
+end
+
 -- The targets of a send: for the default layer, process keys with their
 -- channels grouped by shard; for pub/sub, channels by shard. Sent all at
 -- once on the default layer (no interval), the channels are not kept:
@@ -325,6 +340,10 @@ local function collect(groups, channels, opts, disjoint)
   -- Members of one set are unique; dedupe only across sets.
   local seen = (#groups + #channels > 1 and not disjoint) and {} or nil
   t.streamed = not pubsub and (opts.dry_run or (tonumber(opts.interval) or 0) == 0)
+  -- Pub/sub, all at once: the members are counted here and published as
+  -- they are read again (publish_sets), never all held.
+  t.published = pubsub and not opts.dry_run and (tonumber(opts.interval) or 0) == 0
+    and seen == nil and #channels == 0
 
   local function add_pubsub(list)
     for _, channel in ipairs(list) do
@@ -377,6 +396,7 @@ local function collect(groups, channels, opts, disjoint)
     end
   end
   local ok, err = pcall(function()
+    if t.published then return count_sets(t, sets) end
     read_sets(sets, opts.dry_run, add, by)
     if #channels > 0 then add(channels) end
   end)
@@ -509,6 +529,50 @@ local function send_publish(i, s, message, result)
   return msg, code
 end
 
+-- Pub/sub, all at once: read the sets again page by page and PUBLISH
+-- each page's channels, pipelined per shard, as it comes. A shard that
+-- fails gets nothing more (its channels count as not sent); members that
+-- joined since the count are reached too.
+local function publish_sets(t, message, result)
+  local payload, shard_for, dead = layer.encode(message), redis.shard_for, {}
+  local function add(list)
+    local by_shard = {}
+    for k = 1, #list do
+      local ch = list[k]
+      local i = shard_for(ch)
+      local cmds = by_shard[i]
+      if cmds == nil then
+        cmds = {}
+        by_shard[i] = cmds
+      end
+      cmds[#cmds + 1] = { "PUBLISH", ch, payload }
+    end
+    for _, i in ipairs(shard_list({ shards = by_shard })) do
+      local cmds = by_shard[i]
+      if dead[i] then
+        result.unsent = result.unsent + #cmds
+      else
+        t.inflight = #cmds
+        t.accounted = result.sent + result.unsent + result.unconfirmed
+        local replies, msg, code, lost = try_pipeline(i, cmds)
+        t.inflight = 0
+        for _, r in ipairs(replies) do
+          result.delivered = result.delivered + check_reply(i, r)
+        end
+        result.sent = result.sent + #replies
+        result.unconfirmed = result.unconfirmed + (lost or 0)
+        result.unsent = result.unsent + #cmds - #replies - (lost or 0)
+        if msg ~= nil then
+          dead[i] = true
+          result.failed[#result.failed + 1] = { shard = i, message = msg, code = code }
+        end
+      end
+    end
+  end
+  read_sets(t.sets, false, add)
+  result.channels = result.sent + result.unsent + result.unconfirmed
+end
+
 -- Staggered: one message per channel, interval ms apart, no capacity
 -- check (upstream). Stops at the first failure.
 local function send_staggered(t, message, interval, result, quiet)
@@ -608,6 +672,7 @@ local function send(groups, channels, message, opts, labels)
   local ok, err = pcall(function()
     ping_all(t)
     t.started = true
+    if t.published then return publish_sets(t, message, result) end
     if interval > 0 then
       return send_staggered(t, message, interval, result, opts.quiet)
     end
@@ -637,8 +702,8 @@ local function send(groups, channels, message, opts, labels)
         + result.over_capacity_channels + result.unsent + result.unconfirmed
         - t.accounted)
     end
-    result.unsent = result.channels - result.sent - result.over_capacity_channels
-      - result.unconfirmed
+    result.unsent = math.max(0, result.channels - result.sent
+      - result.over_capacity_channels - result.unconfirmed)
     if type(err) == "table" then err.result = result end
     error(err, 0)
   end
