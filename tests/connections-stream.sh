@@ -144,5 +144,22 @@ print(re.sub(r"(.)\1+", r"\1", s))') || vl_fail "$order"
 # shard 0 holds the set; every page is published before the next is read
 # there (other shards log only PUBLISH)
 case $order in *RPRP*) ;; *) vl_fail "pages not published as read: $order" ;; esac
+
+# ---- with an interval too: one message per channel, as the pages come ----
+$H register "$VL_TMP/q.json" --label slow.production --procs 1 --conns 2500 --pubsub ||
+    vl_fail "register"
+: >"$VL_TMP/subq.ready"
+$H subscribe "$VL_TMP/subq" "$VL_TMP/q.json" >>"$VL_TMP/subq.ready" &
+sub=$!
+vl_wait_for grep -q ready "$VL_TMP/subq.ready"
+slowlog_all
+vl_exit 0 "$V" connections force_reload --interval 1 'slow.*'
+vl_eq "sent connection.reload to 2500 connections of 1 label" "$VL_ERR" "staggered summary"
+wait "$sub" || vl_fail "subscriber"
+$H verify-sub "$VL_TMP/subq" "$VL_TMP/q.json" --type connection.reload >/dev/null ||
+    vl_fail "staggered pub/sub reload did not reach every channel exactly once"
+order=$(logged | awk '$1 == "ZRANGE" && $2 == "version.slow.production" { printf "R" }
+    $1 == "PUBLISH" { printf "P" }' | sed 's/RR*/R/g; s/PP*/P/g')
+case $order in *RPRP*) ;; *) vl_fail "staggered pages not sent as read: $order" ;; esac
 unset VENUELESS_REDIS_USE_PUBSUB
 exit 0

@@ -308,17 +308,21 @@ local function drop_scratch(t)
   t.scratch = {}
 end
 
--- A send that publishes as it reads (pub/sub, all at once): drop the
--- sets' expired members and count the others (ZCARD), every shard a
--- target (each channel picks its own).
+-- A send that sends as it reads (t.counted): drop the sets' expired
+-- members and count the others (ZCARD), every shard a target (each
+-- channel picks its own).
 local function count_sets(t, sets)
-  local cutoff, cmds = layer.cutoff(), {}
+  local cutoff, by_shard = layer.cutoff(), {}
   for _, s in ipairs(sets) do
+    local cmds = by_shard[s.shard] or {}
+    by_shard[s.shard] = cmds
     cmds[#cmds + 1] = { "ZREMRANGEBYSCORE", s.key, 0, cutoff }
     cmds[#cmds + 1] = { "ZCARD", s.key }
   end
-  local replies = #cmds > 0 and pipeline(0, cmds, "nothing sent") or {}
-  for k = 2, #replies, 2 do t.channels = t.channels + replies[k] end
+  for i, cmds in pairs(by_shard) do
+    local replies = pipeline(i, cmds, "nothing sent")
+    for k = 2, #replies, 2 do t.channels = t.channels + replies[k] end
+  end
   for i = 0, redis.shards() - 1 do t.shards[i] = { count = 0 } end
   t.sets = sets
 end
@@ -340,10 +344,13 @@ local function collect(groups, channels, opts, disjoint)
   -- Members of one set are unique; dedupe only across sets.
   local seen = (#groups + #channels > 1 and not disjoint) and {} or nil
   t.streamed = not pubsub and (opts.dry_run or (tonumber(opts.interval) or 0) == 0)
-  -- Pub/sub, all at once: the members are counted here and published as
-  -- they are read again (publish_sets), never all held.
-  t.published = pubsub and not opts.dry_run and (tonumber(opts.interval) or 0) == 0
-    and seen == nil and #channels == 0
+  -- Pub/sub all at once, and either layer with an interval: the members
+  -- are counted here and sent as they are read again (publish_sets,
+  -- send_staggered), never all held.
+  local interval = tonumber(opts.interval) or 0
+  t.counted = (pubsub or interval > 0) and not opts.dry_run and seen == nil
+    and #channels == 0
+  t.published = t.counted and interval == 0
 
   local function add_pubsub(list)
     for _, channel in ipairs(list) do
@@ -396,7 +403,7 @@ local function collect(groups, channels, opts, disjoint)
     end
   end
   local ok, err = pcall(function()
-    if t.published then return count_sets(t, sets) end
+    if t.counted then return count_sets(t, sets) end
     read_sets(sets, opts.dry_run, add, by)
     if #channels > 0 then add(channels) end
   end)
@@ -573,27 +580,53 @@ local function publish_sets(t, message, result)
   result.channels = result.sent + result.unsent + result.unconfirmed
 end
 
--- Staggered: one message per channel, interval ms apart, no capacity
--- check (upstream). Stops at the first failure.
-local function send_staggered(t, message, interval, result, quiet)
-  local items = {}
-  for _, i in ipairs(shard_list(t)) do
-    local s = t.shards[i]
-    if t.pubsub then
-      for _, ch in ipairs(s.channels) do items[#items + 1] = { i, ch } end
-    else
-      for _, k in ipairs(s.keys) do
-        for _, ch in ipairs(k.channels) do items[#items + 1] = { i, ch, k.key } end
+-- The channels of a staggered send: how many, and a function calling
+-- fn(shard, channel, process key or nil) for each, from the collected
+-- targets or, for a counted send, read page by page.
+local function stagger_items(t)
+  if t.counted then
+    return t.channels, function(fn)
+      read_sets(t.sets, false, function(list)
+        for k = 1, #list do
+          local ch = list[k]
+          if t.pubsub then
+            fn(redis.shard_for(ch), ch)
+          else
+            local key, shard = layer.process_key(ch)
+            fn(shard, ch, key)
+          end
+        end
+      end)
+    end
+  end
+  local n = 0
+  for _, i in ipairs(shard_list(t)) do n = n + t.shards[i].count end
+  return n, function(fn)
+    for _, i in ipairs(shard_list(t)) do
+      local s = t.shards[i]
+      if t.pubsub then
+        for _, ch in ipairs(s.channels) do fn(i, ch) end
+      else
+        for _, k in ipairs(s.keys) do
+          for _, ch in ipairs(k.channels) do fn(i, ch, k.key) end
+        end
       end
     end
   end
+end
+
+-- Staggered: one message per channel, interval ms apart, no capacity
+-- check (upstream). Stops at the first failure.
+local function send_staggered(t, message, interval, result, quiet)
+  local total, each = stagger_items(t)
   local payload = t.pubsub and layer.encode(message)
-  local update, finish = require("venueless.progress").start(#items,
+  local update, finish = require("venueless.progress").start(total,
     { what = "connections", quiet = quiet })
+  local stop, n = {}, 0	-- stop: raised to end the walk at a failure
   local ok, err = pcall(function()
-    for n, item in ipairs(items) do
+    each(function(i, ch, key)
+      n = n + 1
       if n > 1 then core.sleep(interval) end
-      local i, ch, key = item[1], item[2], item[3]
       local cmds
       if t.pubsub then
         cmds = { { "PUBLISH", ch, payload } }
@@ -606,19 +639,21 @@ local function send_staggered(t, message, interval, result, quiet)
       local r, msg, code = core.try(conn.pipeline, conn, cmds, layer.redis_opts)
       if r == nil then
         result.failed[#result.failed + 1] = { shard = i, message = msg, code = code }
-        return
+        error(stop, 0)
       end
       t.inflight = 0
       check_reply(i, r[1])
       check_reply(i, r[2])
       if t.pubsub then result.delivered = result.delivered + r[1] end
       result.sent = result.sent + 1
-      update(result.sent)
-    end
+      update(math.min(result.sent, total))
+    end)
   end)
   finish()
+  if ok and t.counted then result.channels = n end	-- joined since the count
+  if err == stop then ok = true end
   result.unconfirmed = t.inflight or 0
-  result.unsent = #items - result.sent - result.unconfirmed
+  result.unsent = math.max(0, result.channels - result.sent - result.unconfirmed)
   if not ok then error(err, 0) end
 end
 
