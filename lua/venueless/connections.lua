@@ -331,9 +331,11 @@ end
 -- channels grouped by shard; for pub/sub, channels by shard. Sent all at
 -- once on the default layer (no interval), the channels are not kept:
 -- each key has n channels and the msgpack of their names (parts, then a
--- scratch key). groups: group names ("version.L"); channels: channel
--- names; disjoint: no channel is in two of the groups (label groups: a
--- server process has one label), so none is remembered to skip repeats.
+-- scratch key). Disjoint groups on pub/sub or with an interval are only
+-- counted (t.counted: count_sets), their members sent as they are read
+-- again. groups: group names ("version.L"); channels: channel names;
+-- disjoint: no channel is in two of the groups (label groups: a server
+-- process has one label), so none is remembered to skip repeats.
 local function collect(groups, channels, opts, disjoint)
   local pubsub = layer.use_pubsub(opts)
   local t = { shards = {}, channels = 0, keys = 0, pubsub = pubsub, buffered = 0,
