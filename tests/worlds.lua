@@ -386,6 +386,25 @@ test("import from a table: plain Lua tables, paths in errors, summary", function
   eq(4, one("SELECT version FROM core_world WHERE id = 'tbl'"))
 end)
 
+-- An import's plan costs more the bigger the tables are; past
+-- jit_optimize_above_cost LLVM took seconds to compile it.
+test("import: its statement runs without JIT, set for its transaction only", function()
+  local before = one("SHOW jit")
+  db.query("CREATE TABLE jit_seen (jit text)")
+  db.query([[CREATE FUNCTION jit_seen() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO jit_seen VALUES (current_setting('jit')); RETURN NEW; END $$]])
+  db.query([[CREATE TRIGGER jit_seen BEFORE INSERT OR UPDATE ON core_world
+    FOR EACH ROW EXECUTE FUNCTION jit_seen()]])
+  local res = worlds.import({ world = { id = "nojit", title = "Ohne JIT" }, rooms = {} })
+  db.query("DROP TRIGGER jit_seen ON core_world")
+  db.query("DROP FUNCTION jit_seen()")
+  ok(res and res.summary.created)
+  eq("off", one("SELECT string_agg(jit, ',') FROM jit_seen"))
+  db.query("DROP TABLE jit_seen")
+  eq(before, one("SHOW jit"))
+  eq("on", before)
+end)
+
 test("clone through the API: summary and new secrets", function()
   local src = assert(worlds.get("tbl"))
   src.config = { theme = { colors = { primary = "#180044" } } }

@@ -159,14 +159,31 @@ M.WORLD_LOCK_CLASS = 0x564C5744
 local LOCK_WORLD = "SELECT pg_advisory_xact_lock($1::int,"
   .. " ('x' || left(md5($2::text), 8))::bit(32)::int)"
 
+-- The lock and, in the same statement, no JIT for the rest of the
+-- transaction: the plan of an import's one statement costs more the
+-- bigger the world's tables are (their statistics), and from about
+-- 100,000 rooms past jit_optimize_above_cost, where LLVM then spent 2.5 s
+-- inlining and optimizing 196 functions for a statement that runs once.
+local LOCK_WORLD_NOJIT = LOCK_WORLD .. ", set_config('jit', 'off', true)"
+
+local function lock(sql, id)
+  if type(id) ~= "string" then error("bad argument #1 to 'lock' (world id expected)", 3) end
+  if not db.in_transaction() then
+    error("lock: the world lock needs a transaction (worlds.transaction)", 3)
+  end
+  db.query(sql, M.WORLD_LOCK_CLASS, id)
+end
+
 -- Take world id's writer lock in the current transaction (held until it
 -- ends; waits for the writer holding it, Ctrl-C cancels the wait).
 function M.lock_world(id)
-  if type(id) ~= "string" then error("bad argument #1 to 'lock' (world id expected)", 2) end
-  if not db.in_transaction() then
-    error("lock: the world lock needs a transaction (worlds.transaction)", 2)
-  end
-  db.query(LOCK_WORLD, M.WORLD_LOCK_CLASS, id)
+  lock(LOCK_WORLD, id)
+end
+
+-- lock_world(id), and the JIT off until the transaction ends (set_config
+-- local to it): for the set-based statements of an import or a clone.
+function M.lock_world_nojit(id)
+  lock(LOCK_WORLD_NOJIT, id)
 end
 
 -- fn(...) holding world id's lock: in the current transaction, or in

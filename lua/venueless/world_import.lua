@@ -633,7 +633,7 @@ local q = function(sql, ...) return db.query({ json = true }, sql, ...) end
 -- and a summary. The world's lock first: the statement's snapshot then
 -- includes every earlier import's rows, so none is inserted twice.
 local function write(worlds, d, text)
-  model.lock_world(d.id)
+  model.lock_world_nojit(d.id)
   local wd, rd = model.world_defaults(), model.room_defaults()
   local ed, ld = model.exhibitor_defaults(), model.link_defaults()
   local priv, pub = crypto.ec_p256()
