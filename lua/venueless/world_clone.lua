@@ -86,7 +86,7 @@ end
 
 -- The copy, inside a transaction: world row, summary.
 local function copy(worlds, source, spec)
-  model.lock_world(spec.id)	-- against an import of the target id
+  model.lock_world_nojit(spec.id)	-- against an import of the target id
   local src = db.query({ json = true },
     "SELECT config FROM core_world WHERE id = $1 FOR SHARE", source)
   if #src == 0 then model.refuse(("world %s does not exist"):format(source), "notfound") end
