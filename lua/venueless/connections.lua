@@ -523,12 +523,12 @@ local function send_keys(i, s, message, result)
   return msg, code
 end
 
--- Pub/sub layer, all at once: one PUBLISH per channel, pipelined.
-local function send_publish(i, s, message, result)
-  local payload = layer.encode(message)
-  local cmds = {}
-  for k, ch in ipairs(s.channels) do cmds[k] = { "PUBLISH", ch, payload } end
+-- Run PUBLISH commands on shard i and count them in result; the
+-- failure's message and code, if any. With t, its round trip is no
+-- longer in flight once the replies are in (t.inflight = 0).
+local function publish(i, cmds, result, t)
   local replies, msg, code, lost = try_pipeline(i, cmds)
+  if t then t.inflight = 0 end
   for _, r in ipairs(replies) do
     result.delivered = result.delivered + check_reply(i, r)
   end
@@ -536,6 +536,14 @@ local function send_publish(i, s, message, result)
   result.unconfirmed = result.unconfirmed + (lost or 0)
   result.unsent = result.unsent + #cmds - #replies - (lost or 0)
   return msg, code
+end
+
+-- Pub/sub layer, all at once: one PUBLISH per channel, pipelined.
+local function send_publish(i, s, message, result)
+  local payload = layer.encode(message)
+  local cmds = {}
+  for k, ch in ipairs(s.channels) do cmds[k] = { "PUBLISH", ch, payload } end
+  return publish(i, cmds, result)
 end
 
 -- Pub/sub, all at once: read the sets again page by page and PUBLISH
@@ -563,14 +571,7 @@ local function publish_sets(t, message, result)
       else
         t.inflight = #cmds
         t.accounted = result.sent + result.unsent + result.unconfirmed
-        local replies, msg, code, lost = try_pipeline(i, cmds)
-        t.inflight = 0
-        for _, r in ipairs(replies) do
-          result.delivered = result.delivered + check_reply(i, r)
-        end
-        result.sent = result.sent + #replies
-        result.unconfirmed = result.unconfirmed + (lost or 0)
-        result.unsent = result.unsent + #cmds - #replies - (lost or 0)
+        local msg, code = publish(i, cmds, result, t)
         if msg ~= nil then
           dead[i] = true
           result.failed[#result.failed + 1] = { shard = i, message = msg, code = code }
